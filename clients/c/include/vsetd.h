@@ -1,0 +1,186 @@
+/*
+ * vsetd.h - the vsetd C client library (libvsetd-client).
+ *
+ * A small synchronous API over the generated protobuf-c stubs of
+ * proto/vsetd/v1/vsetd.proto.  Every call is one request/reply round trip on
+ * an nng REQ socket.  Link with `pkg-config --libs vsetd-client`.
+ *
+ * Errors.  Every call that can fail returns an int status code: VS_OK (0) on
+ * success, otherwise one of the gRPC codes below.  vs_errmsg() then gives a
+ * message naming the problem.  The last error is kept per thread, like errno:
+ * read it on the thread that made the call, before its next call.
+ *
+ * Threads.  A vs_client may be shared by several threads: each call opens its
+ * own nng context on the client's socket.  vs_close() must not race with
+ * calls in flight.
+ *
+ * Ownership.  The library never keeps pointers the caller passed in after a
+ * call returns.  Every result object it hands out (vs_search_result,
+ * vs_write_result) is owned by the caller and freed with its vs_*_free
+ * function; strings inside it live and die with it.  vs_errmsg()'s string is
+ * owned by the library and valid until this thread's next call.
+ *
+ * Retries.  The library disables nng REQ's automatic resend, so a request is
+ * sent once; Insert and Delete are in any case safe to repeat (see
+ * docs/protocol.md).
+ */
+#ifndef VSETD_H
+#define VSETD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VS_VERSION "0.1.0"
+
+/* gRPC status codes; the numbers are the wire's (vsetd.v1.Code). */
+enum vs_code {
+	VS_OK = 0,
+	VS_CANCELLED = 1,
+	VS_UNKNOWN = 2,
+	VS_INVALID_ARGUMENT = 3,
+	VS_DEADLINE_EXCEEDED = 4,
+	VS_NOT_FOUND = 5,
+	VS_ALREADY_EXISTS = 6,
+	VS_PERMISSION_DENIED = 7,
+	VS_RESOURCE_EXHAUSTED = 8,
+	VS_FAILED_PRECONDITION = 9,
+	VS_ABORTED = 10,
+	VS_OUT_OF_RANGE = 11,
+	VS_UNIMPLEMENTED = 12,
+	VS_INTERNAL = 13,
+	VS_UNAVAILABLE = 14,
+	VS_DATA_LOSS = 15,
+	VS_UNAUTHENTICATED = 16,
+};
+
+/* "OK", "INVALID_ARGUMENT", ...; "UNKNOWN" for numbers outside the set.
+ * Static storage. */
+const char *vs_code_name(int code);
+
+/* This thread's last error message ("" after a success).  Library-owned. */
+const char *vs_errmsg(void);
+/* This thread's last status code (VS_OK after a success). */
+int vs_errcode(void);
+
+typedef struct vs_client vs_client;
+
+/* Connect to a vsetd at url ("tcp://127.0.0.1:5555").  timeout_ms bounds the
+ * connect and is the default deadline of every later call (0 = 5000 ms).
+ * The connection is made before return: a server that is not there gives
+ * VS_UNAVAILABLE.  On success *out is the caller's, freed with vs_close(). */
+int vs_connect(vs_client **out, const char *url, int timeout_ms);
+void vs_close(vs_client *c);
+
+/* Change the deadline sent with later calls (ms, > 0). */
+void vs_set_timeout(vs_client *c, int timeout_ms);
+
+/* How many shards a fanned-out call reached (see vsetd.v1.ShardSummary). */
+typedef struct vs_shards {
+	uint32_t total, ok, failed, timed_out;
+} vs_shards;
+
+/* ------------------------------------------------------------ writes */
+
+typedef struct vs_item {
+	const char *id;              /* NUL-terminated UTF-8 */
+	const float *vector;
+	size_t dim;
+	const char *attrs_json;      /* NULL = none */
+} vs_item;
+
+enum vs_outcome {
+	VS_WRITE_ADDED = 1,
+	VS_WRITE_UPDATED = 2,
+	VS_WRITE_DELETED = 3,
+	VS_WRITE_NOT_FOUND = 4,
+	VS_WRITE_FAILED = 5,
+};
+
+typedef struct vs_item_result {
+	const char *id;
+	int outcome;                 /* enum vs_outcome */
+	uint32_t shard;
+	int code;                    /* enum vs_code, set when VS_WRITE_FAILED */
+	const char *message;
+} vs_item_result;
+
+typedef struct vs_write_result {
+	vs_item_result *items;       /* one per request item, in order */
+	size_t n_items;
+	uint32_t added, updated, deleted, not_found, failed;
+	vs_shards shards;
+} vs_write_result;
+
+/* Insert n items into collection.  On VS_OK every item was written.  On
+ * VS_UNAVAILABLE or VS_DEADLINE_EXCEEDED some were not: *out (when out is
+ * not NULL) still says which, per item.  *out is set to NULL when the server
+ * sent no per-item answer. */
+int vs_insert(vs_client *c, const char *collection, const vs_item *items,
+    size_t n, vs_write_result **out);
+
+/* Delete ids[0..n) from collection; *out as for vs_insert. */
+int vs_delete(vs_client *c, const char *collection, const char *const *ids,
+    size_t n, vs_write_result **out);
+
+void vs_write_result_free(vs_write_result *r);
+
+/* ------------------------------------------------------------ search */
+
+typedef struct vs_search_params {
+	const char *collection;
+	const float *vector;
+	size_t dim;
+	uint32_t k;                  /* 0 = 10 */
+	uint32_t ef;                 /* 0 = Redis's default */
+	int require_all;             /* nonzero: fail unless every shard answers */
+} vs_search_params;
+
+typedef struct vs_hit {
+	const char *id;
+	double score;                /* 1 - cosine_distance/2, in [0,1] */
+	uint32_t shard;
+} vs_hit;
+
+typedef struct vs_shard_error {
+	uint32_t shard;
+	int code;
+	const char *message;
+} vs_shard_error;
+
+typedef struct vs_search_result {
+	vs_hit *hits;                /* best first */
+	size_t n_hits;
+	int partial;                 /* nonzero: some shard did not answer */
+	vs_shards shards;
+	vs_shard_error *shard_errors;
+	size_t n_shard_errors;
+} vs_search_result;
+
+/* On VS_OK *out is the caller's (free with vs_search_result_free). */
+int vs_search(vs_client *c, const vs_search_params *p, vs_search_result **out);
+void vs_search_result_free(vs_search_result *r);
+
+/* ------------------------------------------------------------ raw calls */
+
+/* The client as a protobuf-c service: pass it to the generated stubs of
+ * vsetd.pb-c.h (vsetd__v1__vector_service__search(...) and friends) to use
+ * the generated messages directly.  Owned by c; valid until vs_close(c).
+ * The stub's closure gets NULL on failure; vs_errcode() then says why. */
+struct ProtobufCService;
+struct ProtobufCService *vs_service(vs_client *c);
+
+/* Send one already-serialized request message to method ("/vsetd.v1.
+ * VectorService/Search") and return the reply payload in *reply (malloc'd,
+ * the caller frees it) and *reply_len.  For tools and tests that speak
+ * messages the typed API does not cover. */
+int vs_call_raw(vs_client *c, const char *method, const void *req,
+    size_t req_len, void **reply, size_t *reply_len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* VSETD_H */

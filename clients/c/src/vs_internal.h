@@ -1,0 +1,47 @@
+/*
+ * vs_internal.h - private to libvsetd-client.
+ *
+ * The library has two layers:
+ *   vs_transport.c  a protobuf-c ProtobufCService whose invoke() carries a
+ *                   request over nng REQ in a RequestEnvelope and hands the
+ *                   decoded reply to the stub's closure;
+ *   vs_client.c     the vs_ API: converts between plain C structs and the
+ *                   generated messages, and calls the generated stubs.
+ * Errors travel between them through the thread-local last error below.
+ */
+#ifndef VS_INTERNAL_H
+#define VS_INTERNAL_H
+
+#include <protobuf-c/protobuf-c.h>
+#include <nng/nng.h>
+
+#include "vsetd.h"
+
+/* How long a client waits past the deadline it sent: the server answers by
+ * its deadline, and this covers the transit and a busy client machine. */
+#define VS_REPLY_GRACE_MS 250
+
+struct vs_client {
+	ProtobufCService service;    /* must be first: stubs get &c->service */
+	nng_socket sock;
+	nng_dialer dialer;
+	int timeout_ms;
+};
+
+/* Record this thread's last status (message is copied, may be NULL). */
+void vs_set_error(int code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void vs_clear_error(void);
+
+/* Initialise c->service so the generated vsetd__v1__vector_service__* stubs
+ * route through nng.  The closure is called with the decoded response, or
+ * NULL when there is none; the status is then in vs_errcode(). */
+void vs_transport_init(struct vs_client *c);
+
+/* One raw round trip: send env-wrapped req to method, return the reply
+ * envelope (caller frees with vsetd__v1__reply_envelope__free_unpacked) or
+ * NULL with the error recorded. */
+struct Vsetd__V1__ReplyEnvelope *vs_transport_call(struct vs_client *c,
+    const char *method, const uint8_t *req, size_t req_len);
+
+#endif

@@ -1,0 +1,213 @@
+/*
+ * vs_transport.c - protobuf-c RPC over nng REQ/REP.
+ *
+ * protobuf-c generates, for `service VectorService`, stubs that call
+ * service->invoke(service, method_index, input, closure, data).  This file
+ * supplies that invoke: it packs the input, wraps it in a RequestEnvelope
+ * naming "/vsetd.v1.VectorService/<Method>" and the deadline, sends it on a
+ * fresh nng context of the client's REQ socket, waits for the ReplyEnvelope
+ * and passes the unpacked response to the closure.  The response is freed
+ * when the closure returns: closures copy what they keep.
+ *
+ * Why a context per call: an nng REQ context holds one request at a time,
+ * so a context per call makes one vs_client safe to share between threads
+ * at the cost of an allocation.
+ *
+ * The last error is thread-local so concurrent callers never see each
+ * other's errors.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vs_internal.h"
+#include "vsetd.pb-c.h"
+
+static _Thread_local int vs_last_code;
+static _Thread_local char vs_last_msg[512];
+
+void
+vs_set_error(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	vs_last_code = code;
+	if (fmt == NULL) {
+		vs_last_msg[0] = '\0';
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(vs_last_msg, sizeof(vs_last_msg), fmt, ap);
+	va_end(ap);
+}
+
+void
+vs_clear_error(void)
+{
+	vs_last_code = VS_OK;
+	vs_last_msg[0] = '\0';
+}
+
+const char *
+vs_errmsg(void)
+{
+	return vs_last_msg;
+}
+
+int
+vs_errcode(void)
+{
+	return vs_last_code;
+}
+
+/* nng error -> status for the caller.  A timeout while waiting for the
+ * reply is the caller's deadline; anything about the connection means the
+ * server is not reachable. */
+static int
+vs_nng_code(int rv)
+{
+	switch (rv) {
+	case NNG_ETIMEDOUT:
+		return VS_DEADLINE_EXCEEDED;
+	case NNG_ENOMEM:
+		return VS_RESOURCE_EXHAUSTED;
+	case NNG_ECLOSED:
+	case NNG_ECANCELED:
+		return VS_CANCELLED;
+	default:
+		return VS_UNAVAILABLE;
+	}
+}
+
+Vsetd__V1__ReplyEnvelope *
+vs_transport_call(struct vs_client *c, const char *method,
+    const uint8_t *req, size_t req_len)
+{
+	Vsetd__V1__RequestEnvelope env = VSETD__V1__REQUEST_ENVELOPE__INIT;
+	Vsetd__V1__ReplyEnvelope *reply = NULL;
+	nng_ctx ctx = NNG_CTX_INITIALIZER;
+	nng_aio *aio = NULL;
+	nng_msg *msg = NULL;
+	size_t len;
+	int rv;
+
+	env.method = (char *)method;
+	env.payload.data = (uint8_t *)req;
+	env.payload.len = req_len;
+	env.deadline_ms = (uint32_t)c->timeout_ms;
+	len = vsetd__v1__request_envelope__get_packed_size(&env);
+
+	if ((rv = nng_msg_alloc(&msg, len)) != 0) {
+		vs_set_error(VS_RESOURCE_EXHAUSTED, "allocating request: %s",
+		    nng_strerror(rv));
+		goto out;
+	}
+	vsetd__v1__request_envelope__pack(&env, nng_msg_body(msg));
+	if ((rv = nng_ctx_open(&ctx, c->sock)) != 0 ||
+	    (rv = nng_aio_alloc(&aio, NULL, NULL)) != 0) {
+		vs_set_error(vs_nng_code(rv), "opening request context: %s",
+		    nng_strerror(rv));
+		goto out;
+	}
+	/* The send only queues (REQ has no backpressure to wait on); the
+	 * timeout that matters is the receive's: deadline plus grace. */
+	nng_aio_set_timeout(aio, c->timeout_ms + VS_REPLY_GRACE_MS);
+	nng_aio_set_msg(aio, msg);
+	nng_ctx_send(ctx, aio);
+	nng_aio_wait(aio);
+	if ((rv = nng_aio_result(aio)) != 0) {
+		/* On failure the message is still ours. */
+		vs_set_error(vs_nng_code(rv), "sending to server: %s",
+		    nng_strerror(rv));
+		goto out;
+	}
+	msg = NULL;
+	nng_aio_set_timeout(aio, c->timeout_ms + VS_REPLY_GRACE_MS);
+	nng_ctx_recv(ctx, aio);
+	nng_aio_wait(aio);
+	if ((rv = nng_aio_result(aio)) != 0) {
+		vs_set_error(vs_nng_code(rv), "no reply from server: %s",
+		    nng_strerror(rv));
+		goto out;
+	}
+	msg = nng_aio_get_msg(aio);
+	reply = vsetd__v1__reply_envelope__unpack(NULL, nng_msg_len(msg),
+	    nng_msg_body(msg));
+	if (reply == NULL) {
+		vs_set_error(VS_INTERNAL, "undecodable reply envelope "
+		    "(%zu bytes)", nng_msg_len(msg));
+		goto out;
+	}
+	if (reply->status != NULL && (int)reply->status->code != VS_OK)
+		vs_set_error((int)reply->status->code, "%s",
+		    reply->status->message);
+	else
+		vs_clear_error();
+out:
+	if (msg != NULL)
+		nng_msg_free(msg);
+	if (aio != NULL)
+		nng_aio_free(aio);
+	if (nng_ctx_id(ctx) > 0)
+		nng_ctx_close(ctx);
+	return reply;
+}
+
+static void
+vs_invoke(ProtobufCService *service, unsigned method_index,
+    const ProtobufCMessage *input, ProtobufCClosure closure,
+    void *closure_data)
+{
+	struct vs_client *c = (struct vs_client *)service;
+	const ProtobufCMethodDescriptor *m;
+	Vsetd__V1__ReplyEnvelope *reply = NULL;
+	ProtobufCMessage *output = NULL;
+	uint8_t *buf = NULL;
+	char method[256];
+	size_t len;
+
+	m = &service->descriptor->methods[method_index];
+	snprintf(method, sizeof(method), "/%s/%s", service->descriptor->name,
+	    m->name);
+	len = protobuf_c_message_get_packed_size(input);
+	if ((buf = malloc(len ? len : 1)) == NULL) {
+		vs_set_error(VS_RESOURCE_EXHAUSTED, "out of memory");
+		goto out;
+	}
+	protobuf_c_message_pack(input, buf);
+	if ((reply = vs_transport_call(c, method, buf, len)) == NULL)
+		goto out;
+	/* A non-OK status may still carry a payload (per-item write results). */
+	if (reply->payload.len > 0 || reply->status == NULL ||
+	    (int)reply->status->code == VS_OK) {
+		output = protobuf_c_message_unpack(m->output, NULL,
+		    reply->payload.len, reply->payload.data);
+		if (output == NULL) {
+			vs_set_error(VS_INTERNAL, "undecodable %s reply payload",
+			    m->name);
+			goto out;
+		}
+	}
+out:
+	closure(output, closure_data);
+	if (output != NULL)
+		protobuf_c_message_free_unpacked(output, NULL);
+	if (reply != NULL)
+		vsetd__v1__reply_envelope__free_unpacked(reply, NULL);
+	free(buf);
+}
+
+static void
+vs_destroy(ProtobufCService *service)
+{
+	(void)service;  /* the vs_client owns the memory; vs_close frees it */
+}
+
+void
+vs_transport_init(struct vs_client *c)
+{
+	c->service.descriptor = &vsetd__v1__vector_service__descriptor;
+	c->service.invoke = vs_invoke;
+	c->service.destroy = vs_destroy;
+}

@@ -1,0 +1,122 @@
+/*
+ * envelope.c - see envelope.h.  The status message is omitted when the
+ * code is OK, so a successful reply is request_id + payload only.
+ */
+#include <string.h>
+
+#include "envelope.h"
+
+Vsetd__V1__RequestEnvelope *
+vsd_envelope_decode(const uint8_t *buf, size_t len, struct vsd_status *st)
+{
+	Vsetd__V1__RequestEnvelope *env;
+
+	env = vsetd__v1__request_envelope__unpack(NULL, len, buf);
+	if (env == NULL) {
+		vsd_status_set(st, VSD_INVALID_ARGUMENT, "malformed request "
+		    "envelope (%zu bytes): not a vsetd.v1.RequestEnvelope", len);
+		return NULL;
+	}
+	if (env->method == NULL || env->method[0] == '\0') {
+		vsd_status_set(st, VSD_INVALID_ARGUMENT,
+		    "request envelope names no method");
+		vsetd__v1__request_envelope__free_unpacked(env, NULL);
+		return NULL;
+	}
+	return env;
+}
+
+/* Varint at buf[*pos..len); -1 if truncated or longer than 10 bytes. */
+static int
+vsd_varint(const uint8_t *buf, size_t len, size_t *pos, uint64_t *v)
+{
+	unsigned shift = 0;
+
+	*v = 0;
+	while (*pos < len && shift < 70) {
+		uint8_t b = buf[(*pos)++];
+
+		*v |= (uint64_t)(b & 0x7f) << shift;
+		if ((b & 0x80) == 0)
+			return 0;
+		shift += 7;
+	}
+	return -1;
+}
+
+uint64_t
+vsd_envelope_peek_id(const uint8_t *buf, size_t len)
+{
+	uint64_t key, v, id = 0;
+	size_t pos = 0;
+
+	while (pos < len) {
+		if (vsd_varint(buf, len, &pos, &key) != 0)
+			return 0;
+		switch (key & 7) {
+		case 0:                         /* varint */
+			if (vsd_varint(buf, len, &pos, &v) != 0)
+				return 0;
+			if ((key >> 3) == 4)
+				id = v;
+			break;
+		case 1:                         /* 64-bit */
+			if (len - pos < 8)
+				return 0;
+			pos += 8;
+			break;
+		case 2:                         /* length-delimited */
+			if (vsd_varint(buf, len, &pos, &v) != 0 || v > len - pos)
+				return 0;
+			pos += (size_t)v;
+			break;
+		case 5:                         /* 32-bit */
+			if (len - pos < 4)
+				return 0;
+			pos += 4;
+			break;
+		default:
+			return 0;
+		}
+	}
+	return id;
+}
+
+static void
+vsd_reply_fill(Vsetd__V1__ReplyEnvelope *env, Vsetd__V1__Status *status,
+    uint64_t request_id, int code, const char *msg, const uint8_t *payload,
+    size_t payload_len)
+{
+	env->request_id = request_id;
+	if (code != VSD_OK) {
+		status->code = (Vsetd__V1__Code)code;
+		status->message = (char *)(msg != NULL ? msg : "");
+		env->status = status;
+	}
+	env->payload.data = (uint8_t *)payload;
+	env->payload.len = payload != NULL ? payload_len : 0;
+}
+
+size_t
+vsd_envelope_reply_size(uint64_t request_id, int code, const char *msg,
+    const uint8_t *payload, size_t payload_len)
+{
+	Vsetd__V1__ReplyEnvelope env = VSETD__V1__REPLY_ENVELOPE__INIT;
+	Vsetd__V1__Status status = VSETD__V1__STATUS__INIT;
+
+	vsd_reply_fill(&env, &status, request_id, code, msg, payload,
+	    payload_len);
+	return vsetd__v1__reply_envelope__get_packed_size(&env);
+}
+
+size_t
+vsd_envelope_reply_pack(uint64_t request_id, int code, const char *msg,
+    const uint8_t *payload, size_t payload_len, uint8_t *out)
+{
+	Vsetd__V1__ReplyEnvelope env = VSETD__V1__REPLY_ENVELOPE__INIT;
+	Vsetd__V1__Status status = VSETD__V1__STATUS__INIT;
+
+	vsd_reply_fill(&env, &status, request_id, code, msg, payload,
+	    payload_len);
+	return vsetd__v1__reply_envelope__pack(&env, out);
+}

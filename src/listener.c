@@ -1,0 +1,205 @@
+/*
+ * listener.c - the nng side: one REP socket, many contexts.
+ *
+ * Modeled on nng's demo/async server: each slot is an nng_ctx with its own
+ * nng_aio and a three-state machine.
+ *
+ *   RECV  a request arrived: over --max-inflight it is refused at once with
+ *         RESOURCE_EXHAUSTED (queueing it would only make it miss its
+ *         deadline later); while draining it is refused with UNAVAILABLE;
+ *         otherwise it goes to the worker queue (state WORK).
+ *   WORK  a worker owns the slot; it calls vsd_listener_reply().
+ *   SEND  the reply left (or failed: the message is then still on the aio
+ *         and ours to free); count the slot free and receive again.
+ *
+ * There are more slots than --max-inflight so that requests beyond the
+ * limit are received and refused rather than left waiting unseen in nng.
+ * The listener enforces --max-message-bytes (NNG_OPT_RECVMAXSZ): nng closes
+ * the connection of a client that sends more, without telling us.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+
+#include "envelope.h"
+#include "log.h"
+#include "server.h"
+#include "vs_time.h"
+
+#define VSD_EXTRA_SLOTS 64
+
+static void
+vsd_slot_send(struct vsd_slot *slot, nng_msg *reply)
+{
+	slot->state = VSD_SLOT_SEND;
+	nng_aio_set_msg(slot->aio, reply);
+	nng_ctx_send(slot->ctx, slot->aio);
+}
+
+/* Refuse without queueing; request_id is read straight off the wire. */
+static void
+vsd_slot_refuse(struct vsd_slot *slot, nng_msg *req, int code,
+    const char *why)
+{
+	uint64_t id = vsd_envelope_peek_id(nng_msg_body(req), nng_msg_len(req));
+	nng_msg *reply = vsd_reply_status(id, code, why);
+
+	nng_msg_free(req);
+	if (reply == NULL) {
+		slot->state = VSD_SLOT_RECV;
+		nng_ctx_recv(slot->ctx, slot->aio);
+		return;
+	}
+	vsd_slot_send(slot, reply);
+}
+
+static void
+vsd_slot_cb(void *arg)
+{
+	struct vsd_slot *slot = arg;
+	struct vsd_server *srv = slot->srv;
+	nng_msg *msg;
+	int rv, n;
+
+	rv = nng_aio_result(slot->aio);
+	switch (slot->state) {
+	case VSD_SLOT_RECV:
+		if (rv != 0) {
+			if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
+				return;                 /* shutting down */
+			nng_ctx_recv(slot->ctx, slot->aio);
+			return;
+		}
+		msg = nng_aio_get_msg(slot->aio);
+		nng_aio_set_msg(slot->aio, NULL);
+		slot->recv_us = vs_now_us();
+		if (atomic_load(&srv->draining)) {
+			vsd_slot_refuse(slot, msg, VSD_UNAVAILABLE,
+			    "server is shutting down");
+			return;
+		}
+		n = atomic_fetch_add(&srv->inflight, 1) + 1;
+		if (n > srv->cfg->max_inflight) {
+			atomic_fetch_sub(&srv->inflight, 1);
+			vsd_slot_refuse(slot, msg, VSD_RESOURCE_EXHAUSTED,
+			    "server busy: too many requests in flight "
+			    "(--max-inflight)");
+			return;
+		}
+		slot->msg = msg;
+		slot->state = VSD_SLOT_WORK;
+		vsd_workers_submit(srv, slot);
+		return;
+	case VSD_SLOT_SEND:
+		if (rv != 0) {
+			msg = nng_aio_get_msg(slot->aio);
+			nng_aio_set_msg(slot->aio, NULL);
+			if (msg != NULL)
+				nng_msg_free(msg);
+			if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
+				return;
+		}
+		slot->state = VSD_SLOT_RECV;
+		nng_ctx_recv(slot->ctx, slot->aio);
+		return;
+	default:
+		vsd_err("slot callback in state %d", slot->state);
+		return;
+	}
+}
+
+void
+vsd_listener_reply(struct vsd_slot *slot, nng_msg *reply)
+{
+	atomic_fetch_sub(&slot->srv->inflight, 1);
+	if (reply == NULL) {
+		/* Out of memory: drop the request; the client times out. */
+		slot->state = VSD_SLOT_RECV;
+		nng_ctx_recv(slot->ctx, slot->aio);
+		return;
+	}
+	vsd_slot_send(slot, reply);
+}
+
+/* "tcp://127.0.0.1:0" -> "tcp://127.0.0.1:41234" */
+static void
+vsd_bound_url(struct vsd_server *srv, char *bound, size_t boundlen)
+{
+	const char *url = srv->cfg->listen;
+	size_t n = strlen(url);
+	int port = 0;
+
+	snprintf(bound, boundlen, "%s", url);
+	if (n < 2 || strcmp(url + n - 2, ":0") != 0)
+		return;
+	if (nng_listener_get_int(srv->listener, NNG_OPT_TCP_BOUND_PORT,
+	    &port) != 0 || port == 0)
+		return;
+	snprintf(bound, boundlen, "%.*s:%d", (int)(n - 2), url, port);
+}
+
+int
+vsd_listener_start(struct vsd_server *srv, char *bound, size_t boundlen)
+{
+	const struct vsd_config *cfg = srv->cfg;
+	int i, rv;
+
+	if ((rv = nng_rep0_open(&srv->sock)) != 0) {
+		vsd_err("opening REP socket: %s", nng_strerror(rv));
+		return -1;
+	}
+	if ((rv = nng_listener_create(&srv->listener, srv->sock,
+	    cfg->listen)) != 0) {
+		vsd_err("bad --listen \"%s\": %s", cfg->listen, nng_strerror(rv));
+		return -1;
+	}
+	if ((rv = nng_listener_set_size(srv->listener, NNG_OPT_RECVMAXSZ,
+	    cfg->max_message_bytes)) != 0) {
+		vsd_err("setting the message size limit: %s", nng_strerror(rv));
+		return -1;
+	}
+	srv->nslots = cfg->max_inflight + VSD_EXTRA_SLOTS;
+	if ((srv->slots = calloc((size_t)srv->nslots, sizeof(*srv->slots))) == NULL)
+		return -1;
+	for (i = 0; i < srv->nslots; i++) {
+		struct vsd_slot *slot = &srv->slots[i];
+
+		slot->srv = srv;
+		if ((rv = nng_aio_alloc(&slot->aio, vsd_slot_cb, slot)) != 0 ||
+		    (rv = nng_ctx_open(&slot->ctx, srv->sock)) != 0) {
+			vsd_err("opening context %d: %s", i, nng_strerror(rv));
+			return -1;
+		}
+	}
+	if ((rv = nng_listener_start(srv->listener, 0)) != 0) {
+		vsd_err("cannot listen on %s: %s", cfg->listen, nng_strerror(rv));
+		return -1;
+	}
+	for (i = 0; i < srv->nslots; i++) {
+		srv->slots[i].state = VSD_SLOT_RECV;
+		nng_ctx_recv(srv->slots[i].ctx, srv->slots[i].aio);
+	}
+	vsd_bound_url(srv, bound, boundlen);
+	return 0;
+}
+
+void
+vsd_listener_stop(struct vsd_server *srv)
+{
+	int i;
+
+	nng_close(srv->sock);
+	for (i = 0; srv->slots != NULL && i < srv->nslots; i++) {
+		if (srv->slots[i].aio != NULL) {
+			nng_aio_stop(srv->slots[i].aio);
+			nng_aio_free(srv->slots[i].aio);
+		}
+		if (srv->slots[i].msg != NULL)
+			nng_msg_free(srv->slots[i].msg);
+	}
+	free(srv->slots);
+	srv->slots = NULL;
+}

@@ -1,0 +1,106 @@
+/*
+ * main.c - vsetd: parse the flags, start the workers and the listener,
+ * wait for SIGINT/SIGTERM, drain, stop.
+ *
+ * Signals are blocked in every thread and taken synchronously here with
+ * sigwait(), so no handler ever runs in the middle of nng or hiredis.
+ *
+ * Shutdown order matters: refuse new requests, wait (bounded) for the ones
+ * in flight, join the workers (they send their last replies), and only then
+ * close the socket and stop every aio before freeing.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "server.h"
+#include "vs_time.h"
+
+/* How long a drain may wait for calls in flight beyond the default
+ * deadline before exiting anyway. */
+#define VSD_DRAIN_SLACK_MS 2000
+
+static void
+vsd_drain(struct vsd_server *srv)
+{
+	int64_t until = vs_now_us() +
+	    ((int64_t)srv->cfg->deadline_ms + VSD_DRAIN_SLACK_MS) * 1000;
+
+	atomic_store(&srv->draining, 1);
+	while (atomic_load(&srv->inflight) > 0 && vs_now_us() < until)
+		usleep(2000);
+	if (atomic_load(&srv->inflight) > 0)
+		vsd_warn("stopping with %d calls still in flight",
+		    atomic_load(&srv->inflight));
+}
+
+int
+main(int argc, char **argv)
+{
+	struct vsd_config cfg;
+	struct vsd_server srv;
+	char bound[512];
+	sigset_t sigs;
+	uint32_t i;
+	int rv, sig, status = 1, workers_up = 0;
+
+	signal(SIGPIPE, SIG_IGN);
+	if ((rv = vsd_config_parse(&cfg, argc, argv)) != VSD_CONFIG_RUN) {
+		vsd_config_fini(&cfg);
+		return rv;
+	}
+	vsd_log_set_level(cfg.log_level);
+
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);   /* inherited by all threads */
+
+	memset(&srv, 0, sizeof(srv));
+	srv.cfg = &cfg;
+	srv.limits.max_batch = cfg.max_batch;
+	srv.limits.max_k = cfg.max_k;
+	srv.limits.max_dim = cfg.max_dim;
+	srv.limits.max_id_bytes = cfg.max_id_bytes;
+	pthread_mutex_init(&srv.mu, NULL);
+	pthread_cond_init(&srv.cv, NULL);
+	if ((srv.health = calloc(cfg.nshards, sizeof(*srv.health))) == NULL)
+		goto out;
+	for (i = 0; i < cfg.nshards; i++)
+		vsd_health_init(&srv.health[i], (uint32_t)getpid() ^ i);
+
+	if (vsd_workers_start(&srv) != 0)
+		goto out;
+	workers_up = 1;
+	if (vsd_listener_start(&srv, bound, sizeof(bound)) != 0)
+		goto out;
+	vsd_info("vsetd %s listening on %s, %u shards, %d workers",
+	    VSETD_VERSION, bound, cfg.nshards, cfg.workers);
+	for (i = 0; i < cfg.nshards; i++)
+		vsd_info("shard %u: %s:%d", i, cfg.shards[i].host,
+		    cfg.shards[i].port);
+
+	if (sigwait(&sigs, &sig) != 0)
+		goto out;
+	vsd_info("%s: draining %d calls in flight", strsignal(sig),
+	    atomic_load(&srv.inflight));
+	vsd_drain(&srv);
+	status = 0;
+out:
+	if (workers_up)
+		vsd_workers_stop(&srv);
+	vsd_listener_stop(&srv);
+	for (i = 0; srv.health != NULL && i < cfg.nshards; i++)
+		vsd_health_fini(&srv.health[i]);
+	free(srv.health);
+	pthread_cond_destroy(&srv.cv);
+	pthread_mutex_destroy(&srv.mu);
+	vsd_config_fini(&cfg);
+	if (status == 0)
+		vsd_info("stopped");
+	return status;
+}

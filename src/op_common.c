@@ -1,0 +1,170 @@
+/*
+ * op_common.c - what the ops share: arena helpers, shard accounting,
+ * Redis error classification and per-item write results.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "ops.h"
+#include "route.h"
+
+void *
+vsd_call_alloc(struct vsd_call *call, size_t size)
+{
+	return vsd_arena_alloc(&call->w->arena, size);
+}
+
+const char *
+vsd_call_key(struct vsd_call *call, const char *collection, size_t *len)
+{
+	size_t size = strlen(collection) + sizeof(VSD_KEY_PREFIX);
+	char *key;
+
+	if ((key = vsd_call_alloc(call, size)) == NULL)
+		return NULL;
+	*len = vsd_route_key(key, size, collection);
+	return key;
+}
+
+static int
+vsd_prefix(const char *s, const char *p)
+{
+	return strncmp(s, p, strlen(p)) == 0;
+}
+
+int
+vsd_redis_error_code(const char *err)
+{
+	static const char *const shard_side[] = {
+		"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "NOAUTH",
+		"WRONGPASS", "NOPERM", "READONLY", "CLUSTERDOWN", "MOVED", "ASK",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(shard_side) / sizeof(shard_side[0]); i++)
+		if (vsd_prefix(err, shard_side[i]))
+			return VSD_UNAVAILABLE;
+	if (vsd_prefix(err, "OOM"))
+		return VSD_RESOURCE_EXHAUSTED;
+	if (vsd_prefix(err, "WRONGTYPE"))
+		return VSD_FAILED_PRECONDITION;
+	if (vsd_prefix(err, "ERR unknown command"))
+		return VSD_UNIMPLEMENTED;
+	return VSD_INVALID_ARGUMENT;
+}
+
+int
+vsd_shard_state_code(int state)
+{
+	return state == VSD_SHARD_TIMED_OUT ? VSD_DEADLINE_EXCEEDED :
+	    VSD_UNAVAILABLE;
+}
+
+int
+vsd_call_shards(struct vsd_call *call, Vsetd__V1__ShardSummary *s,
+    Vsetd__V1__ShardError ***errs, size_t *nerrs)
+{
+	const struct vsd_shard_result *res = call->w->res;
+	uint32_t i, n = call->srv->cfg->nshards, bad = 0;
+
+	vsetd__v1__shard_summary__init(s);
+	for (i = 0; i < n; i++) {
+		switch (res[i].state) {
+		case VSD_SHARD_OK:
+			s->total++;
+			s->ok++;
+			break;
+		case VSD_SHARD_FAILED:
+			s->total++;
+			s->failed++;
+			bad++;
+			break;
+		case VSD_SHARD_TIMED_OUT:
+			s->total++;
+			s->timed_out++;
+			bad++;
+			break;
+		default:
+			break;
+		}
+	}
+	*nerrs = 0;
+	*errs = NULL;
+	if (bad == 0)
+		return 0;
+	if ((*errs = vsd_call_alloc(call, bad * sizeof(**errs))) == NULL)
+		return -1;
+	for (i = 0; i < n; i++) {
+		Vsetd__V1__ShardError *e;
+
+		if (res[i].state != VSD_SHARD_FAILED &&
+		    res[i].state != VSD_SHARD_TIMED_OUT)
+			continue;
+		if ((e = vsd_call_alloc(call, sizeof(*e))) == NULL)
+			return -1;
+		vsetd__v1__shard_error__init(e);
+		e->shard = i;
+		e->code = (Vsetd__V1__Code)vsd_shard_state_code(res[i].state);
+		e->message = (char *)res[i].error;
+		(*errs)[(*nerrs)++] = e;
+	}
+	return 0;
+}
+
+int
+vsd_call_write_results(struct vsd_call *call, char *const *ids, size_t n,
+    int is_delete, Vsetd__V1__ItemResult ***out, uint32_t *counts)
+{
+	const struct vsd_shard_result *res = call->w->res;
+	Vsetd__V1__ItemResult **items, *r;
+	size_t i, first_bad = n;
+	char *msg;
+
+	items = vsd_call_alloc(call, n * sizeof(*items));
+	r = vsd_call_alloc(call, n * sizeof(*r));
+	if (items == NULL || r == NULL)
+		return vsd_status_set(&call->st, VSD_RESOURCE_EXHAUSTED,
+		    "out of memory");
+	for (i = 0; i < n; i++) {
+		const redisReply *rep = call->cmds[i].reply;
+		uint32_t s = call->cmds[i].shard;
+
+		vsetd__v1__item_result__init(&r[i]);
+		items[i] = &r[i];
+		r[i].id = ids[i];
+		r[i].shard = s;
+		if (rep != NULL && rep->type == REDIS_REPLY_INTEGER) {
+			if (is_delete)
+				r[i].outcome = rep->integer ? VSETD__V1__WRITE_OUTCOME__WRITE_DELETED :
+				    VSETD__V1__WRITE_OUTCOME__WRITE_NOT_FOUND;
+			else
+				r[i].outcome = rep->integer ? VSETD__V1__WRITE_OUTCOME__WRITE_ADDED :
+				    VSETD__V1__WRITE_OUTCOME__WRITE_UPDATED;
+		} else {
+			r[i].outcome = VSETD__V1__WRITE_OUTCOME__WRITE_FAILED;
+			if (rep == NULL) {
+				r[i].code = (Vsetd__V1__Code)vsd_shard_state_code(res[s].state);
+				msg = (char *)res[s].error;
+			} else if (rep->type == REDIS_REPLY_ERROR) {
+				r[i].code = (Vsetd__V1__Code)vsd_redis_error_code(rep->str);
+				msg = rep->str;
+			} else {
+				r[i].code = VSETD__V1__CODE__INTERNAL;
+				msg = "unexpected reply type from shard";
+			}
+			r[i].message = msg;
+			if (first_bad == n)
+				first_bad = i;
+		}
+		counts[r[i].outcome - 1]++;
+	}
+	*out = items;
+	if (first_bad < n) {
+		vsd_status_set(&call->st, (int)r[first_bad].code,
+		    "%u of %zu items not written; first: [%zu] \"%.64s\" on "
+		    "shard %u: %s", counts[VSETD__V1__WRITE_OUTCOME__WRITE_FAILED - 1], n,
+		    first_bad, ids[first_bad], r[first_bad].shard,
+		    r[first_bad].message);
+	}
+	return call->st.code;
+}

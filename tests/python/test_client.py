@@ -1,0 +1,256 @@
+"""The Python client against a real deployment: Redis 8 shards + vsetd.
+
+What users rely on: insert/search/delete round trips with the outcomes and
+shard summaries the protocol promises, data landing where the server says
+(checked in Redis directly), the error classes, and partial results when a
+shard dies.  Expected answers are computed here (brute-force cosine), never
+hard-coded.
+"""
+from __future__ import annotations
+
+import json
+import math
+import random
+import signal
+import time
+import unittest
+from typing import Dict, List, Sequence
+
+import vsetd
+from vsetd import vsetd_pb2 as pb
+
+from vsetd_harness import Deployment, free_port, redis_cli
+
+DIM = 8
+
+
+def rand_vec(rng: random.Random, dim: int = DIM) -> List[float]:
+    return [rng.uniform(-1.0, 1.0) for _ in range(dim)]
+
+
+def true_score(a: Sequence[float], b: Sequence[float]) -> float:
+    """Redis's similarity: 1 - cosine_distance/2 = (1 + cos)/2."""
+    dot = sum(x * y for x, y in zip(a, b))
+    na = math.sqrt(sum(x * x for x in a))
+    nb = math.sqrt(sum(x * x for x in b))
+    return (1.0 + dot / (na * nb)) / 2.0
+
+
+def assert_best_first(tc: unittest.TestCase, hits: Sequence[vsetd.Hit]) -> None:
+    for a, b in zip(hits, hits[1:]):
+        tc.assertTrue(a.score > b.score or (a.score == b.score and a.id.encode() < b.id.encode()),
+                      f"not best first: {a} before {b}")
+
+
+class LiveServer(unittest.TestCase):
+    """Three healthy shards; every test uses its own collection."""
+
+    dep: Deployment
+    client: vsetd.Client
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.dep = Deployment(shards=3)
+        cls.client = vsetd.Client(cls.dep.url, timeout=5.0)
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        cls.client.close()
+        cls.dep.close()
+
+    def shard_port(self, index: int) -> int:
+        return self.dep.shards[index].port
+
+    def test_insert_search_round_trip(self) -> None:
+        rng = random.Random(1)
+        data: Dict[str, List[float]] = {f"doc-{i}": rand_vec(rng) for i in range(120)}
+        res = self.client.insert("rt", list(data.items()))
+        self.assertEqual((res.added, res.updated, res.failed), (120, 0, 0))
+        self.assertEqual([r.id for r in res.items], list(data))
+        self.assertTrue(all(r.outcome is vsetd.Outcome.ADDED for r in res.items))
+        self.assertEqual(res.shards.failed + res.shards.timed_out, 0)
+        self.assertEqual(res.shards.ok, res.shards.total)
+        owner = {r.id: r.shard for r in res.items}
+
+        # Each element is on the shard the server named, and only there.
+        counts = [int(redis_cli(self.shard_port(i), "VCARD", "vsetd:rt").split()[-1]) for i in range(3)]
+        self.assertEqual(sum(counts), len(data))
+        for i in range(3):
+            self.assertEqual(counts[i], sum(1 for s in owner.values() if s == i))
+        some = "doc-7"
+        self.assertNotIn("nil", redis_cli(self.shard_port(owner[some]), "VEMB", "vsetd:rt", some))
+
+        # Queries: exact stored vectors come back first; scores agree with
+        # brute force within Q8 quantisation; order is best first.
+        for qid in ("doc-0", "doc-33", "doc-119"):
+            q = data[qid]
+            got = self.client.search("rt", q, k=10)
+            self.assertFalse(got.partial)
+            self.assertEqual(got.shards, vsetd.ShardSummary(total=3, ok=3, failed=0, timed_out=0))
+            self.assertEqual(got.shard_errors, [])
+            self.assertEqual(len(got.results), 10)
+            self.assertEqual(got.results[0].id, qid)
+            assert_best_first(self, got.results)
+            exact = sorted(data, key=lambda i: -true_score(q, data[i]))[:10]
+            self.assertGreaterEqual(len(set(got.ids()) & set(exact)), 8)
+            for h in got.results:
+                self.assertAlmostEqual(h.score, true_score(q, data[h.id]), delta=0.02)
+                self.assertEqual(h.shard, owner[h.id])
+
+        # Re-inserting the same ids overwrites: safe to repeat.
+        again = self.client.insert("rt", [vsetd.Item(i, v) for i, v in list(data.items())[:10]])
+        self.assertEqual((again.added, again.updated), (0, 10))
+        self.assertTrue(all(r.outcome is vsetd.Outcome.UPDATED for r in again.items))
+
+    def test_k_and_empty_collection(self) -> None:
+        rng = random.Random(2)
+        self.client.insert("kk", [(f"e{i}", rand_vec(rng)) for i in range(30)])
+        self.assertEqual(len(self.client.search("kk", rand_vec(rng), k=3)), 3)
+        self.assertEqual(len(self.client.search("kk", rand_vec(rng), k=0)), 10)  # 0 = default 10
+        self.assertEqual(len(self.client.search("kk", rand_vec(rng), k=100)), 30)
+        nothing = self.client.search("no-such-collection", rand_vec(rng), k=5)
+        self.assertEqual(nothing.results, [])
+        self.assertFalse(nothing.partial)
+
+    def test_attributes_are_stored(self) -> None:
+        res = self.client.insert("attrs", [("a", [1.0, 0.0, 0.5], {"lang": "en", "n": 3}),
+                                           vsetd.Item("b", [0.0, 1.0, 0.5], '{"lang":"de"}')])
+        shard_of = {r.id: r.shard for r in res.items}
+        got_a = redis_cli(self.shard_port(shard_of["a"]), "VGETATTR", "vsetd:attrs", "a")
+        self.assertEqual(json.loads(json.loads(got_a)), {"lang": "en", "n": 3})
+        got_b = redis_cli(self.shard_port(shard_of["b"]), "VGETATTR", "vsetd:attrs", "b")
+        self.assertEqual(json.loads(json.loads(got_b)), {"lang": "de"})
+
+    def test_delete(self) -> None:
+        rng = random.Random(3)
+        data = {f"d{i}": rand_vec(rng) for i in range(20)}
+        ins = self.client.insert("del", list(data.items()))
+        owner = {r.id: r.shard for r in ins.items}
+        res = self.client.delete("del", ["d3", "d4", "never-there"])
+        self.assertEqual([(r.id, r.outcome) for r in res.items],
+                         [("d3", vsetd.Outcome.DELETED), ("d4", vsetd.Outcome.DELETED),
+                          ("never-there", vsetd.Outcome.NOT_FOUND)])
+        self.assertEqual((res.deleted, res.not_found, res.failed), (2, 1, 0))
+        self.assertIn("nil", redis_cli(self.shard_port(owner["d3"]), "VEMB", "vsetd:del", "d3"))
+        # Gone from search, even for its own vector.
+        self.assertNotIn("d3", self.client.search("del", data["d3"], k=20).ids())
+        # Deleting again is harmless: NOT_FOUND, not an error.
+        again = self.client.delete("del", "d3")
+        self.assertEqual([r.outcome for r in again.items], [vsetd.Outcome.NOT_FOUND])
+
+    def test_invalid_arguments(self) -> None:
+        self.client.insert("dims", [("x", [1.0, 2.0, 3.0])])
+        cases = [
+            ("wrong dimension", lambda: self.client.insert("dims", [("y", [1.0, 2.0])]), "dimension"),
+            ("search wrong dimension", lambda: self.client.search("dims", [1.0, 2.0, 3.0, 4.0]), "dimension"),
+            ("mixed dimensions", lambda: self.client.insert("dims2", [("a", [1.0]), ("b", [1.0, 2.0])]), "dimension"),
+            ("NaN", lambda: self.client.search("dims", [1.0, float("nan"), 3.0]), "NaN"),
+            ("Inf", lambda: self.client.insert("dims", [("z", [1.0, float("inf"), 3.0])]), "Inf"),
+            ("empty id", lambda: self.client.insert("dims", [("", [1.0, 2.0, 3.0])]), "empty"),
+            ("long id", lambda: self.client.insert("dims", [("i" * 1025, [1.0, 2.0, 3.0])]), "1025"),
+            ("k too big", lambda: self.client.search("dims", [1.0, 2.0, 3.0], k=1001), "k"),
+            ("no collection", lambda: self.client.search("", [1.0, 2.0, 3.0]), "collection"),
+        ]
+        for name, call, word in cases:
+            with self.subTest(name):
+                with self.assertRaises(vsetd.InvalidArgument) as cm:
+                    call()
+                self.assertEqual(cm.exception.code, "INVALID_ARGUMENT")
+                self.assertIn(word, cm.exception.message)
+        # None of that broke anything.
+        self.assertEqual(self.client.search("dims", [1.0, 2.0, 3.0], k=1).ids(), ["x"])
+
+    def test_unknown_method_is_unimplemented(self) -> None:
+        with self.assertRaises(vsetd.Unimplemented) as cm:
+            self.client.call_raw("/vsetd.v1.VectorService/Frobnicate", b"")
+        self.assertIn("Frobnicate", cm.exception.message)
+
+    def test_generic_call_with_messages(self) -> None:
+        self.client.insert("gen", [("g", [0.5, 0.5])])
+        resp = self.client.call("Search", pb.SearchRequest(collection="gen", vector=[0.5, 0.5], k=1))
+        self.assertIsInstance(resp, pb.SearchResponse)
+        self.assertEqual([h.id for h in resp.results], ["g"])  # type: ignore[attr-defined]
+        raw = self.client.call_raw("/vsetd.v1.VectorService/Search",
+                                   pb.SearchRequest(collection="gen", vector=[0.5, 0.5]).SerializeToString())
+        parsed = pb.SearchResponse()
+        parsed.ParseFromString(raw)
+        self.assertEqual(parsed.results[0].id, "g")
+
+    def test_many_calls_on_one_connection(self) -> None:
+        rng = random.Random(4)
+        self.client.insert("many", [(f"m{i}", rand_vec(rng)) for i in range(10)])
+        for _ in range(200):
+            self.assertEqual(len(self.client.search("many", rand_vec(rng), k=2)), 2)
+
+
+class Unreachable(unittest.TestCase):
+    def test_nothing_listening(self) -> None:
+        url = f"tcp://127.0.0.1:{free_port()}"
+        start = time.monotonic()
+        with self.assertRaises(vsetd.Unavailable):
+            vsetd.Client(url, timeout=1.0)
+        self.assertLess(time.monotonic() - start, 10.0)
+
+    def test_stopped_server_is_deadline_exceeded(self) -> None:
+        with Deployment(shards=1) as dep:
+            c = vsetd.Client(dep.url, timeout=0.3, grace=0.2)
+            c.insert("s", [("a", [1.0, 0.0])])
+            assert dep.vsetd is not None
+            dep.vsetd.send_signal(signal.SIGSTOP)
+            try:
+                with self.assertRaises(vsetd.DeadlineExceeded):
+                    c.search("s", [1.0, 0.0])
+            finally:
+                dep.vsetd.send_signal(signal.SIGCONT)
+            # The timed-out connection was dropped; the next call dials anew.
+            self.assertEqual(c.search("s", [1.0, 0.0], k=1).ids(), ["a"])
+            c.close()
+            self.assertEqual(dep.stop_vsetd(), 0)
+
+
+class PartialResults(unittest.TestCase):
+    def test_killed_shard(self) -> None:
+        rng = random.Random(5)
+        with Deployment(shards=3) as dep:
+            c = vsetd.Client(dep.url, timeout=2.0)
+            data = {f"p{i}": rand_vec(rng) for i in range(90)}
+            owner = {r.id: r.shard for r in c.insert("part", list(data.items())).items}
+            self.assertEqual(set(owner.values()), {0, 1, 2})
+            dead = 1
+            dep.kill_shard(dead)
+            q = rand_vec(rng)
+            # Several times: the first discovers the dead shard, later ones
+            # may skip it through the circuit breaker; all must say the same.
+            for _ in range(5):
+                got = c.search("part", q, k=90)
+                self.assertTrue(got.partial)
+                self.assertEqual(got.shards, vsetd.ShardSummary(total=3, ok=2, failed=1, timed_out=0))
+                self.assertEqual([e.shard for e in got.shard_errors], [dead])
+                self.assertEqual(got.shard_errors[0].code, "UNAVAILABLE")
+                live = {i for i, s in owner.items() if s != dead}
+                self.assertEqual(set(got.ids()), live)
+                assert_best_first(self, got.results)
+            with self.assertRaises(vsetd.Unavailable):
+                c.search("part", q, require_all=True)
+            # A write to the dead shard fails for its items only, and says so.
+            ids = [f"new{i}" for i in range(30)]
+            with self.assertRaises(vsetd.Unavailable) as cm:
+                c.insert("part", [(i, rand_vec(rng)) for i in ids])
+            result = cm.exception.result
+            self.assertIsInstance(result, vsetd.WriteResult)
+            assert result is not None
+            self.assertEqual([r.id for r in result.items], ids)
+            for r in result.items:
+                if r.shard == dead:
+                    self.assertIs(r.outcome, vsetd.Outcome.FAILED)
+                    self.assertEqual(r.code, "UNAVAILABLE")
+                else:
+                    self.assertIs(r.outcome, vsetd.Outcome.ADDED)
+            self.assertGreater(result.failed, 0)
+            self.assertEqual(result.failed, sum(1 for r in result.items if r.shard == dead))
+            self.assertEqual(result.added, len(ids) - result.failed)
+            c.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
