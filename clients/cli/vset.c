@@ -37,11 +37,9 @@ print_help(void)
 "\n"
 "Commands:\n", stdout);
 	for (cmd = vset_commands; cmd->name != NULL; cmd++)
-		printf("  %-8s %s\n", cmd->name, cmd->summary);
+		printf("  %s %s\n      %s\n", cmd->name, cmd->synopsis,
+		    cmd->summary);
 	fputs(
-"  vset insert COLLECTION ID V1,V2,... [--attrs JSON]\n"
-"  vset delete COLLECTION ID...\n"
-"  vset search COLLECTION V1,V2,... [-k K] [--ef N] [--require-all]\n"
 "\n"
 "Global options (before the command):\n"
 "  --server URL      vsetd to talk to (default: $VSET_SERVER if set, else\n"

@@ -97,6 +97,7 @@ int vset_argp_next(vset_argp *p, const char **arg);
 
 typedef struct vset_command {
 	const char *name;
+	const char *synopsis;        /* its arguments, for vset --help */
 	const char *summary;         /* one line, for vset --help */
 	int (*run)(const vset_global *g, int argc, char **argv);
 } vset_command;

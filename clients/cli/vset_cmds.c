@@ -235,6 +235,7 @@ static const char search_help[] =
 "                                    [--require-all]\n"
 "\n"
 "Find the K elements most similar (cosine) to the vector, over all shards.\n"
+"Write a negative first component as is: vset search c -0.5,1.\n"
 "\n"
 "Options:\n"
 "  -k K           results wanted, 1 or more (default 10; the server caps it,\n"
@@ -343,8 +344,11 @@ out:
 }
 
 const vset_command vset_commands[] = {
-	{ "insert", "insert or overwrite one element", cmd_insert },
-	{ "delete", "delete elements by id", cmd_delete },
-	{ "search", "find the nearest elements to a vector", cmd_search },
-	{ NULL, NULL, NULL },
+	{ "insert", "COLLECTION ID V1,V2,... [--attrs JSON]",
+	    "insert one element, or overwrite it", cmd_insert },
+	{ "delete", "COLLECTION ID...",
+	    "delete elements by id", cmd_delete },
+	{ "search", "COLLECTION V1,V2,... [-k K] [--ef N] [--require-all]",
+	    "find the K elements nearest to a vector", cmd_search },
+	{ NULL, NULL, NULL, NULL },
 };

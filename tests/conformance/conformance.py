@@ -179,7 +179,8 @@ class Conformance(unittest.TestCase):
             items { id: "b" vector: [0, 1, 0] }
             items { id: "c" vector: [0.9, 0.1, 0] }
             items { id: "d" vector: [-1, 0, 0] attributes_json: "{\\"k\\":1}" }
-        """, request_id=7)
+        """ + "".join(f'items {{ id: "e{i}" vector: [-1, 0, {i / 10}] }}\n' for i in range(16)),
+            request_id=7)
         cls.insert_env = env
         cls.insert_reply = parse_text(decode("vsetd.v1.InsertResponse", payload))
 
@@ -188,9 +189,9 @@ class Conformance(unittest.TestCase):
         cls.dep.close()
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
-    def search(self, proto_dir: str = PROTO_DIR, extra: str = "") -> Tuple[Dict[str, List[Any]], bytes]:
+    def search(self, proto_dir: str = PROTO_DIR, extra: str = "", k: int = 3) -> Tuple[Dict[str, List[Any]], bytes]:
         env, payload = call(self.dep.url, SERVICE + "Search", "vsetd.v1.SearchRequest",
-                            f'collection: "conf" vector: [1, 0, 0] k: 3 {extra}', request_id=9,
+                            f'collection: "conf" vector: [1, 0, 0] k: {k} {extra}', request_id=9,
                             proto_dir=proto_dir)
         self.assertNotIn("status", env, f"Search failed: {env}")
         self.assertEqual(one(env, "request_id"), "9")
@@ -200,8 +201,11 @@ class Conformance(unittest.TestCase):
         self.assertNotIn("status", self.insert_env)
         self.assertEqual(one(self.insert_env, "request_id"), "7")
         r = self.insert_reply
-        self.assertEqual(one(r, "added"), "4")
-        self.assertEqual([one(i, "id") for i in r["results"]], [b"a", b"b", b"c", b"d"])
+        ids = [b"a", b"b", b"c", b"d"] + [f"e{i}".encode() for i in range(16)]
+        self.assertEqual(one(r, "added"), str(len(ids)))
+        self.assertEqual([one(i, "id") for i in r["results"]], ids)
+        # Both shards got some (the compatibility tests rely on it).
+        self.assertEqual({one(i, "shard", "0") for i in r["results"]}, {"0", "1"})
         self.assertEqual({one(i, "outcome") for i in r["results"]}, {"WRITE_ADDED"})
         shards = one(r, "shards")
         self.assertEqual(one(shards, "failed", "0"), "0")
@@ -257,12 +261,18 @@ class Conformance(unittest.TestCase):
         old = self.proto_copy("older", drop_fields)
         with open(os.path.join(old, "vsetd.proto")) as f:
             self.assertNotIn("timed_out", f.read())
-        _, payload = self.search()
+        _, payload = self.search(k=50)
         new_view = parse_text(decode("vsetd.v1.SearchResponse", payload))
         old_view = parse_text(decode("vsetd.v1.SearchResponse", payload, proto_dir=old))
+        self.assertEqual(len(new_view["results"]), 20)
         self.assertEqual([(one(h, "id"), one(h, "score")) for h in old_view["results"]],
                          [(one(h, "id"), one(h, "score")) for h in new_view["results"]])
-        self.assertTrue(all("shard" not in h for h in old_view["results"]))
+        # The reply really carries the field the old client lacks: it shows
+        # up there as unknown field 3, with the same value.
+        self.assertIn({"1"}, [set(h.get("shard", [])) for h in new_view["results"]])
+        for o, n in zip(old_view["results"], new_view["results"]):
+            self.assertNotIn("shard", o)
+            self.assertEqual(o.get("3"), n.get("shard"))
         self.assertEqual(one(one(old_view, "shards"), "ok"), one(one(new_view, "shards"), "ok"))
 
     def test_newer_client_extra_fields_are_ignored(self) -> None:

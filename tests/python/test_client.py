@@ -139,7 +139,11 @@ class LiveServer(unittest.TestCase):
         self.assertEqual([r.outcome for r in again.items], [vsetd.Outcome.NOT_FOUND])
 
     def test_invalid_arguments(self) -> None:
-        self.client.insert("dims", [("x", [1.0, 2.0, 3.0])])
+        # A collection's dimension is known per shard only where it has
+        # elements: populate every shard first, so that a wrong dimension is
+        # wrong wherever its id lands.
+        res = self.client.insert("dims", [(f"x{i}", [1.0, 2.0, 3.0 + i]) for i in range(30)])
+        self.assertEqual({r.shard for r in res.items}, {0, 1, 2})
         cases = [
             ("wrong dimension", lambda: self.client.insert("dims", [("y", [1.0, 2.0])]), "dimension"),
             ("search wrong dimension", lambda: self.client.search("dims", [1.0, 2.0, 3.0, 4.0]), "dimension"),
@@ -158,7 +162,7 @@ class LiveServer(unittest.TestCase):
                 self.assertEqual(cm.exception.code, "INVALID_ARGUMENT")
                 self.assertIn(word, cm.exception.message)
         # None of that broke anything.
-        self.assertEqual(self.client.search("dims", [1.0, 2.0, 3.0], k=1).ids(), ["x"])
+        self.assertEqual(self.client.search("dims", [1.0, 2.0, 3.0], k=1).ids(), ["x0"])
 
     def test_unknown_method_is_unimplemented(self) -> None:
         with self.assertRaises(vsetd.Unimplemented) as cm:
