@@ -23,6 +23,7 @@
 
 #include <nng/nng.h>
 #include <nng/protocol/survey0/respond.h>
+#include <nng/supplemental/util/platform.h>
 
 #include "vb_agent.h"
 #include "vb_dataset.h"
@@ -140,6 +141,7 @@ on_run(struct agent *a, uint64_t run_id, Vsetbench__V1__AgentReply *r,
 	r->recall_hits = res->recall_hits;
 	r->recall_total = res->recall_total;
 	r->late = res->late;
+	r->cpu_s = res->cpu_s;
 	for (i = 0; i < VB_NCODES; i++) {
 		if (res->codes[i] == 0)
 			continue;

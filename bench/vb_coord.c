@@ -7,9 +7,17 @@
  * them.  Each survey then expects an answer from every pipe that was
  * connected at send time, and stops waiting at its own deadline: an agent
  * that does not answer is reported, never waited on forever.
+ *
+ * The receive timeout is left infinite on purpose: nng bounds a surveyor's
+ * receive by the survey time anyway, and in nng 1.5.2 a receive that times
+ * out *earlier* cancels the whole survey (surv0_ctx_cancel drops the survey
+ * id: later receives fail with NNG_ESTATE and late answers are discarded).
+ * So the progress line and ^C handling live on a watcher thread instead
+ * of in a polling receive loop.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <spawn.h>
@@ -23,6 +31,7 @@
 
 #include <nng/nng.h>
 #include <nng/protocol/survey0/survey.h>
+#include <nng/supplemental/util/platform.h>
 
 #include "vb_coord.h"
 #include "vb_dataset.h"
@@ -158,7 +167,8 @@ open_surveyor(struct coord *c)
 	    NULL)) != 0 ||
 	    (rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, on_pipe,
 	    NULL)) != 0 ||
-	    (rv = nng_socket_set_ms(c->sock, NNG_OPT_RECVTIMEO, 250)) != 0 ||
+	    (rv = nng_socket_set_ms(c->sock, NNG_OPT_RECVTIMEO,
+	    NNG_DURATION_INFINITE)) != 0 ||
 	    (rv = nng_listener_create(&l, c->sock, c->o->listen)) != 0 ||
 	    (rv = nng_listener_set_size(l, NNG_OPT_RECVMAXSZ,
 	    16u << 20)) != 0 ||
@@ -204,6 +214,38 @@ wait_agents(struct coord *c)
 
 /* ------------------------------------------------------------ surveys */
 
+struct watcher {
+	struct coord *c;
+	const char *what;
+	int64_t t0;
+	atomic_int done;
+	atomic_size_t got;
+	size_t expected;
+};
+
+/* While a survey is out: the progress line, and ^C (closing the socket is
+ * the one way to end a blocked receive). */
+static void *
+watch_main(void *arg)
+{
+	struct watcher *w = arg;
+	int closed = 0;
+
+	while (!atomic_load(&w->done)) {
+		nng_msleep(100);
+		if (coord_stop && !closed) {
+			nng_close(w->c->sock);
+			closed = 1;
+		}
+		if (w->c->progress && !atomic_load(&w->done))
+			fprintf(stderr, "\r\033[K[%s] %.1f s, %zu/%zu agents "
+			    "answered", w->what,
+			    (double)(vs_now_us() - w->t0) / 1e6,
+			    atomic_load(&w->got), w->expected);
+	}
+	return NULL;
+}
+
 /* Send a survey and gather one reply per agent connected at send time.
  * replies[] gets up to `cap` distinct agents' replies (caller frees).
  * Returns the number gathered; *expected is how many were asked. */
@@ -214,9 +256,11 @@ survey(struct coord *c, Vsetbench__V1__SurveyKind kind,
 {
 	Vsetbench__V1__Survey s = VSETBENCH__V1__SURVEY__INIT;
 	Vsetbench__V1__AgentReply *r;
+	struct watcher w;
+	pthread_t wt;
 	int64_t t0, until;
 	size_t got = 0, i;
-	int rv, dup;
+	int rv, dup, watching;
 
 	s.kind = kind;
 	s.run_id = c->run_id;
@@ -233,19 +277,17 @@ survey(struct coord *c, Vsetbench__V1__SurveyKind kind,
 	}
 	t0 = vs_now_us();
 	until = t0 + (int64_t)timeout_ms * 1000;
+	memset(&w, 0, sizeof(w));
+	w.c = c;
+	w.what = what;
+	w.t0 = t0;
+	w.expected = *expected;
+	watching = pthread_create(&wt, NULL, watch_main, &w) == 0;
 	while (got < *expected && !coord_stop && vs_now_us() < until) {
 		rv = vb_recv_reply(c->sock, &r);
-		if (rv == NNG_ETIMEDOUT) {
-			if (c->progress && kind ==
-			    VSETBENCH__V1__SURVEY_KIND__RUN)
-				fprintf(stderr, "\r\033[K[run] %.1f s, %zu/%zu "
-				    "agents answered",
-				    (double)(vs_now_us() - t0) / 1e6, got,
-				    *expected);
-			continue;
-		}
-		if (rv == NNG_ESTATE)
-			break;       /* the survey expired */
+		if (rv == NNG_ETIMEDOUT || rv == NNG_ESTATE ||
+		    rv == NNG_ECLOSED)
+			break;       /* the survey expired, or ^C */
 		if (rv != 0) {
 			if (rv != NNG_EINVAL)
 				fprintf(stderr, "vset-bench: %s: %s\n", what,
@@ -260,7 +302,11 @@ survey(struct coord *c, Vsetbench__V1__SurveyKind kind,
 			continue;
 		}
 		replies[got++] = r;
+		atomic_store(&w.got, got);
 	}
+	atomic_store(&w.done, 1);
+	if (watching)
+		pthread_join(wt, NULL);
 	if (c->progress)
 		fprintf(stderr, "\r\033[K");
 	if (got < *expected)
@@ -305,6 +351,7 @@ add_result(vb_report *rep, const Vsetbench__V1__AgentReply *a,
 	scratch->recall_hits = a->recall_hits;
 	scratch->recall_total = a->recall_total;
 	scratch->late = a->late;
+	scratch->cpu_s = a->cpu_s;
 	vb_result_merge(&rep->total, scratch);
 	if (a->elapsed_us > 0)
 		rep->qps += (double)a->requests * 1e6 / (double)a->elapsed_us;

@@ -11,6 +11,7 @@
  * requests in flight then finish and are recorded (their latency is real).
  */
 #include <pthread.h>
+#include <sys/resource.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -407,6 +408,18 @@ vb_result_merge(vb_result *dst, const vb_result *src)
 	dst->recall_hits += src->recall_hits;
 	dst->recall_total += src->recall_total;
 	dst->late += src->late;
+	dst->cpu_s += src->cpu_s;
+}
+
+static double
+self_cpu_s(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0;
+	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+	    (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
 static void
@@ -431,6 +444,7 @@ vb_engine_run(vb_engine *e, vb_result *res, int progress, char *err,
 {
 	const Vsetbench__V1__Plan *p = e->plan;
 	int64_t t0, hard_end, now, next_tick, last_t, wake;
+	double cpu0 = self_cpu_s();
 	uint64_t last_done = 0;
 	size_t i;
 	int rv = -1;
@@ -472,6 +486,7 @@ vb_engine_run(vb_engine *e, vb_result *res, int progress, char *err,
 			next_tick += 500000;
 		}
 	}
+	cpu0 = self_cpu_s();
 	e->start_us = vs_now_us();
 	e->end_us = e->start_us + (int64_t)p->duration_ms * 1000;
 	atomic_store_explicit(&e->phase, 1, memory_order_release);
@@ -510,6 +525,7 @@ join:
 			w->res.elapsed_us = (uint64_t)el;
 		vb_result_merge(res, &w->res);
 	}
+	res->cpu_s = self_cpu_s() - cpu0;
 	if (progress)
 		fprintf(stderr, "\r\033[K");
 	return rv;

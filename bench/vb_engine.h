@@ -41,6 +41,7 @@ typedef struct vb_result {
 	uint64_t searches, inserts, deletes, items;
 	uint64_t recall_hits, recall_total;
 	uint64_t late;
+	double cpu_s;                /* this process's CPU in the window */
 } vb_result;
 
 typedef struct vb_engine vb_engine;

@@ -88,6 +88,9 @@ vb_report_text(FILE *f, const vb_report *r)
 		    "%ld KiB\n", r->vsetd_cpu_s,
 		    r->vsetd_cpu_s * 1e6 / (double)t->requests,
 		    r->vsetd_rss_before_kb, r->vsetd_rss_after_kb);
+	if (t->requests)
+		fprintf(f, "agents   %.3f s CPU = %.1f us/request\n", t->cpu_s,
+		    t->cpu_s * 1e6 / (double)t->requests);
 	if (r->have_shard_cpu && t->requests)
 		fprintf(f, "shards   %.3f s CPU = %.1f us/request\n",
 		    r->shards_cpu_s, r->shards_cpu_s * 1e6 /
@@ -193,6 +196,8 @@ vb_report_json(FILE *f, const vb_report *r)
 		    ",\"items\":%" PRIu64 "}", t->searches, t->inserts,
 		    t->deletes, t->items);
 		kv_u64(&sb, "late", t->late);
+		kv_num(&sb, "agents_cpu_us_per_req", t->requests ?
+		    t->cpu_s * 1e6 / (double)t->requests : 0.0);
 		if (r->recall_asked) {
 			if (recall_of(t) >= 0)
 				kv_num(&sb, "recall", recall_of(t));

@@ -9,6 +9,7 @@
  *   p999_ms, max_ms, mean_ms, errors, errors_by_code {NAME: n},
  *   codes {NAME: n} (OK included), partial, partial_ratio,
  *   ops {search, insert, delete, items}, late,
+ *   agents_cpu_us_per_req (the load generators' own CPU),
  *   recall (only with --recall; null when no search had ground truth),
  *   load {items, failed, requests, seconds, items_per_s} (only with --load),
  *   cpu {vsetd_s, vsetd_us_per_req, vsetd_rss_kb_before,

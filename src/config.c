@@ -1,8 +1,16 @@
 /*
- * config.c - command-line parsing for vsetd.  Every limit a client can hit
- * is a flag here, with its default in --help, so operators can see and
- * change what clients are held to.
+ * config.c - vsetd's settings: defaults < config file < environment <
+ * command line.
+ *
+ * Every limit a client can hit is a setting here, with its default in
+ * --help, so operators can see and change what clients are held to.  The
+ * config file (--config FILE) holds everything the flags do, as
+ * "name = value" lines using the flags' long names; `shard` may repeat.
+ * Flags win over the file; --shard on the command line replaces the file's
+ * whole shard list.  The Redis password is never a flag (it would show in
+ * ps): it comes from the file's redis-password or $VSETD_REDIS_PASSWORD.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -23,12 +31,17 @@ vsd_usage(FILE *f)
 "vsetd.v1.VectorService RPC service over nng REQ/REP.\n"
 "\n"
 "Options:\n"
+"  --config FILE            read settings from FILE (\"name = value\" lines,\n"
+"                           names as the long options below; flags win)\n"
 "  --listen URL             nng URL to serve on (default %s;\n"
-"                           port 0 binds an ephemeral port, logged at start)\n"
-"  --shard HOST:PORT        a Redis >= 8 server; repeat for each shard.  The\n"
-"                           order is the shard index and must be the same\n"
-"                           for every vsetd serving these shards.  Use IP\n"
-"                           addresses or names in /etc/hosts.\n"
+"                           port 0 binds an ephemeral port, logged at start;\n"
+"                           tls+tcp://HOST:PORT needs --tls-cert and --tls-key)\n"
+"  --shard HOST:PORT[,HOST:PORT...]\n"
+"                           a Redis >= 8 server, optionally followed by its\n"
+"                           read replicas; repeat for each shard.  The order\n"
+"                           is the shard index and must be the same for every\n"
+"                           vsetd serving these shards.  Use IP addresses or\n"
+"                           names in /etc/hosts.\n"
 "  --workers N              worker threads, each with its own connection to\n"
 "                           every shard (default 4)\n"
 "  --deadline-ms N          deadline of calls that carry none (default 1000)\n"
@@ -40,9 +53,24 @@ vsd_usage(FILE *f)
 "  --max-id-bytes N         longest element id, in bytes (default 1024)\n"
 "  --max-inflight N         requests accepted at once; beyond it calls get\n"
 "                           RESOURCE_EXHAUSTED at once (default 256)\n"
+"  --redis-user NAME        ACL user for Redis AUTH (password: see below)\n"
+"  --tls-cert FILE          PEM certificate (chain) for tls+tcp:// listeners\n"
+"  --tls-key FILE           PEM private key for tls+tcp:// listeners\n"
+"  --tls-ca FILE            PEM CA certificates to verify clients with\n"
+"  --tls-verify-clients     require a client certificate signed by --tls-ca\n"
+"  --hedge-ms N             hedged reads: also ask a shard's replica when its\n"
+"                           primary has not answered after N ms (default 0,\n"
+"                           off)\n"
+"  --wait-replicas N        acknowledge a write only once N replicas have it\n"
+"                           (Redis WAIT; default 0, off)\n"
+"  --wait-ms N              how long WAIT may take (default 100)\n"
 "  --log-level LEVEL        error, warn, info or debug (default info)\n"
 "  --version                print the version and exit\n"
 "  -h, --help               print this help and exit\n"
+"\n"
+"Environment: VSETD_REDIS_USER, VSETD_REDIS_PASSWORD (Redis AUTH for every\n"
+"shard; the password is also accepted as redis-password in the config file,\n"
+"never as a flag).\n"
 "\n"
 "Collection C is the Redis key \"vsetd:C\" on every shard.  Logs go to\n"
 "stderr.  SIGINT or SIGTERM stops accepting, finishes the calls in flight,\n"
@@ -50,6 +78,41 @@ vsd_usage(FILE *f)
 "(e.g. the listen address is taken), 2 on a usage error.\n",
 	    VSD_DEFAULT_LISTEN);
 }
+
+enum {
+	OPT_LISTEN = 256, OPT_SHARD, OPT_WORKERS, OPT_DEADLINE, OPT_MAXMSG,
+	OPT_MAXBATCH, OPT_MAXK, OPT_MAXDIM, OPT_MAXID, OPT_INFLIGHT,
+	OPT_LOGLEVEL, OPT_VERSION, OPT_CONFIG, OPT_RUSER, OPT_RPASS,
+	OPT_TLSCERT, OPT_TLSKEY, OPT_TLSCA, OPT_TLSVERIFY, OPT_HEDGE,
+	OPT_WAITN, OPT_WAITMS,
+};
+
+/* The long options; "redis-password" is only valid in the config file. */
+static const struct option vsd_opts[] = {
+	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "listen", required_argument, NULL, OPT_LISTEN },
+	{ "shard", required_argument, NULL, OPT_SHARD },
+	{ "workers", required_argument, NULL, OPT_WORKERS },
+	{ "deadline-ms", required_argument, NULL, OPT_DEADLINE },
+	{ "max-message-bytes", required_argument, NULL, OPT_MAXMSG },
+	{ "max-batch", required_argument, NULL, OPT_MAXBATCH },
+	{ "max-k", required_argument, NULL, OPT_MAXK },
+	{ "max-dim", required_argument, NULL, OPT_MAXDIM },
+	{ "max-id-bytes", required_argument, NULL, OPT_MAXID },
+	{ "max-inflight", required_argument, NULL, OPT_INFLIGHT },
+	{ "redis-user", required_argument, NULL, OPT_RUSER },
+	{ "tls-cert", required_argument, NULL, OPT_TLSCERT },
+	{ "tls-key", required_argument, NULL, OPT_TLSKEY },
+	{ "tls-ca", required_argument, NULL, OPT_TLSCA },
+	{ "tls-verify-clients", no_argument, NULL, OPT_TLSVERIFY },
+	{ "hedge-ms", required_argument, NULL, OPT_HEDGE },
+	{ "wait-replicas", required_argument, NULL, OPT_WAITN },
+	{ "wait-ms", required_argument, NULL, OPT_WAITMS },
+	{ "log-level", required_argument, NULL, OPT_LOGLEVEL },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
 
 /* Parse a whole decimal number in [min, max]. */
 static int
@@ -62,7 +125,7 @@ vsd_parse_num(const char *opt, const char *s, long long min, long long max,
 	errno = 0;
 	v = strtoll(s, &end, 10);
 	if (errno != 0 || end == s || *end != '\0' || v < min || v > max) {
-		fprintf(stderr, "vsetd: --%s wants a whole number from %lld to "
+		fprintf(stderr, "vsetd: %s wants a whole number from %lld to "
 		    "%lld, not \"%s\"\n", opt, min, max, s);
 		return -1;
 	}
@@ -70,71 +133,310 @@ vsd_parse_num(const char *opt, const char *s, long long min, long long max,
 	return 0;
 }
 
+/* "host:port", "[v6]:port" -> ep. */
+static int
+vsd_parse_endpoint(const char *s, size_t len, struct vsd_endpoint *ep)
+{
+	char buf[300], *colon;
+	long long port;
+
+	if (len == 0 || len >= sizeof(buf))
+		goto bad;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	if ((colon = strrchr(buf, ':')) == NULL || colon == buf)
+		goto bad;
+	*colon = '\0';
+	if (vsd_parse_num("--shard port", colon + 1, 1, 65535, &port) != 0)
+		return -1;
+	if (buf[0] == '[' && colon[-1] == ']') {
+		colon[-1] = '\0';
+		ep->host = strdup(buf + 1);
+	} else {
+		ep->host = strdup(buf);
+	}
+	ep->port = (int)port;
+	return ep->host != NULL ? 0 : -1;
+bad:
+	fprintf(stderr, "vsetd: --shard wants HOST:PORT[,HOST:PORT...], "
+	    "not \"%.*s\"\n", (int)len, s);
+	return -1;
+}
+
+static void
+vsd_free_shards(struct vsd_config *cfg)
+{
+	uint32_t i;
+	int j;
+
+	for (i = 0; i < cfg->nshards; i++)
+		for (j = 0; j < cfg->shards[i].nep; j++)
+			free(cfg->shards[i].ep[j].host);
+	free(cfg->shards);
+	cfg->shards = NULL;
+	cfg->nshards = 0;
+}
+
 static int
 vsd_add_shard(struct vsd_config *cfg, const char *arg)
 {
-	const char *colon = strrchr(arg, ':');
-	struct vsd_shard_addr *n;
-	long long port;
-	char *host;
+	struct vsd_shard_addr *n, *a;
+	const char *p = arg, *comma;
 
-	if (colon == NULL || colon == arg) {
-		fprintf(stderr, "vsetd: --shard wants HOST:PORT, not \"%s\"\n", arg);
-		return -1;
-	}
-	if (vsd_parse_num("shard port", colon + 1, 1, 65535, &port) != 0)
-		return -1;
 	if (cfg->nshards >= VSD_MAX_SHARDS) {
 		fprintf(stderr, "vsetd: at most %d shards\n", VSD_MAX_SHARDS);
 		return -1;
 	}
-	/* [::1]:6379 -> ::1 */
-	if (arg[0] == '[' && colon[-1] == ']')
-		host = strndup(arg + 1, (size_t)(colon - arg - 2));
-	else
-		host = strndup(arg, (size_t)(colon - arg));
-	n = realloc(cfg->shards, (cfg->nshards + 1) * sizeof(*n));
-	if (host == NULL || n == NULL) {
-		free(host);
-		if (n != NULL)
-			cfg->shards = n;
-		fprintf(stderr, "vsetd: out of memory\n");
+	if ((n = realloc(cfg->shards, (cfg->nshards + 1) * sizeof(*n))) == NULL)
 		return -1;
-	}
 	cfg->shards = n;
-	cfg->shards[cfg->nshards].host = host;
-	cfg->shards[cfg->nshards].port = (int)port;
+	a = &cfg->shards[cfg->nshards];
+	memset(a, 0, sizeof(*a));
 	cfg->nshards++;
-	return 0;
+	for (;;) {
+		comma = strchr(p, ',');
+		if (a->nep == VSD_MAX_ENDPOINTS) {
+			fprintf(stderr, "vsetd: --shard: at most %d replicas\n",
+			    VSD_MAX_ENDPOINTS - 1);
+			return -1;
+		}
+		if (vsd_parse_endpoint(p, comma ? (size_t)(comma - p) :
+		    strlen(p), &a->ep[a->nep]) != 0)
+			return -1;
+		a->nep++;
+		if (comma == NULL)
+			return 0;
+		p = comma + 1;
+	}
 }
 
-enum {
-	OPT_LISTEN = 256, OPT_SHARD, OPT_WORKERS, OPT_DEADLINE, OPT_MAXMSG,
-	OPT_MAXBATCH, OPT_MAXK, OPT_MAXDIM, OPT_MAXID, OPT_INFLIGHT,
-	OPT_LOGLEVEL, OPT_VERSION,
-};
+/* Keep a string read from the file; the config owns it. */
+static const char *
+vsd_own(struct vsd_config *cfg, const char *s)
+{
+	char **n, *d;
+
+	if ((d = strdup(s)) == NULL)
+		return NULL;
+	if ((n = realloc(cfg->owned, (cfg->nowned + 1) * sizeof(*n))) == NULL) {
+		free(d);
+		return NULL;
+	}
+	cfg->owned = n;
+	cfg->owned[cfg->nowned++] = d;
+	return d;
+}
+
+/* Apply one setting.  from_file: value strings must be copied.  Returns 0,
+ * or an exit status (0 after --help/--version is signalled by 1000). */
+#define VSD_EXIT_OK 1000
+static int
+vsd_apply(struct vsd_config *cfg, int opt, const char *val, int from_file)
+{
+	long long v = 0;
+
+	if (from_file && val != NULL && opt != OPT_SHARD &&
+	    (val = vsd_own(cfg, val)) == NULL)
+		return 1;
+	switch (opt) {
+	case OPT_LISTEN:
+		cfg->listen = val;
+		return 0;
+	case OPT_SHARD:
+		return vsd_add_shard(cfg, val) == 0 ? 0 : 2;
+	case OPT_WORKERS:
+		if (vsd_parse_num("--workers", val, 1, 256, &v) != 0)
+			return 2;
+		cfg->workers = (int)v;
+		return 0;
+	case OPT_DEADLINE:
+		if (vsd_parse_num("--deadline-ms", val, 1, 600000, &v) != 0)
+			return 2;
+		cfg->deadline_ms = (int)v;
+		return 0;
+	case OPT_MAXMSG:
+		if (vsd_parse_num("--max-message-bytes", val, 1024, 1LL << 30,
+		    &v) != 0)
+			return 2;
+		cfg->max_message_bytes = (size_t)v;
+		return 0;
+	case OPT_MAXBATCH:
+		if (vsd_parse_num("--max-batch", val, 1, 1000000, &v) != 0)
+			return 2;
+		cfg->max_batch = (uint32_t)v;
+		return 0;
+	case OPT_MAXK:
+		if (vsd_parse_num("--max-k", val, 1, 100000, &v) != 0)
+			return 2;
+		cfg->max_k = (uint32_t)v;
+		return 0;
+	case OPT_MAXDIM:
+		if (vsd_parse_num("--max-dim", val, 1, 1 << 20, &v) != 0)
+			return 2;
+		cfg->max_dim = (uint32_t)v;
+		return 0;
+	case OPT_MAXID:
+		if (vsd_parse_num("--max-id-bytes", val, 1, 65536, &v) != 0)
+			return 2;
+		cfg->max_id_bytes = (uint32_t)v;
+		return 0;
+	case OPT_INFLIGHT:
+		if (vsd_parse_num("--max-inflight", val, 1, 65536, &v) != 0)
+			return 2;
+		cfg->max_inflight = (int)v;
+		return 0;
+	case OPT_RUSER:
+		cfg->redis_user = val;
+		return 0;
+	case OPT_RPASS:
+		cfg->redis_password = val;
+		return 0;
+	case OPT_TLSCERT:
+		cfg->tls_cert = val;
+		return 0;
+	case OPT_TLSKEY:
+		cfg->tls_key = val;
+		return 0;
+	case OPT_TLSCA:
+		cfg->tls_ca = val;
+		return 0;
+	case OPT_TLSVERIFY:
+		if (val == NULL || strcmp(val, "yes") == 0 ||
+		    strcmp(val, "true") == 0 || strcmp(val, "1") == 0)
+			cfg->tls_verify_clients = 1;
+		else if (strcmp(val, "no") == 0 || strcmp(val, "false") == 0 ||
+		    strcmp(val, "0") == 0)
+			cfg->tls_verify_clients = 0;
+		else {
+			fprintf(stderr, "vsetd: tls-verify-clients wants yes "
+			    "or no, not \"%s\"\n", val);
+			return 2;
+		}
+		return 0;
+	case OPT_HEDGE:
+		if (vsd_parse_num("--hedge-ms", val, 0, 600000, &v) != 0)
+			return 2;
+		cfg->hedge_ms = (int)v;
+		return 0;
+	case OPT_WAITN:
+		if (vsd_parse_num("--wait-replicas", val, 0, 16, &v) != 0)
+			return 2;
+		cfg->wait_replicas = (int)v;
+		return 0;
+	case OPT_WAITMS:
+		if (vsd_parse_num("--wait-ms", val, 1, 600000, &v) != 0)
+			return 2;
+		cfg->wait_ms = (int)v;
+		return 0;
+	case OPT_LOGLEVEL:
+		if ((cfg->log_level = vsd_log_parse_level(val)) < 0) {
+			fprintf(stderr, "vsetd: --log-level wants error, "
+			    "warn, info or debug, not \"%s\"\n", val);
+			return 2;
+		}
+		return 0;
+	case OPT_VERSION:
+		printf("vsetd %s\n", VSETD_VERSION);
+		return VSD_EXIT_OK;
+	case 'h':
+		vsd_usage(stdout);
+		return VSD_EXIT_OK;
+	default:
+		return 2;
+	}
+}
+
+static char *
+vsd_trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+static int
+vsd_config_file(struct vsd_config *cfg, const char *path)
+{
+	char line[4096], *name, *val, *eq;
+	const struct option *o;
+	int lineno = 0, rv = 0, opt;
+	FILE *f;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		fprintf(stderr, "vsetd: --config %s: %s\n", path, strerror(errno));
+		return 2;
+	}
+	while (rv == 0 && fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		name = vsd_trim(line);
+		if (*name == '\0' || *name == '#')
+			continue;
+		if ((eq = strchr(name, '=')) == NULL) {
+			fprintf(stderr, "vsetd: %s:%d: want \"name = value\"\n",
+			    path, lineno);
+			rv = 2;
+			break;
+		}
+		*eq = '\0';
+		name = vsd_trim(name);
+		val = vsd_trim(eq + 1);
+		opt = 0;
+		if (strcmp(name, "redis-password") == 0)
+			opt = OPT_RPASS;
+		for (o = vsd_opts; opt == 0 && o->name != NULL; o++)
+			if (strcmp(o->name, name) == 0)
+				opt = o->val;
+		if (opt == 0 || opt == OPT_CONFIG || opt == OPT_VERSION ||
+		    opt == 'h') {
+			fprintf(stderr, "vsetd: %s:%d: unknown setting \"%s\"\n",
+			    path, lineno, name);
+			rv = 2;
+			break;
+		}
+		if ((rv = vsd_apply(cfg, opt, val, 1)) != 0)
+			fprintf(stderr, "vsetd: (in %s:%d)\n", path, lineno);
+	}
+	fclose(f);
+	return rv;
+}
+
+static int
+vsd_check(struct vsd_config *cfg)
+{
+	int tls = strncmp(cfg->listen, "tls+", 4) == 0;
+
+	if (cfg->nshards == 0) {
+		fprintf(stderr, "vsetd: no shards: give at least one "
+		    "--shard HOST:PORT\n");
+		return 2;
+	}
+	if (tls && (cfg->tls_cert == NULL || cfg->tls_key == NULL)) {
+		fprintf(stderr, "vsetd: %s needs --tls-cert and --tls-key\n",
+		    cfg->listen);
+		return 2;
+	}
+	if (!tls && (cfg->tls_cert != NULL || cfg->tls_verify_clients)) {
+		fprintf(stderr, "vsetd: TLS settings given but --listen %s "
+		    "is not a tls+ URL\n", cfg->listen);
+		return 2;
+	}
+	if (cfg->tls_verify_clients && cfg->tls_ca == NULL) {
+		fprintf(stderr, "vsetd: --tls-verify-clients needs --tls-ca\n");
+		return 2;
+	}
+	return 0;
+}
 
 int
 vsd_config_parse(struct vsd_config *cfg, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "listen", required_argument, NULL, OPT_LISTEN },
-		{ "shard", required_argument, NULL, OPT_SHARD },
-		{ "workers", required_argument, NULL, OPT_WORKERS },
-		{ "deadline-ms", required_argument, NULL, OPT_DEADLINE },
-		{ "max-message-bytes", required_argument, NULL, OPT_MAXMSG },
-		{ "max-batch", required_argument, NULL, OPT_MAXBATCH },
-		{ "max-k", required_argument, NULL, OPT_MAXK },
-		{ "max-dim", required_argument, NULL, OPT_MAXDIM },
-		{ "max-id-bytes", required_argument, NULL, OPT_MAXID },
-		{ "max-inflight", required_argument, NULL, OPT_INFLIGHT },
-		{ "log-level", required_argument, NULL, OPT_LOGLEVEL },
-		{ "version", no_argument, NULL, OPT_VERSION },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	long long v;
-	int c;
+	const char *env;
+	int c, rv, cmdline_shards = 0;
 
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->listen = VSD_DEFAULT_LISTEN;
@@ -146,106 +448,73 @@ vsd_config_parse(struct vsd_config *cfg, int argc, char **argv)
 	cfg->max_dim = 32768;
 	cfg->max_id_bytes = 1024;
 	cfg->max_inflight = 256;
+	cfg->wait_ms = 100;
 	cfg->log_level = VSD_LOG_INFO;
 
+	/* Pass 1: --config (and --help/--version, which win over all). */
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		v = 0;
+	while ((c = getopt_long(argc, argv, ":h", vsd_opts, NULL)) != -1) {
+		if (c == 'h' || c == OPT_VERSION) {
+			vsd_apply(cfg, c, NULL, 0);
+			return 0;
+		}
+		if (c == OPT_CONFIG && (rv = vsd_config_file(cfg, optarg)) != 0)
+			goto usage;
+		if (c == OPT_SHARD)
+			cmdline_shards = 1;
+	}
+	/* The environment, then pass 2: the flags. */
+	if ((env = getenv("VSETD_REDIS_USER")) != NULL && *env != '\0')
+		cfg->redis_user = env;
+	if ((env = getenv("VSETD_REDIS_PASSWORD")) != NULL && *env != '\0')
+		cfg->redis_password = env;
+	if (cmdline_shards)
+		vsd_free_shards(cfg);   /* the command line's list replaces */
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":h", vsd_opts, NULL)) != -1) {
 		switch (c) {
-		case OPT_LISTEN:
-			cfg->listen = optarg;
-			break;
-		case OPT_SHARD:
-			if (vsd_add_shard(cfg, optarg) != 0)
-				return 2;
-			break;
-		case OPT_WORKERS:
-			if (vsd_parse_num("workers", optarg, 1, 256, &v) != 0)
-				return 2;
-			cfg->workers = (int)v;
-			break;
-		case OPT_DEADLINE:
-			if (vsd_parse_num("deadline-ms", optarg, 1, 3600000, &v) != 0)
-				return 2;
-			cfg->deadline_ms = (int)v;
-			break;
-		case OPT_MAXMSG:
-			if (vsd_parse_num("max-message-bytes", optarg, 1024,
-			    1LL << 30, &v) != 0)
-				return 2;
-			cfg->max_message_bytes = (size_t)v;
-			break;
-		case OPT_MAXBATCH:
-			if (vsd_parse_num("max-batch", optarg, 1, 1000000, &v) != 0)
-				return 2;
-			cfg->max_batch = (uint32_t)v;
-			break;
-		case OPT_MAXK:
-			if (vsd_parse_num("max-k", optarg, 1, 100000, &v) != 0)
-				return 2;
-			cfg->max_k = (uint32_t)v;
-			break;
-		case OPT_MAXDIM:
-			if (vsd_parse_num("max-dim", optarg, 1, 1 << 20, &v) != 0)
-				return 2;
-			cfg->max_dim = (uint32_t)v;
-			break;
-		case OPT_MAXID:
-			if (vsd_parse_num("max-id-bytes", optarg, 1, 65536, &v) != 0)
-				return 2;
-			cfg->max_id_bytes = (uint32_t)v;
-			break;
-		case OPT_INFLIGHT:
-			if (vsd_parse_num("max-inflight", optarg, 1, 65536, &v) != 0)
-				return 2;
-			cfg->max_inflight = (int)v;
-			break;
-		case OPT_LOGLEVEL:
-			if ((cfg->log_level = vsd_log_parse_level(optarg)) < 0) {
-				fprintf(stderr, "vsetd: --log-level wants error, "
-				    "warn, info or debug, not \"%s\"\n", optarg);
-				return 2;
-			}
-			break;
-		case OPT_VERSION:
-			printf("vsetd %s\n", VSETD_VERSION);
-			return 0;
-		case 'h':
-			vsd_usage(stdout);
-			return 0;
+		case OPT_CONFIG:
+			continue;
 		case ':':
-			fprintf(stderr, "vsetd: %s needs a value\n", argv[optind - 1]);
-			fprintf(stderr, "Try 'vsetd --help'.\n");
-			return 2;
-		default:
+			fprintf(stderr, "vsetd: %s needs a value\n",
+			    argv[optind - 1]);
+			rv = 2;
+			goto usage;
+		case '?':
 			fprintf(stderr, "vsetd: unknown option \"%s\"\n",
 			    argv[optind - 1]);
-			fprintf(stderr, "Try 'vsetd --help'.\n");
-			return 2;
+			rv = 2;
+			goto usage;
+		default:
+			if ((rv = vsd_apply(cfg, c, optarg, 0)) != 0)
+				goto usage;
 		}
 	}
 	if (optind < argc) {
 		fprintf(stderr, "vsetd: unexpected argument \"%s\"\n", argv[optind]);
-		fprintf(stderr, "Try 'vsetd --help'.\n");
-		return 2;
+		rv = 2;
+		goto usage;
 	}
-	if (cfg->nshards == 0) {
-		fprintf(stderr, "vsetd: no shards: give at least one "
-		    "--shard HOST:PORT\nTry 'vsetd --help'.\n");
-		return 2;
-	}
+	if ((rv = vsd_check(cfg)) != 0)
+		goto usage;
 	return VSD_CONFIG_RUN;
+usage:
+	if (rv == VSD_EXIT_OK)
+		return 0;
+	fprintf(stderr, "Try 'vsetd --help'.\n");
+	return rv;
 }
 
 void
 vsd_config_fini(struct vsd_config *cfg)
 {
-	uint32_t i;
+	size_t i;
 
-	for (i = 0; i < cfg->nshards; i++)
-		free(cfg->shards[i].host);
-	free(cfg->shards);
-	cfg->shards = NULL;
-	cfg->nshards = 0;
+	vsd_free_shards(cfg);
+	for (i = 0; i < cfg->nowned; i++)
+		free(cfg->owned[i]);
+	free(cfg->owned);
+	cfg->owned = NULL;
+	cfg->nowned = 0;
 }

@@ -12,10 +12,17 @@
 
 #define VSD_DEFAULT_LISTEN "tcp://127.0.0.1:5555"
 #define VSD_MAX_SHARDS 1024
+#define VSD_MAX_ENDPOINTS 4      /* a primary and up to 3 replicas */
 
-struct vsd_shard_addr {
+struct vsd_endpoint {
 	char *host;                  /* owned (vsd_config_fini frees) */
 	int port;
+};
+
+/* A shard: its primary, then its read replicas (Redis REPLICAOF). */
+struct vsd_shard_addr {
+	struct vsd_endpoint ep[VSD_MAX_ENDPOINTS]; /* [0] primary, then replicas */
+	int nep;
 };
 
 struct vsd_config {
@@ -31,6 +38,25 @@ struct vsd_config {
 	uint32_t max_id_bytes;
 	int max_inflight;
 	int log_level;
+
+	/* Redis AUTH for every shard connection.  The password comes only
+	 * from the config file or $VSETD_REDIS_PASSWORD, never from argv. */
+	const char *redis_user;      /* NULL = the default user */
+	const char *redis_password;  /* NULL = no AUTH */
+
+	/* tls+tcp:// listeners */
+	const char *tls_cert;        /* PEM certificate (chain) file */
+	const char *tls_key;         /* PEM private key file */
+	const char *tls_ca;          /* CA file for verifying clients */
+	int tls_verify_clients;      /* require a client certificate */
+
+	/* replicas */
+	int hedge_ms;                /* 0 = no hedged reads */
+	int wait_replicas;           /* WAIT n after writes; 0 = off */
+	int wait_ms;
+
+	char **owned;                /* strings read from the config file */
+	size_t nowned;
 };
 
 /* Outcome of parsing: run, or exit now with the given status (after

@@ -23,11 +23,13 @@
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
+#include <nng/supplemental/tls/tls.h>
 
 #include "envelope.h"
 #include "log.h"
 #include "server.h"
 #include "vs_time.h"
+#include "vs_file.h"
 
 #define VSD_EXTRA_SLOTS 64
 
@@ -124,6 +126,51 @@ vsd_listener_reply(struct vsd_slot *slot, nng_msg *reply)
 	vsd_slot_send(slot, reply);
 }
 
+/* tls+tcp:// listeners: our certificate and key, and optionally a CA to
+ * verify (or require) client certificates. */
+static int
+vsd_listener_tls(struct vsd_server *srv)
+{
+	const struct vsd_config *cfg = srv->cfg;
+	nng_tls_config *tls = NULL;
+	char *cert = NULL, *key = NULL;
+	int rv = -1, e;
+
+	if ((cert = vs_read_file(cfg->tls_cert)) == NULL) {
+		vsd_err("cannot read --tls-cert %s", cfg->tls_cert);
+		goto out;
+	}
+	if ((key = vs_read_file(cfg->tls_key)) == NULL) {
+		vsd_err("cannot read --tls-key %s", cfg->tls_key);
+		goto out;
+	}
+	if ((e = nng_tls_config_alloc(&tls, NNG_TLS_MODE_SERVER)) != 0 ||
+	    (e = nng_tls_config_own_cert(tls, cert, key, NULL)) != 0) {
+		vsd_err("TLS certificate/key: %s", nng_strerror(e));
+		goto out;
+	}
+	if (cfg->tls_ca != NULL &&
+	    (e = nng_tls_config_ca_file(tls, cfg->tls_ca)) != 0) {
+		vsd_err("--tls-ca %s: %s", cfg->tls_ca, nng_strerror(e));
+		goto out;
+	}
+	if ((e = nng_tls_config_auth_mode(tls, cfg->tls_verify_clients ?
+	    NNG_TLS_AUTH_MODE_REQUIRED : (cfg->tls_ca != NULL ?
+	    NNG_TLS_AUTH_MODE_OPTIONAL : NNG_TLS_AUTH_MODE_NONE))) != 0 ||
+	    (e = nng_listener_set_ptr(srv->listener, NNG_OPT_TLS_CONFIG,
+	    tls)) != 0) {
+		vsd_err("TLS setup: %s", nng_strerror(e));
+		goto out;
+	}
+	rv = 0;
+out:
+	if (tls != NULL)
+		nng_tls_config_free(tls);       /* the listener holds its own */
+	free(cert);
+	free(key);
+	return rv;
+}
+
 /* "tcp://127.0.0.1:0" -> "tcp://127.0.0.1:41234" */
 static void
 vsd_bound_url(struct vsd_server *srv, char *bound, size_t boundlen)
@@ -161,6 +208,8 @@ vsd_listener_start(struct vsd_server *srv, char *bound, size_t boundlen)
 		vsd_err("setting the message size limit: %s", nng_strerror(rv));
 		return -1;
 	}
+	if (strncmp(cfg->listen, "tls+", 4) == 0 && vsd_listener_tls(srv) != 0)
+		return -1;
 	srv->nslots = cfg->max_inflight + VSD_EXTRA_SLOTS;
 	if ((srv->slots = calloc((size_t)srv->nslots, sizeof(*srv->slots))) == NULL)
 		return -1;

@@ -44,6 +44,7 @@ main(int argc, char **argv)
 	struct vsd_config cfg;
 	struct vsd_server srv;
 	char bound[512];
+	size_t h, nhealth = 0;
 	sigset_t sigs;
 	uint32_t i;
 	int rv, sig, status = 1, workers_up = 0;
@@ -68,10 +69,11 @@ main(int argc, char **argv)
 	srv.limits.max_id_bytes = cfg.max_id_bytes;
 	pthread_mutex_init(&srv.mu, NULL);
 	pthread_cond_init(&srv.cv, NULL);
-	if ((srv.health = calloc(cfg.nshards, sizeof(*srv.health))) == NULL)
+	nhealth = (size_t)cfg.nshards * VSD_MAX_ENDPOINTS;
+	if ((srv.health = calloc(nhealth, sizeof(*srv.health))) == NULL)
 		goto out;
-	for (i = 0; i < cfg.nshards; i++)
-		vsd_health_init(&srv.health[i], (uint32_t)getpid() ^ i);
+	for (h = 0; h < nhealth; h++)
+		vsd_health_init(&srv.health[h], (uint32_t)getpid() ^ (uint32_t)h);
 
 	if (vsd_workers_start(&srv) != 0)
 		goto out;
@@ -80,9 +82,12 @@ main(int argc, char **argv)
 		goto out;
 	vsd_info("vsetd %s listening on %s, %u shards, %d workers",
 	    VSETD_VERSION, bound, cfg.nshards, cfg.workers);
-	for (i = 0; i < cfg.nshards; i++)
-		vsd_info("shard %u: %s:%d", i, cfg.shards[i].host,
-		    cfg.shards[i].port);
+	for (i = 0; i < cfg.nshards; i++) {
+		const struct vsd_shard_addr *a = &cfg.shards[i];
+
+		vsd_info("shard %u: %s:%d%s", i, a->ep[0].host, a->ep[0].port,
+		    a->nep > 1 ? " (with replicas)" : "");
+	}
 
 	if (sigwait(&sigs, &sig) != 0)
 		goto out;
@@ -94,8 +99,8 @@ out:
 	if (workers_up)
 		vsd_workers_stop(&srv);
 	vsd_listener_stop(&srv);
-	for (i = 0; srv.health != NULL && i < cfg.nshards; i++)
-		vsd_health_fini(&srv.health[i]);
+	for (h = 0; srv.health != NULL && h < nhealth; h++)
+		vsd_health_fini(&srv.health[h]);
 	free(srv.health);
 	pthread_cond_destroy(&srv.cv);
 	pthread_mutex_destroy(&srv.mu);

@@ -133,7 +133,26 @@ vsd_call_write_results(struct vsd_call *call, char *const *ids, size_t n,
 		items[i] = &r[i];
 		r[i].id = ids[i];
 		r[i].shard = s;
-		if (rep != NULL && rep->type == REDIS_REPLY_INTEGER) {
+		if (rep != NULL && rep->type == REDIS_REPLY_INTEGER &&
+		    res[s].wait_acked >= 0 &&
+		    res[s].wait_acked < call->srv->cfg->wait_replicas) {
+			/* Written on the primary, but not acknowledged by the
+			 * replicas asked for: not durable by the caller's rule. */
+			r[i].outcome = VSETD__V1__WRITE_OUTCOME__WRITE_FAILED;
+			r[i].code = VSETD__V1__CODE__UNAVAILABLE;
+			r[i].message = vsd_call_alloc(call, 160);
+			if (r[i].message != NULL)
+				snprintf(r[i].message, 160, "written on the "
+				    "primary of shard %u, but only %d of %d "
+				    "replicas acknowledged within %d ms", s,
+				    res[s].wait_acked,
+				    call->srv->cfg->wait_replicas,
+				    call->srv->cfg->wait_ms);
+			else
+				r[i].message = "not acknowledged by replicas";
+			if (first_bad == n)
+				first_bad = i;
+		} else if (rep != NULL && rep->type == REDIS_REPLY_INTEGER) {
 			if (is_delete)
 				r[i].outcome = rep->integer ? VSETD__V1__WRITE_OUTCOME__WRITE_DELETED :
 				    VSETD__V1__WRITE_OUTCOME__WRITE_NOT_FOUND;

@@ -51,7 +51,8 @@ vsd_op_delete(struct vsd_call *call, const ProtobufCMessage *m)
 		c->argvlen = len;
 		c->shard = vsd_route_shard(req->ids[i], nshards);
 	}
-	vsd_links_run(call->w->links, call->cmds, n, call->deadline_us,
+	vsd_links_run(call->w->links, call->cmds, n, VSD_RUN_WRITE,
+	    call->deadline_us,
 	    call->w->res);
 
 	vsetd__v1__delete_response__init(resp);

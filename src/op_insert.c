@@ -112,7 +112,8 @@ vsd_op_insert(struct vsd_call *call, const ProtobufCMessage *m)
 		c->shard = vsd_route_shard(it->id, nshards);
 		ids[i] = it->id;
 	}
-	vsd_links_run(call->w->links, call->cmds, n, call->deadline_us,
+	vsd_links_run(call->w->links, call->cmds, n, VSD_RUN_WRITE,
+	    call->deadline_us,
 	    call->w->res);
 
 	vsetd__v1__insert_response__init(resp);

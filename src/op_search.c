@@ -117,7 +117,8 @@ vsd_op_search(struct vsd_call *call, const ProtobufCMessage *m)
 		call->cmds[s].argvlen = len;
 	}
 	call->ncmds = nshards;
-	vsd_links_run(call->w->links, call->cmds, nshards, call->deadline_us,
+	vsd_links_run(call->w->links, call->cmds, nshards, VSD_RUN_READ,
+	    call->deadline_us,
 	    call->w->res);
 
 	for (s = 0; s < nshards; s++) {

@@ -14,6 +14,18 @@
  * would otherwise be read as the answer to the next command) and reports to
  * the shared circuit breaker (health.h).
  *
+ * Replicas (--shard PRIMARY,REPLICA...): a read round uses the primary and
+ * fails over to the next replica whose breaker admits it when the primary
+ * is down or fails during the round; with --hedge-ms it also sends the same
+ * commands to a replica once the primary has been silent that long, and
+ * takes whichever answers first.  Write rounds go to the primary only and,
+ * with --wait-replicas N, end with WAIT N --wait-ms; the acknowledged count
+ * is reported in the shard's result.
+ *
+ * With a Redis password configured, every new connection starts with AUTH
+ * (pipelined with the first commands; a refusal fails the shard with
+ * Redis's message).
+ *
  * Ownership: cmds and their argv belong to the caller.  Replies land in
  * cmds[i].reply and belong to the caller, who frees them with
  * vsd_cmds_free_replies() once done with them.
@@ -45,13 +57,22 @@ enum vsd_shard_state {
 
 struct vsd_shard_result {
 	int state;
+	int endpoint;                /* which answered: 0 primary, >0 replica */
+	int wait_acked;              /* replicas that acked WAIT; -1: no WAIT */
 	char error[200];
+};
+
+/* What a round does, for replica handling. */
+enum vsd_run_kind {
+	VSD_RUN_READ,                /* may fail over / hedge to replicas */
+	VSD_RUN_WRITE,               /* primary only; then WAIT if configured */
 };
 
 struct vsd_links;
 
-/* One worker's links; health is the shared array of nshards breakers.
- * Connections are opened lazily.  NULL if out of memory. */
+/* One worker's links; health is the shared array of breakers, one per
+ * endpoint: health[shard * VSD_MAX_ENDPOINTS + endpoint].  Connections are
+ * opened lazily.  NULL if out of memory. */
 struct vsd_links *vsd_links_new(const struct vsd_config *cfg,
     struct vsd_health *health);
 void vsd_links_free(struct vsd_links *l);
@@ -61,7 +82,7 @@ void vsd_links_free(struct vsd_links *l);
  * entries; it is overwritten.  Commands to one shard are pipelined in
  * order. */
 void vsd_links_run(struct vsd_links *l, struct vsd_cmd *cmds, size_t n,
-    int64_t deadline_us, struct vsd_shard_result *res);
+    int kind, int64_t deadline_us, struct vsd_shard_result *res);
 
 void vsd_cmds_free_replies(struct vsd_cmd *cmds, size_t n);
 

@@ -12,6 +12,7 @@ import json
 import math
 import random
 import signal
+import tempfile
 import time
 import unittest
 from typing import Dict, List, Sequence
@@ -210,6 +211,16 @@ class Unreachable(unittest.TestCase):
             self.assertEqual(c.search("s", [1.0, 0.0], k=1).ids(), ["a"])
             c.close()
             self.assertEqual(dep.stop_vsetd(), 0)
+
+
+class IpcListener(unittest.TestCase):
+    def test_ipc_url(self) -> None:
+        with tempfile.TemporaryDirectory(prefix="vsetd-ipc-") as d:
+            with Deployment(shards=2, listen=f"ipc://{d}/vsetd.sock") as dep:
+                self.assertTrue(dep.url.startswith("ipc://"))
+                with vsetd.Client(dep.url, timeout=5.0) as c:
+                    c.insert("ipc", [("a", [1.0, 0.0]), ("b", [0.0, 1.0])])
+                    self.assertEqual(c.search("ipc", [1.0, 0.1], k=2).ids(), ["a", "b"])
 
 
 class PartialResults(unittest.TestCase):

@@ -71,11 +71,12 @@ class Shard:
 
 
 class Deployment:
-    """with Deployment(shards=3) as d: d.url is the vsetd to talk to."""
+    """with Deployment(shards=3) as d: d.url is the vsetd to talk to.
+    start_vsetd=False starts the shards only; call start_vsetd() later."""
 
     def __init__(self, shards: int = 1, vsetd_args: Sequence[str] = (),
                  vsetd_bin: Optional[str] = None, listen: str = "tcp://127.0.0.1:0",
-                 start_timeout: float = 15.0) -> None:
+                 start_timeout: float = 15.0, start_vsetd: bool = True) -> None:
         self.tmp = tempfile.mkdtemp(prefix="vsetd-test-")
         self.shards: List[Shard] = []
         self.vsetd: Optional[subprocess.Popen] = None
@@ -86,7 +87,8 @@ class Deployment:
         try:
             for i in range(shards):
                 self.shards.append(self._start_shard(i, None, start_timeout))
-            self.start_vsetd(vsetd_args, vsetd_bin, listen, start_timeout)
+            if start_vsetd:
+                self.start_vsetd(vsetd_args, vsetd_bin, listen, start_timeout)
         except BaseException:
             self.close()
             raise

@@ -75,6 +75,23 @@ typedef struct vs_client vs_client;
 int vs_connect(vs_client **out, const char *url, int timeout_ms);
 void vs_close(vs_client *c);
 
+/* Options for vs_connect_opts(); zero-initialise and set what you need. */
+typedef struct vs_connect_options {
+	int timeout_ms;              /* as vs_connect's (0 = 5000) */
+	/* tls+tcp:// only.  The server is verified against tls_ca_file
+	 * (required for tls+tcp://); a client certificate is sent when the
+	 * server asks and tls_cert_file/tls_key_file are set. */
+	const char *tls_ca_file;
+	const char *tls_cert_file;
+	const char *tls_key_file;
+	const char *tls_server_name; /* NULL = the host in the URL */
+} vs_connect_options;
+
+/* vs_connect with options (TLS).  A TLS handshake the server refuses, or a
+ * server certificate the CA does not vouch for, gives VS_UNAVAILABLE. */
+int vs_connect_opts(vs_client **out, const char *url,
+    const vs_connect_options *opts);
+
 /* Change the deadline sent with later calls (ms, > 0). */
 void vs_set_timeout(vs_client *c, int timeout_ms);
 

@@ -15,58 +15,15 @@
 #include "vs_internal.h"
 #include "vsetd.pb-c.h"
 
-#define VS_DEFAULT_TIMEOUT_MS 5000
 
 int
 vs_connect(vs_client **out, const char *url, int timeout_ms)
 {
-	struct vs_client *c;
-	int rv;
+	vs_connect_options o;
 
-	*out = NULL;
-	if (url == NULL || *url == '\0') {
-		vs_set_error(VS_INVALID_ARGUMENT, "empty server URL");
-		return VS_INVALID_ARGUMENT;
-	}
-	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		vs_set_error(VS_RESOURCE_EXHAUSTED, "out of memory");
-		return VS_RESOURCE_EXHAUSTED;
-	}
-	c->timeout_ms = timeout_ms > 0 ? timeout_ms : VS_DEFAULT_TIMEOUT_MS;
-	vs_transport_init(c);
-	if ((rv = nng_req0_open(&c->sock)) != 0) {
-		vs_set_error(VS_INTERNAL, "opening REQ socket: %s",
-		    nng_strerror(rv));
-		free(c);
-		return VS_INTERNAL;
-	}
-	/* Send each request once: a resend after 60 s would only add load
-	 * (writes are idempotent either way; see docs/protocol.md). */
-	nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME,
-	    NNG_DURATION_INFINITE);
-	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 50);
-	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 1000);
-	if ((rv = nng_dialer_create(&c->dialer, c->sock, url)) != 0) {
-		vs_set_error(rv == NNG_EADDRINVAL || rv == NNG_ENOTSUP ?
-		    VS_INVALID_ARGUMENT : VS_UNAVAILABLE,
-		    "bad server URL \"%s\": %s", url, nng_strerror(rv));
-		goto fail;
-	}
-	/* Synchronous start: fail now if nobody listens, rather than on the
-	 * first call after a silent background reconnect loop. */
-	if ((rv = nng_dialer_start(c->dialer, 0)) != 0) {
-		vs_set_error(VS_UNAVAILABLE, "cannot connect to %s: %s", url,
-		    nng_strerror(rv));
-		goto fail;
-	}
-	vs_clear_error();
-	*out = c;
-	return VS_OK;
-fail:
-	rv = vs_errcode();
-	nng_close(c->sock);
-	free(c);
-	return rv;
+	memset(&o, 0, sizeof(o));
+	o.timeout_ms = timeout_ms;
+	return vs_connect_opts(out, url, &o);
 }
 
 void

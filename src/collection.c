@@ -1,0 +1,326 @@
+/*
+ * collection.c - collection metadata: storage format, parsing, checks and
+ * the process-wide cache (see collection.h for the design).
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "collection.h"
+#include "round.h"
+#include "vs_time.h"
+
+#define VSD_COLL_CACHE_SLOTS 64
+
+struct vsd_coll_cache_entry {
+	char name[VSD_MAX_COLLECTION_BYTES + 1];
+	struct vsd_coll_params p;
+	int64_t at_us;
+};
+
+static pthread_mutex_t vsd_coll_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct vsd_coll_cache_entry vsd_coll_cache[VSD_COLL_CACHE_SLOTS];
+static unsigned vsd_coll_next;      /* round-robin replacement */
+
+const char *
+vsd_meta_key(struct vsd_call *call, const char *collection, size_t *len)
+{
+	size_t n = strlen(collection) + sizeof(VSD_META_PREFIX);
+	char *key;
+
+	if ((key = vsd_call_alloc(call, n)) == NULL)
+		return NULL;
+	*len = (size_t)snprintf(key, n, "%s%s", VSD_META_PREFIX, collection);
+	return key;
+}
+
+const char *
+vsd_quant_vadd(int quant)
+{
+	switch (quant) {
+	case VSETD__V1__QUANTIZATION__QUANT_NOQUANT:
+		return "NOQUANT";
+	case VSETD__V1__QUANTIZATION__QUANT_BIN:
+		return "BIN";
+	default:
+		return "Q8";
+	}
+}
+
+const char *
+vsd_quant_name(int quant)
+{
+	switch (quant) {
+	case VSETD__V1__QUANTIZATION__QUANT_NOQUANT:
+		return "noquant";
+	case VSETD__V1__QUANTIZATION__QUANT_BIN:
+		return "bin";
+	default:
+		return "q8";
+	}
+}
+
+int
+vsd_coll_params_from_msg(const Vsetd__V1__CollectionParams *m,
+    const struct vsd_limits *lim, struct vsd_coll_params *p,
+    struct vsd_status *st)
+{
+	if (m == NULL || m->dim == 0)
+		return vsd_status_set(st, VSD_INVALID_ARGUMENT,
+		    "params.dim is required (1..%u)", lim->max_dim);
+	if (m->dim > lim->max_dim)
+		return vsd_status_set(st, VSD_INVALID_ARGUMENT,
+		    "params.dim is %u; the limit is %u", m->dim, lim->max_dim);
+	if ((int)m->quant < 0 || m->quant > VSETD__V1__QUANTIZATION__QUANT_BIN)
+		return vsd_status_set(st, VSD_INVALID_ARGUMENT,
+		    "params.quant %d is not a known quantization", (int)m->quant);
+	if (m->m != 0 && (m->m < VSD_MIN_M || m->m > VSD_MAX_M))
+		return vsd_status_set(st, VSD_INVALID_ARGUMENT,
+		    "params.m is %u; it must be %d..%d", m->m, VSD_MIN_M,
+		    VSD_MAX_M);
+	if (m->reduce >= m->dim)
+		return vsd_status_set(st, VSD_INVALID_ARGUMENT,
+		    "params.reduce is %u; it must be smaller than dim (%u)",
+		    m->reduce, m->dim);
+	if (m->build_ef > VSD_MAX_EF)
+		return vsd_status_set(st, VSD_INVALID_ARGUMENT,
+		    "params.build_ef is %u; the limit is %d", m->build_ef,
+		    VSD_MAX_EF);
+	p->dim = m->dim;
+	p->quant = m->quant != 0 ? (int)m->quant :
+	    VSETD__V1__QUANTIZATION__QUANT_Q8;
+	p->m = m->m != 0 ? m->m : VSD_DEFAULT_M;
+	p->reduce = m->reduce;
+	p->build_ef = m->build_ef;
+	return VSD_OK;
+}
+
+void
+vsd_coll_params_to_msg(const struct vsd_coll_params *p,
+    Vsetd__V1__CollectionParams *m)
+{
+	vsetd__v1__collection_params__init(m);
+	m->dim = p->dim;
+	m->quant = (Vsetd__V1__Quantization)p->quant;
+	m->m = p->m;
+	m->reduce = p->reduce;
+	m->build_ef = p->build_ef;
+}
+
+int
+vsd_coll_params_equal(const struct vsd_coll_params *a,
+    const struct vsd_coll_params *b)
+{
+	return a->dim == b->dim && a->quant == b->quant && a->m == b->m &&
+	    a->reduce == b->reduce && a->build_ef == b->build_ef;
+}
+
+static int
+vsd_parse_u32(const char *s, uint32_t *out)
+{
+	unsigned long v;
+	char *end;
+
+	v = strtoul(s, &end, 10);
+	if (end == s || *end != '\0' || v > UINT32_MAX)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+int
+vsd_coll_parse(const redisReply *r, struct vsd_coll_params *p)
+{
+	size_t i;
+	int have_dim = 0;
+
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0)
+		return -1;
+	if (r->elements == 0)
+		return 0;
+	memset(p, 0, sizeof(*p));
+	p->quant = VSETD__V1__QUANTIZATION__QUANT_Q8;
+	p->m = VSD_DEFAULT_M;
+	for (i = 0; i < r->elements; i += 2) {
+		const redisReply *k = r->element[i], *v = r->element[i + 1];
+		uint32_t *dst = NULL;
+
+		if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+			return -1;
+		if (strcmp(k->str, "quant") == 0) {
+			if (strcmp(v->str, "noquant") == 0)
+				p->quant = VSETD__V1__QUANTIZATION__QUANT_NOQUANT;
+			else if (strcmp(v->str, "bin") == 0)
+				p->quant = VSETD__V1__QUANTIZATION__QUANT_BIN;
+			else if (strcmp(v->str, "q8") == 0)
+				p->quant = VSETD__V1__QUANTIZATION__QUANT_Q8;
+			else
+				return -1;
+			continue;
+		}
+		if (strcmp(k->str, "dim") == 0) {
+			dst = &p->dim;
+			have_dim = 1;
+		} else if (strcmp(k->str, "m") == 0) {
+			dst = &p->m;
+		} else if (strcmp(k->str, "reduce") == 0) {
+			dst = &p->reduce;
+		} else if (strcmp(k->str, "build_ef") == 0) {
+			dst = &p->build_ef;
+		}
+		/* Unknown fields come from newer versions: ignore them. */
+		if (dst != NULL && vsd_parse_u32(v->str, dst) != 0)
+			return -1;
+	}
+	return have_dim && p->dim > 0 ? 1 : -1;
+}
+
+int
+vsd_coll_hset_cmd(struct vsd_call *call, struct vsd_cmd *cmd, uint32_t shard,
+    const char *metakey, size_t metalen, const struct vsd_coll_params *p)
+{
+	struct vsd_argv a;
+
+	if (vsd_argv_init(call, &a, 14) != 0)
+		return -1;
+	vsd_argv_str(&a, "HSET");
+	vsd_argv_add(&a, metakey, metalen);
+	vsd_argv_str(&a, "dim");
+	if (vsd_argv_u64(call, &a, p->dim) != 0)
+		return -1;
+	vsd_argv_str(&a, "quant");
+	vsd_argv_str(&a, vsd_quant_name(p->quant));
+	vsd_argv_str(&a, "m");
+	if (vsd_argv_u64(call, &a, p->m) != 0)
+		return -1;
+	vsd_argv_str(&a, "reduce");
+	if (vsd_argv_u64(call, &a, p->reduce) != 0)
+		return -1;
+	vsd_argv_str(&a, "build_ef");
+	if (vsd_argv_u64(call, &a, p->build_ef) != 0)
+		return -1;
+	vsd_argv_str(&a, "version");
+	vsd_argv_str(&a, "1");
+	vsd_argv_to_cmd(&a, cmd, shard);
+	return 0;
+}
+
+/* ------------------------------------------------------------ cache */
+
+static int
+vsd_coll_cache_get(const char *collection, struct vsd_coll_params *p)
+{
+	int64_t now = vs_now_us();
+	int i, hit = 0;
+
+	pthread_mutex_lock(&vsd_coll_mu);
+	for (i = 0; i < VSD_COLL_CACHE_SLOTS; i++) {
+		struct vsd_coll_cache_entry *e = &vsd_coll_cache[i];
+
+		if (e->name[0] == '\0' || strcmp(e->name, collection) != 0)
+			continue;
+		if (now - e->at_us < (int64_t)VSD_COLL_CACHE_MS * 1000) {
+			*p = e->p;
+			hit = 1;
+		}
+		break;
+	}
+	pthread_mutex_unlock(&vsd_coll_mu);
+	return hit;
+}
+
+void
+vsd_coll_cache_put(const char *collection, const struct vsd_coll_params *p)
+{
+	struct vsd_coll_cache_entry *e = NULL;
+	int i;
+
+	if (strlen(collection) > VSD_MAX_COLLECTION_BYTES)
+		return;
+	pthread_mutex_lock(&vsd_coll_mu);
+	for (i = 0; i < VSD_COLL_CACHE_SLOTS; i++)
+		if (strcmp(vsd_coll_cache[i].name, collection) == 0) {
+			e = &vsd_coll_cache[i];
+			break;
+		}
+	if (e == NULL) {
+		e = &vsd_coll_cache[vsd_coll_next++ % VSD_COLL_CACHE_SLOTS];
+		snprintf(e->name, sizeof(e->name), "%s", collection);
+	}
+	e->p = *p;
+	e->at_us = vs_now_us();
+	pthread_mutex_unlock(&vsd_coll_mu);
+}
+
+void
+vsd_coll_cache_drop(const char *collection)
+{
+	int i;
+
+	pthread_mutex_lock(&vsd_coll_mu);
+	for (i = 0; i < VSD_COLL_CACHE_SLOTS; i++)
+		if (strcmp(vsd_coll_cache[i].name, collection) == 0)
+			vsd_coll_cache[i].name[0] = '\0';
+	pthread_mutex_unlock(&vsd_coll_mu);
+}
+
+/* ------------------------------------------------------------ load */
+
+int
+vsd_coll_load(struct vsd_call *call, const char *collection,
+    int use_cache, struct vsd_coll_params *p, int *found, uint8_t *missing)
+{
+	uint32_t s, nshards = call->srv->cfg->nshards, answered = 0;
+	struct vsd_cmd *cmds;
+	const char *key;
+	size_t keylen;
+	int rv;
+
+	*found = 0;
+	if (missing != NULL)
+		memset(missing, 0, nshards);
+	if (use_cache && vsd_coll_cache_get(collection, p)) {
+		*found = 1;
+		return VSD_OK;
+	}
+	key = vsd_meta_key(call, collection, &keylen);
+	cmds = vsd_call_alloc(call, nshards * sizeof(*cmds));
+	if (key == NULL || cmds == NULL)
+		return vsd_status_set(&call->st, VSD_RESOURCE_EXHAUSTED,
+		    "out of memory");
+	for (s = 0; s < nshards; s++) {
+		struct vsd_argv a;
+
+		if (vsd_argv_init(call, &a, 2) != 0)
+			return vsd_status_set(&call->st,
+			    VSD_RESOURCE_EXHAUSTED, "out of memory");
+		vsd_argv_str(&a, "HGETALL");
+		vsd_argv_add(&a, key, keylen);
+		vsd_argv_to_cmd(&a, &cmds[s], s);
+	}
+	vsd_round_run(call, cmds, nshards, vsd_round_half_deadline(call));
+	for (s = 0; s < nshards; s++) {
+		struct vsd_coll_params got;
+		const redisReply *r = cmds[s].reply;
+
+		if (r == NULL || r->type == REDIS_REPLY_ERROR)
+			continue;
+		answered++;
+		if ((rv = vsd_coll_parse(r, &got)) < 0)
+			return vsd_status_set(&call->st, VSD_INTERNAL,
+			    "shard %u: malformed metadata in %s", s, key);
+		if (rv == 0) {
+			if (missing != NULL)
+				missing[s] = 1;
+			continue;
+		}
+		if (!*found)
+			*p = got;
+		*found = 1;
+	}
+	if (answered == 0)
+		return vsd_round_no_answer(call, "reading collection metadata");
+	if (*found)
+		vsd_coll_cache_put(collection, p);
+	return VSD_OK;
+}

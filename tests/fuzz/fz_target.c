@@ -1,0 +1,410 @@
+/*
+ * fz_target.c - see fz_target.h.
+ *
+ * The fake server is built the way main.c and worker.c build the real one
+ * (config from an argv, limits from the config, one breaker per shard, one
+ * worker with its links, results and arena), except that every breaker is
+ * forced open with a probe "in flight": vsd_health_admit() then refuses
+ * the shard forever and vsd_links_run() never connects.  So the fuzzer
+ * reaches validation, routing, shard accounting and reply packing without
+ * a network, deterministically.
+ *
+ * The checks are the contract a client sees (proto/vsetd/v1/vsetd.proto):
+ * a reply always decodes, echoes the request id when there is one, carries
+ * a status in the gRPC range, a status message when not OK, and a payload
+ * of the method's response type whenever one is present.  With no shard
+ * reachable no call can succeed, and a write's per-item results must still
+ * list every item, in order, as failed.
+ */
+#include <limits.h>
+#include <nng/nng.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "envelope.h"
+#include "fz_target.h"
+#include "log.h"
+#include "server.h"
+#include "vs_time.h"
+#include "vsetd.pb-c.h"
+
+/* Same size as worker.c's VSD_ARENA_CHUNK, so arena growth behaves the
+ * same as in the server. */
+#define FZ_ARENA_CHUNK (256 * 1024)
+#define FZ_MAX_CODE 16               /* UNAUTHENTICATED, the last gRPC code */
+
+/* abort() rather than assert(): checks must also hold in -DNDEBUG builds. */
+#define FZ_CHECK(cond) do {                                              \
+	if (!(cond)) {                                                   \
+		fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__,   \
+		    __LINE__, #cond);                                    \
+		abort();                                                 \
+	}                                                                \
+} while (0)
+
+static struct vsd_config fz_cfg;
+static struct vsd_server fz_srv;
+static struct vsd_worker fz_w;
+static int fz_ready;
+
+int
+fz_setup(void)
+{
+	/* getopt may permute argv: give it writable strings. */
+	static char a0[] = "vsetd-fuzz", a1[] = "--shard",
+	    a2[] = "127.0.0.1:1", a3[] = "--shard", a4[] = "127.0.0.1:1";
+	char *argv[] = { a0, a1, a2, a3, a4, NULL };
+	uint32_t i;
+	int rv;
+
+	if (fz_ready)
+		return 0;
+	if ((rv = vsd_config_parse(&fz_cfg, 5, argv)) != VSD_CONFIG_RUN) {
+		fprintf(stderr, "fz_setup: config parse returned %d\n", rv);
+		return -1;
+	}
+	FZ_CHECK(fz_cfg.nshards == FZ_NSHARDS);
+	/* Quiet: a fuzzer runs millions of inputs; debug lines would
+	 * dominate its time. */
+	vsd_log_set_level(VSD_LOG_ERROR);
+
+	memset(&fz_srv, 0, sizeof(fz_srv));
+	fz_srv.cfg = &fz_cfg;
+	fz_srv.limits.max_batch = fz_cfg.max_batch;
+	fz_srv.limits.max_k = fz_cfg.max_k;
+	fz_srv.limits.max_dim = fz_cfg.max_dim;
+	fz_srv.limits.max_id_bytes = fz_cfg.max_id_bytes;
+	pthread_mutex_init(&fz_srv.mu, NULL);
+	pthread_cond_init(&fz_srv.cv, NULL);
+	fz_srv.health = calloc(fz_cfg.nshards, sizeof(*fz_srv.health));
+	if (fz_srv.health == NULL)
+		goto fail;
+	for (i = 0; i < fz_cfg.nshards; i++) {
+		struct vsd_health *h = &fz_srv.health[i];
+
+		vsd_health_init(h, i);
+		/* Open until the far future with a probe pending: admit
+		 * refuses, and nothing ever closes it (no probe runs). */
+		pthread_mutex_lock(&h->mu);
+		h->open_until_us = INT64_MAX / 2;
+		h->probing = 1;
+		h->consecutive = VSD_BREAKER_THRESHOLD;
+		snprintf(h->last_error, sizeof(h->last_error),
+		    "fuzz: shard disabled");
+		pthread_mutex_unlock(&h->mu);
+	}
+
+	memset(&fz_w, 0, sizeof(fz_w));
+	fz_w.srv = &fz_srv;
+	vsd_arena_init(&fz_w.arena, FZ_ARENA_CHUNK);
+	fz_w.links = vsd_links_new(&fz_cfg, fz_srv.health);
+	fz_w.res = calloc(fz_cfg.nshards, sizeof(*fz_w.res));
+	if (fz_w.links == NULL || fz_w.res == NULL)
+		goto fail;
+	fz_ready = 1;
+	return 0;
+fail:
+	fprintf(stderr, "fz_setup: out of memory\n");
+	fz_ready = 1;           /* so teardown frees the partial state */
+	fz_teardown();
+	return -1;
+}
+
+void
+fz_teardown(void)
+{
+	uint32_t i;
+
+	if (!fz_ready)
+		return;
+	vsd_links_free(fz_w.links);
+	free(fz_w.res);
+	vsd_arena_fini(&fz_w.arena);
+	for (i = 0; fz_srv.health != NULL && i < fz_cfg.nshards; i++)
+		vsd_health_fini(&fz_srv.health[i]);
+	free(fz_srv.health);
+	pthread_cond_destroy(&fz_srv.cv);
+	pthread_mutex_destroy(&fz_srv.mu);
+	vsd_config_fini(&fz_cfg);
+	memset(&fz_w, 0, sizeof(fz_w));
+	memset(&fz_srv, 0, sizeof(fz_srv));
+	fz_ready = 0;
+}
+
+/* ------------------------------------------------------------ envelope */
+
+/* Pack a reply carrying what the request decoded to, decode it again and
+ * compare: the server's replies must survive a client's decoder. */
+static void
+fz_reply_roundtrip(const Vsetd__V1__RequestEnvelope *env)
+{
+	Vsetd__V1__ReplyEnvelope *re;
+	int code = (int)(env->deadline_ms % (FZ_MAX_CODE + 1));
+	size_t n, packed;
+	uint8_t *buf;
+
+	n = vsd_envelope_reply_size(env->request_id, code, env->method,
+	    env->payload.data, env->payload.len);
+	FZ_CHECK((buf = malloc(n != 0 ? n : 1)) != NULL);
+	packed = vsd_envelope_reply_pack(env->request_id, code, env->method,
+	    env->payload.data, env->payload.len, buf);
+	FZ_CHECK(packed == n);
+	re = vsetd__v1__reply_envelope__unpack(NULL, n, buf);
+	FZ_CHECK(re != NULL);
+	FZ_CHECK(re->request_id == env->request_id);
+	FZ_CHECK(re->payload.len == env->payload.len);
+	FZ_CHECK(env->payload.len == 0 ||
+	    memcmp(re->payload.data, env->payload.data, env->payload.len) == 0);
+	if (code == 0) {
+		FZ_CHECK(re->status == NULL);
+	} else {
+		FZ_CHECK(re->status != NULL);
+		FZ_CHECK((int)re->status->code == code);
+		FZ_CHECK(strcmp(re->status->message, env->method) == 0);
+	}
+	vsetd__v1__reply_envelope__free_unpacked(re, NULL);
+	free(buf);
+}
+
+/* What a client does with reply bytes: decode, re-encode, decode again;
+ * both decodes must agree. */
+static void
+fz_client_reply(const uint8_t *data, size_t size)
+{
+	Vsetd__V1__ReplyEnvelope *a, *b;
+	uint8_t *buf;
+	size_t n;
+
+	if ((a = vsetd__v1__reply_envelope__unpack(NULL, size, data)) == NULL)
+		return;
+	n = vsetd__v1__reply_envelope__get_packed_size(a);
+	FZ_CHECK((buf = malloc(n != 0 ? n : 1)) != NULL);
+	FZ_CHECK(vsetd__v1__reply_envelope__pack(a, buf) == n);
+	b = vsetd__v1__reply_envelope__unpack(NULL, n, buf);
+	FZ_CHECK(b != NULL);
+	FZ_CHECK(b->request_id == a->request_id);
+	FZ_CHECK((a->status == NULL) == (b->status == NULL));
+	FZ_CHECK(a->status == NULL || (a->status->code == b->status->code &&
+	    strcmp(a->status->message, b->status->message) == 0));
+	FZ_CHECK(a->payload.len == b->payload.len);
+	FZ_CHECK(a->payload.len == 0 ||
+	    memcmp(a->payload.data, b->payload.data, a->payload.len) == 0);
+	vsetd__v1__reply_envelope__free_unpacked(b, NULL);
+	vsetd__v1__reply_envelope__free_unpacked(a, NULL);
+	free(buf);
+}
+
+void
+fz_envelope_one(const uint8_t *data, size_t size)
+{
+	Vsetd__V1__RequestEnvelope *env;
+	struct vsd_status st;
+	uint64_t peeked;
+
+	memset(&st, 0, sizeof(st));
+	env = vsd_envelope_decode(data, size, &st);
+	peeked = vsd_envelope_peek_id(data, size);
+	if (env == NULL) {
+		FZ_CHECK(st.code == VSD_INVALID_ARGUMENT);
+		FZ_CHECK(st.msg[0] != '\0');
+	} else {
+		FZ_CHECK(env->method != NULL && env->method[0] != '\0');
+		/* Refusals made before decoding (server busy, draining) use
+		 * the peeked id: it must be the id the decoder sees. */
+		FZ_CHECK(peeked == env->request_id);
+		fz_reply_roundtrip(env);
+		vsetd__v1__request_envelope__free_unpacked(env, NULL);
+	}
+	fz_client_reply(data, size);
+}
+
+/* ------------------------------------------------------------ dispatch */
+
+/* The method of the service named by a full "/pkg.Service/Name", or
+ * NULL.  Independent of dispatch.c's own table on purpose. */
+static const ProtobufCMethodDescriptor *
+fz_method(const char *full)
+{
+	const ProtobufCServiceDescriptor *sd =
+	    &vsetd__v1__vector_service__descriptor;
+	size_t n = strlen(sd->name);
+	unsigned i;
+
+	if (full[0] != '/' || strncmp(full + 1, sd->name, n) != 0 ||
+	    full[n + 1] != '/')
+		return NULL;
+	for (i = 0; i < sd->n_methods; i++)
+		if (strcmp(full + n + 2, sd->methods[i].name) == 0)
+			return &sd->methods[i];
+	return NULL;
+}
+
+/* Item count and id of item i of a write request, by input type. */
+static size_t
+fz_write_count(const ProtobufCMessage *in)
+{
+	if (in->descriptor == &vsetd__v1__insert_request__descriptor)
+		return ((const Vsetd__V1__InsertRequest *)in)->n_items;
+	return ((const Vsetd__V1__DeleteRequest *)in)->n_ids;
+}
+
+static const char *
+fz_write_id(const ProtobufCMessage *in, size_t i)
+{
+	if (in->descriptor == &vsetd__v1__insert_request__descriptor)
+		return ((const Vsetd__V1__InsertRequest *)in)->items[i]->id;
+	return ((const Vsetd__V1__DeleteRequest *)in)->ids[i];
+}
+
+/* A write response's items: every request item, in order, failed (no
+ * shard is reachable), on a shard that exists. */
+static void
+fz_check_writes(const ProtobufCMessage *in, size_t nres,
+    Vsetd__V1__ItemResult **res, const Vsetd__V1__ShardSummary *sum)
+{
+	size_t i;
+
+	FZ_CHECK(nres == fz_write_count(in));
+	for (i = 0; i < nres; i++) {
+		FZ_CHECK(strcmp(res[i]->id, fz_write_id(in, i)) == 0);
+		FZ_CHECK(res[i]->outcome ==
+		    VSETD__V1__WRITE_OUTCOME__WRITE_FAILED);
+		FZ_CHECK(res[i]->code != VSETD__V1__CODE__OK);
+		FZ_CHECK(res[i]->shard < FZ_NSHARDS);
+	}
+	FZ_CHECK(sum != NULL && sum->ok == 0 && sum->total <= FZ_NSHARDS);
+}
+
+/* The reply payload of a non-OK reply, when present, must be the method's
+ * response type and agree with the request. */
+static void
+fz_check_payload(const ProtobufCMethodDescriptor *md,
+    const ProtobufCMessage *in, const ProtobufCBinaryData *payload)
+{
+	ProtobufCMessage *out;
+
+	out = protobuf_c_message_unpack(md->output, NULL, payload->len,
+	    payload->data);
+	FZ_CHECK(out != NULL);
+	if (out->descriptor == &vsetd__v1__insert_response__descriptor) {
+		const Vsetd__V1__InsertResponse *r = (const void *)out;
+
+		FZ_CHECK(in->descriptor == &vsetd__v1__insert_request__descriptor);
+		fz_check_writes(in, r->n_results, r->results, r->shards);
+		FZ_CHECK(r->failed == r->n_results && r->added == 0 &&
+		    r->updated == 0);
+	} else if (out->descriptor == &vsetd__v1__delete_response__descriptor) {
+		const Vsetd__V1__DeleteResponse *r = (const void *)out;
+
+		FZ_CHECK(in->descriptor == &vsetd__v1__delete_request__descriptor);
+		fz_check_writes(in, r->n_results, r->results, r->shards);
+		FZ_CHECK(r->failed == r->n_results && r->deleted == 0 &&
+		    r->not_found == 0);
+	} else if (out->descriptor == &vsetd__v1__search_response__descriptor) {
+		const Vsetd__V1__SearchResponse *r = (const void *)out;
+
+		/* No shard answered: no hit can come from anywhere. */
+		FZ_CHECK(r->n_results == 0 && r->partial);
+	}
+	protobuf_c_message_free_unpacked(out, NULL);
+}
+
+/* One request message through vsd_dispatch(), as worker.c runs it, and
+ * its reply checked against an independent decode of the request. */
+static void
+fz_dispatch_msg(const uint8_t *data, size_t size)
+{
+	const ProtobufCMethodDescriptor *md;
+	Vsetd__V1__RequestEnvelope *env;
+	Vsetd__V1__ReplyEnvelope *re;
+	ProtobufCMessage *in = NULL;
+	nng_msg *req, *reply;
+
+	FZ_CHECK(nng_msg_alloc(&req, size) == 0);
+	if (size != 0)
+		memcpy(nng_msg_body(req), data, size);
+	reply = vsd_dispatch(&fz_w, req, vs_now_us());
+	nng_msg_free(req);
+	vsd_arena_reset(&fz_w.arena);
+
+	/* NULL means out of memory; the fuzzer's inputs are far too small
+	 * for that to be legitimate. */
+	FZ_CHECK(reply != NULL);
+	re = vsetd__v1__reply_envelope__unpack(NULL, nng_msg_len(reply),
+	    nng_msg_body(reply));
+	FZ_CHECK(re != NULL);
+	nng_msg_free(reply);
+
+	/* No shard is reachable: nothing may succeed. */
+	FZ_CHECK(re->status != NULL);
+	FZ_CHECK(re->status->code > 0 && re->status->code <= FZ_MAX_CODE);
+	FZ_CHECK(re->status->message[0] != '\0');
+
+	env = vsetd__v1__request_envelope__unpack(NULL, size, data);
+	if (env == NULL || env->method[0] == '\0') {
+		FZ_CHECK(re->status->code == VSETD__V1__CODE__INVALID_ARGUMENT);
+		FZ_CHECK(re->request_id == 0 && re->payload.len == 0);
+		goto out;
+	}
+	FZ_CHECK(re->request_id == env->request_id);
+	if ((md = fz_method(env->method)) == NULL) {
+		FZ_CHECK(re->status->code == VSETD__V1__CODE__UNIMPLEMENTED);
+		FZ_CHECK(re->payload.len == 0);
+		goto out;
+	}
+	in = protobuf_c_message_unpack(md->input, NULL, env->payload.len,
+	    env->payload.data);
+	if (in == NULL) {
+		/* A slow machine may run out the deadline first. */
+		FZ_CHECK(re->status->code == VSETD__V1__CODE__INVALID_ARGUMENT ||
+		    re->status->code == VSETD__V1__CODE__DEADLINE_EXCEEDED);
+		FZ_CHECK(re->payload.len == 0);
+		goto out;
+	}
+	if (re->payload.len != 0)
+		fz_check_payload(md, in, &re->payload);
+out:
+	if (in != NULL)
+		protobuf_c_message_free_unpacked(in, NULL);
+	if (env != NULL)
+		vsetd__v1__request_envelope__free_unpacked(env, NULL);
+	vsetd__v1__reply_envelope__free_unpacked(re, NULL);
+}
+
+/* data as the payload of a well-formed envelope for method md. */
+static void
+fz_dispatch_payload(const ProtobufCMethodDescriptor *md, const uint8_t *data,
+    size_t size, uint64_t request_id)
+{
+	Vsetd__V1__RequestEnvelope env = VSETD__V1__REQUEST_ENVELOPE__INIT;
+	const char *service = vsetd__v1__vector_service__descriptor.name;
+	char method[256];
+	uint8_t *buf;
+	size_t n;
+
+	snprintf(method, sizeof(method), "/%s/%s", service, md->name);
+	env.method = method;
+	env.payload.data = (uint8_t *)data;
+	env.payload.len = size;
+	env.request_id = request_id;
+	n = vsetd__v1__request_envelope__get_packed_size(&env);
+	FZ_CHECK((buf = malloc(n)) != NULL);
+	FZ_CHECK(vsetd__v1__request_envelope__pack(&env, buf) == n);
+	fz_dispatch_msg(buf, n);
+	free(buf);
+}
+
+void
+fz_dispatch_one(const uint8_t *data, size_t size)
+{
+	const ProtobufCServiceDescriptor *sd =
+	    &vsetd__v1__vector_service__descriptor;
+	unsigned i;
+
+	FZ_CHECK(fz_ready);
+	fz_dispatch_msg(data, size);
+	for (i = 0; i < sd->n_methods; i++)
+		fz_dispatch_payload(&sd->methods[i], data, size,
+		    0x8000000000000000ull | (uint64_t)(size * 131 + i));
+}
