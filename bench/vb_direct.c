@@ -366,16 +366,18 @@ struct add_arg {
 	const char *const *ids;
 };
 
+/* The options vsetd passes for a default collection (Q8, M 16), spelled
+ * out as pitfalls.md advises, so both modes ask Redis for the same work. */
 static int
 append_vadd(vb_direct *d, redisContext *c, size_t i, void *arg)
 {
 	struct add_arg *a = arg;
-	const char *argv[5] = { "VADD", d->key, "FP32",
-	    (const char *)a->vecs[i], a->ids[i] };
-	size_t argvlen[5] = { 4, strlen(d->key), 4, a->dim * sizeof(float),
-	    strlen(a->ids[i]) };
+	const char *argv[8] = { "VADD", d->key, "FP32",
+	    (const char *)a->vecs[i], a->ids[i], "Q8", "M", "16" };
+	size_t argvlen[8] = { 4, strlen(d->key), 4, a->dim * sizeof(float),
+	    strlen(a->ids[i]), 2, 1, 2 };
 
-	return redisAppendCommandArgv(c, 5, argv, argvlen);
+	return redisAppendCommandArgv(c, 8, argv, argvlen);
 }
 
 static int

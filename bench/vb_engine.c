@@ -23,6 +23,7 @@
 #include "vb_engine.h"
 #include "vs_time.h"
 #include "vsetd.h"
+#include "vsetd.pb-c.h"
 
 #define LATE_US 1000
 
@@ -122,6 +123,55 @@ count_recall(struct worker *w, size_t qi, const long *rows, size_t nrows)
 	w->res.recall_total += k;
 }
 
+/* What a raw Search stub call hands back through its closure. */
+struct raw_search {
+	long *rows;
+	size_t n;
+	int partial;
+	int answered;
+};
+
+static void
+raw_search_done(const Vsetd__V1__SearchResponse *resp, void *data)
+{
+	struct raw_search *rs = data;
+	size_t i;
+
+	if (resp == NULL)
+		return;
+	rs->answered = 1;
+	rs->partial = resp->partial;
+	for (i = 0; i < resp->n_results && i < 1024; i++)
+		rs->rows[i] = vb_dataset_row(resp->results[i]->id);
+	rs->n = i;
+}
+
+/* vsetd search with a FILTER: the typed vs_search() has no filter field,
+ * so this one goes through the generated stub (vs_service). */
+static int
+vsetd_search_filtered(struct worker *w, const float *q, long *rows,
+    size_t *n, int *partial)
+{
+	const Vsetbench__V1__Plan *p = w->e->plan;
+	Vsetd__V1__SearchRequest req = VSETD__V1__SEARCH_REQUEST__INIT;
+	struct raw_search rs = { rows, 0, 0, 0 };
+
+	req.collection = p->collection;
+	req.vector = (float *)q;
+	req.n_vector = w->e->ds->dim;
+	req.k = p->k;
+	req.ef = p->ef;
+	req.require_all_shards = p->require_all;
+	req.filter = p->filter;
+	vsetd__v1__vector_service__search(vs_service(w->client), &req,
+	    raw_search_done, &rs);
+	*n = rs.n;
+	*partial = rs.partial;
+	if (!rs.answered)
+		return vs_errcode() != VS_OK ? vs_errcode() : VS_INTERNAL;
+	return VS_OK;
+}
+
 static int
 do_search(struct worker *w, int record)
 {
@@ -139,6 +189,8 @@ do_search(struct worker *w, int record)
 		    p->filter, p->require_all, &hits, &n, &partial);
 		for (i = 0; code == VS_OK && i < n && i < 1024; i++)
 			rows[i] = vb_dataset_row(hits[i].id);
+	} else if (p->filter[0] != '\0') {
+		code = vsetd_search_filtered(w, q, rows, &n, &partial);
 	} else {
 		vs_search_params sp = { p->collection, q, e->ds->dim, p->k,
 		    p->ef, p->require_all };

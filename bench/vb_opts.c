@@ -58,8 +58,7 @@ vb_run_usage(FILE *f)
 "  --sockets S            nng sockets (vs_clients) per agent (default: one\n"
 "                         per caller)\n"
 "  -k K, --ef N           VSIM COUNT and EF (default 10, Redis's EF)\n"
-"  --filter EXPR          VSIM FILTER (--direct only: the v1 SearchRequest\n"
-"                         has no filter)\n"
+"  --filter EXPR          VSIM FILTER expression\n"
 "  --seed N               random seed (default 1)\n"
 "Report:\n"
 "  --recall               recall@K against exact cosine top-K (cached in\n"
@@ -388,11 +387,6 @@ vb_run_parse(struct vb_run_opts *o, int argc, char **argv)
 	if (p->direct && p->n_shards == 0) {
 		fprintf(stderr, "vset-bench: --direct needs --shard "
 		    "HOST:PORT (in vsetd's order)\n");
-		return -1;
-	}
-	if (!p->direct && p->filter[0] != '\0') {
-		fprintf(stderr, "vset-bench: --filter needs --direct: "
-		    "vsetd.v1.SearchRequest has no filter field\n");
 		return -1;
 	}
 	if (dur > 0 && o->total_requests > 0) {

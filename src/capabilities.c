@@ -81,7 +81,7 @@ vsd_caps_refresh(struct vsd_call *call)
 	if (ncmds == 0)
 		return;
 	deadline = now + (call->deadline_us - now) / 4;
-	vsd_round_run(call, cmds, ncmds, deadline);
+	vsd_round_run(call, cmds, ncmds, VSD_RUN_READ, deadline);
 	pthread_mutex_lock(&vsd_caps_mu);
 	for (s = 0; s < ncmds; s++) {
 		const redisReply *r = cmds[s].reply;

@@ -298,7 +298,7 @@ vsd_coll_load(struct vsd_call *call, const char *collection,
 		vsd_argv_add(&a, key, keylen);
 		vsd_argv_to_cmd(&a, &cmds[s], s);
 	}
-	vsd_round_run(call, cmds, nshards, vsd_round_half_deadline(call));
+	vsd_round_run(call, cmds, nshards, VSD_RUN_READ, vsd_round_half_deadline(call));
 	for (s = 0; s < nshards; s++) {
 		struct vsd_coll_params got;
 		const redisReply *r = cmds[s].reply;

@@ -64,6 +64,10 @@ vsd_usage(FILE *f)
 "  --wait-replicas N        acknowledge a write only once N replicas have it\n"
 "                           (Redis WAIT; default 0, off)\n"
 "  --wait-ms N              how long WAIT may take (default 100)\n"
+"  --survey-listen URL      answer stats surveys (nng SURVEYOR, e.g. `vset\n"
+"                           stats`) on a RESPONDENT socket at URL\n"
+"  --metrics-listen URL     serve Prometheus metrics at URL/metrics\n"
+"                           (URL is http://HOST:PORT)\n"
 "  --log-level LEVEL        error, warn, info or debug (default info)\n"
 "  --version                print the version and exit\n"
 "  -h, --help               print this help and exit\n"
@@ -84,7 +88,7 @@ enum {
 	OPT_MAXBATCH, OPT_MAXK, OPT_MAXDIM, OPT_MAXID, OPT_INFLIGHT,
 	OPT_LOGLEVEL, OPT_VERSION, OPT_CONFIG, OPT_RUSER, OPT_RPASS,
 	OPT_TLSCERT, OPT_TLSKEY, OPT_TLSCA, OPT_TLSVERIFY, OPT_HEDGE,
-	OPT_WAITN, OPT_WAITMS,
+	OPT_WAITN, OPT_WAITMS, OPT_SURVEY, OPT_METRICS,
 };
 
 /* The long options; "redis-password" is only valid in the config file. */
@@ -108,6 +112,8 @@ static const struct option vsd_opts[] = {
 	{ "hedge-ms", required_argument, NULL, OPT_HEDGE },
 	{ "wait-replicas", required_argument, NULL, OPT_WAITN },
 	{ "wait-ms", required_argument, NULL, OPT_WAITMS },
+	{ "survey-listen", required_argument, NULL, OPT_SURVEY },
+	{ "metrics-listen", required_argument, NULL, OPT_METRICS },
 	{ "log-level", required_argument, NULL, OPT_LOGLEVEL },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "help", no_argument, NULL, 'h' },
@@ -312,6 +318,17 @@ vsd_apply(struct vsd_config *cfg, int opt, const char *val, int from_file)
 			    "or no, not \"%s\"\n", val);
 			return 2;
 		}
+		return 0;
+	case OPT_SURVEY:
+		cfg->survey_listen = val;
+		return 0;
+	case OPT_METRICS:
+		if (strncmp(val, "http://", 7) != 0) {
+			fprintf(stderr, "vsetd: --metrics-listen wants "
+			    "http://HOST:PORT, not \"%s\"\n", val);
+			return 2;
+		}
+		cfg->metrics_listen = val;
 		return 0;
 	case OPT_HEDGE:
 		if (vsd_parse_num("--hedge-ms", val, 0, 600000, &v) != 0)

@@ -51,6 +51,8 @@ struct vsd_config {
 	int tls_verify_clients;      /* require a client certificate */
 
 	/* replicas */
+	const char *survey_listen;   /* RESPONDENT for stats surveys, or NULL */
+	const char *metrics_listen;  /* http://HOST:PORT for /metrics, or NULL */
 	int hedge_ms;                /* 0 = no hedged reads */
 	int wait_replicas;           /* WAIT n after writes; 0 = off */
 	int wait_ms;

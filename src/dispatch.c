@@ -24,7 +24,34 @@ static const struct vsd_method {
 	{ "Insert", vsd_op_insert },
 	{ "Delete", vsd_op_delete },
 	{ "Search", vsd_op_search },
+	{ "BatchSearch", vsd_op_batch_search },
+	{ "CreateCollection", vsd_op_create_collection },
+	{ "DescribeCollection", vsd_op_describe_collection },
+	{ "ListCollections", vsd_op_list_collections },
+	{ "DropCollection", vsd_op_drop_collection },
+	{ "Get", vsd_op_get },
+	{ "GetAttributes", vsd_op_get_attributes },
+	{ "SetAttributes", vsd_op_set_attributes },
+	{ "Exists", vsd_op_exists },
+	{ "Links", vsd_op_links },
+	{ "Count", vsd_op_count },
+	{ "Info", vsd_op_info },
+	{ "RandomMembers", vsd_op_random_members },
 };
+
+#define VSD_NMETHODS ((int)(sizeof(vsd_methods) / sizeof(vsd_methods[0])))
+
+int
+vsd_method_count(void)
+{
+	return VSD_NMETHODS < VSD_STATS_OTHER ? VSD_NMETHODS : VSD_STATS_OTHER;
+}
+
+const char *
+vsd_method_name(int i)
+{
+	return i >= 0 && i < vsd_method_count() ? vsd_methods[i].name : "other";
+}
 
 static void *
 vsd_pb_alloc(void *data, size_t size)
@@ -102,7 +129,7 @@ vsd_dispatch(struct vsd_worker *w, const nng_msg *req, int64_t recv_us)
 {
 	ProtobufCAllocator alloc = { vsd_pb_alloc, vsd_pb_free, &w->arena };
 	const ProtobufCMethodDescriptor *md = NULL;
-	const struct vsd_method *method;
+	const struct vsd_method *method = NULL;
 	Vsetd__V1__RequestEnvelope *env = NULL;
 	ProtobufCMessage *in = NULL;
 	struct vsd_call call;
@@ -161,6 +188,9 @@ out:
 		    vs_code_name(call.st.code), call.st.msg);
 	reply = vsd_reply_pack(id, call.st.code, call.st.msg, payload, plen);
 	vsd_cmds_free_replies(call.cmds, call.ncmds);
+	vsd_stats_request(&w->stats, method != NULL ?
+	    (int)(method - vsd_methods) : VSD_STATS_OTHER, call.st.code,
+	    vs_now_us() - recv_us);
 	if (env != NULL)
 		vsetd__v1__request_envelope__free_unpacked(env, NULL);
 	return reply;

@@ -84,9 +84,10 @@ vsd_health_failure(struct vsd_health *h, int64_t now_us, int kind,
 }
 
 void
-vsd_health_release(struct vsd_health *h)
+vsd_health_peek(struct vsd_health *h, int *open, uint32_t *consecutive)
 {
 	pthread_mutex_lock(&h->mu);
-	h->probing = 0;
+	*open = h->open_until_us != 0;
+	*consecutive = h->consecutive;
 	pthread_mutex_unlock(&h->mu);
 }

@@ -54,7 +54,7 @@ int vsd_health_admit(struct vsd_health *h, int64_t now_us, int *kind,
 void vsd_health_success(struct vsd_health *h);
 void vsd_health_failure(struct vsd_health *h, int64_t now_us, int kind,
     const char *error);
-/* A probe that was admitted but not used (no request reached the shard). */
-void vsd_health_release(struct vsd_health *h);
+/* For reports: is the breaker open, and how many failures in a row. */
+void vsd_health_peek(struct vsd_health *h, int *open, uint32_t *consecutive);
 
 #endif

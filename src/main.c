@@ -78,7 +78,15 @@ main(int argc, char **argv)
 	if (vsd_workers_start(&srv) != 0)
 		goto out;
 	workers_up = 1;
+	srv.started_us = vs_now_us();
 	if (vsd_listener_start(&srv, bound, sizeof(bound)) != 0)
+		goto out;
+	snprintf(srv.bound, sizeof(srv.bound), "%s", bound);
+	if (cfg.survey_listen != NULL &&
+	    vsd_survey_start(&srv, cfg.survey_listen) != 0)
+		goto out;
+	if (cfg.metrics_listen != NULL &&
+	    vsd_metrics_start(&srv, cfg.metrics_listen) != 0)
 		goto out;
 	vsd_info("vsetd %s listening on %s, %u shards, %d workers",
 	    VSETD_VERSION, bound, cfg.nshards, cfg.workers);
@@ -96,6 +104,8 @@ main(int argc, char **argv)
 	vsd_drain(&srv);
 	status = 0;
 out:
+	vsd_metrics_stop(&srv);
+	vsd_survey_stop(&srv);
 	if (workers_up)
 		vsd_workers_stop(&srv);
 	vsd_listener_stop(&srv);

@@ -73,6 +73,8 @@ vsd_call_shards(struct vsd_call *call, Vsetd__V1__ShardSummary *s,
 		case VSD_SHARD_OK:
 			s->total++;
 			s->ok++;
+			if (res[i].endpoint > 0)
+				s->n_from_replica++;
 			break;
 		case VSD_SHARD_FAILED:
 			s->total++;
@@ -87,6 +89,17 @@ vsd_call_shards(struct vsd_call *call, Vsetd__V1__ShardSummary *s,
 		default:
 			break;
 		}
+	}
+	if (s->n_from_replica > 0) {
+		size_t j = 0;
+
+		s->from_replica = vsd_call_alloc(call,
+		    s->n_from_replica * sizeof(*s->from_replica));
+		if (s->from_replica == NULL)
+			return -1;
+		for (i = 0; i < n; i++)
+			if (res[i].state == VSD_SHARD_OK && res[i].endpoint > 0)
+				s->from_replica[j++] = i;
 	}
 	*nerrs = 0;
 	*errs = NULL;

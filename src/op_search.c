@@ -1,33 +1,165 @@
 /*
- * op_search.c - Search: the same query to every shard at once, merged.
+ * op_search.c - Search and BatchSearch: the same queries to every shard at
+ * once, merged per query.
  *
- *   VSIM vsetd:<collection> FP32 <blob> WITHSCORES COUNT <k> [EF <ef>]
+ *   per shard, pipelined:  HGETALL vsetd:@meta:<collection>
+ *                          VSIM vsetd:<collection> FP32 <blob> WITHSCORES
+ *                               [WITHATTRIBS] COUNT <k'> [EF ef] [FILTER f]
+ *                               [FILTER-EF n] [EPSILON 2e] [TRUTH]
+ *                               [NOTHREAD]           (one per query)
+ *   then, if attributes were asked and some shard lacks WITHATTRIBS:
+ *                          VGETATTR on the owner of each merged hit
  *
- * Every shard is asked for the full K (see merge.h for why that makes the
- * merge exact).  A shard that fails or misses the deadline makes the answer
- * partial, not an error, unless the caller required every shard.  A Redis
- * error reply that is about the request (say, a dimension that does not
- * match the collection) fails the call: retrying elsewhere cannot help.
+ * K.  By default every shard is asked for the full K, so the merge is exact
+ * with respect to the shards' answers (merge.h).  shard_k_ratio < 1 asks
+ * each for ceil(K * ratio) instead: less work per shard, but an element of
+ * the true top K is lost whenever one shard holds more than its share of
+ * them (docs/collections.md).
+ *
+ * The metadata read rides in the same pipeline as the VSIMs, so a query
+ * whose dimension contradicts the collection is answered with vsetd's own
+ * message at no extra round trip (the VSIM replies are then dropped).
+ *
+ * EPSILON.  vsetd's contract is score >= 1 - epsilon.  Redis's EPSILON
+ * bounds the cosine distance (score > 1 - EPSILON/2), so shards that have
+ * it are sent 2*epsilon, slightly widened, as a pre-filter, and vsetd
+ * applies the exact cut to the merged list on every shard's answers
+ * (which also emulates it for shards without the option).
+ *
+ * Search by element: VEMB on the owner (NOT_FOUND if missing), then the
+ * vector it returns is queried as FP32 everywhere, like any other.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "capabilities.h"
+#include "collection.h"
 #include "merge.h"
 #include "ops.h"
+#include "round.h"
+#include "route.h"
 #include "validate.h"
 
 #define VSD_DEFAULT_K 10
-#define VSD_SEARCH_ARGC 9
+#define VSD_SEARCH_ARGC 20
 
-/* Append shard s's VSIM ... WITHSCORES reply to hits.  -1 (and st set) if a
- * request error came back; a malformed reply marks the shard failed. */
+/* What one call (Search or BatchSearch) shares across its queries. */
+struct vsd_sq {
+	const Vsetd__V1__SearchRequest *req;  /* options */
+	const char *collection;
+	uint32_t k, kshard;
+	size_t nq;
+	const float *const *vecs;             /* nq query vectors */
+	size_t dim;
+	Vsetd__V1__SearchResponse **resps;    /* nq, filled here */
+};
+
 static int
-vsd_search_collect(struct vsd_call *call, uint32_t s, const redisReply *r,
+vsd_search_check_opts(struct vsd_call *call,
+    const Vsetd__V1__SearchRequest *req)
+{
+	if (vsd_check_collection(req->collection, &call->st) != VSD_OK ||
+	    vsd_check_k(req->k, call->lim, &call->st) != VSD_OK)
+		return call->st.code;
+	if (req->ef > VSD_MAX_EF)
+		return vsd_status_set(&call->st, VSD_INVALID_ARGUMENT,
+		    "ef is %u; the limit is %d", req->ef, VSD_MAX_EF);
+	if (req->filter_ef > VSD_MAX_EF * 10u)
+		return vsd_status_set(&call->st, VSD_INVALID_ARGUMENT,
+		    "filter_ef is %u; the limit is %d", req->filter_ef,
+		    VSD_MAX_EF * 10);
+	if (isnan(req->epsilon) || req->epsilon < 0 || req->epsilon > 2)
+		return vsd_status_set(&call->st, VSD_INVALID_ARGUMENT,
+		    "epsilon is %g; it must be in (0, 2] (0 = no limit)",
+		    req->epsilon);
+	if (isnan(req->shard_k_ratio) || req->shard_k_ratio < 0 ||
+	    req->shard_k_ratio > 1)
+		return vsd_status_set(&call->st, VSD_INVALID_ARGUMENT,
+		    "shard_k_ratio is %g; it must be in (0, 1] (0 = 1)",
+		    req->shard_k_ratio);
+	if (strlen(req->filter) > 4096)
+		return vsd_status_set(&call->st, VSD_INVALID_ARGUMENT,
+		    "filter is %zu bytes; the limit is 4096",
+		    strlen(req->filter));
+	return VSD_OK;
+}
+
+static int
+vsd_search_vsim(struct vsd_call *call, const struct vsd_sq *q,
+    const char *key, size_t keylen, const float *vec, uint32_t shard,
+    struct vsd_cmd *c)
+{
+	const Vsetd__V1__SearchRequest *req = q->req;
+	unsigned caps = vsd_caps_of(shard);
+	struct vsd_argv a;
+
+	if (vsd_argv_init(call, &a, VSD_SEARCH_ARGC) != 0)
+		return -1;
+	vsd_argv_str(&a, "VSIM");
+	vsd_argv_add(&a, key, keylen);
+	vsd_argv_str(&a, "FP32");
+	vsd_argv_add(&a, vec, q->dim * sizeof(float));
+	vsd_argv_str(&a, "WITHSCORES");
+	if (req->with_attributes && (caps & VSD_CAP_WITHATTRIBS))
+		vsd_argv_str(&a, "WITHATTRIBS");
+	vsd_argv_str(&a, "COUNT");
+	if (vsd_argv_u64(call, &a, q->kshard) != 0)
+		return -1;
+	if (req->ef != 0) {
+		vsd_argv_str(&a, "EF");
+		if (vsd_argv_u64(call, &a, req->ef) != 0)
+			return -1;
+	}
+	if (req->filter[0] != '\0') {
+		vsd_argv_str(&a, "FILTER");
+		vsd_argv_str(&a, req->filter);
+	}
+	if (req->filter_ef != 0) {
+		vsd_argv_str(&a, "FILTER-EF");
+		if (vsd_argv_u64(call, &a, req->filter_ef) != 0)
+			return -1;
+	}
+	if (req->epsilon > 0 && (caps & VSD_CAP_EPSILON)) {
+		double e = req->epsilon * 2 * (1 + 1e-6);
+
+		vsd_argv_str(&a, "EPSILON");
+		if (vsd_argv_dbl(call, &a, e > 2 ? 2 : e) != 0)
+			return -1;
+	}
+	if (req->truth)
+		vsd_argv_str(&a, "TRUTH");
+	if (req->nothread)
+		vsd_argv_str(&a, "NOTHREAD");
+	vsd_argv_to_cmd(&a, c, shard);
+	/* Remember the reply layout: id, score[, attrs] per hit. */
+	c->argc = a.argc;
+	return 0;
+}
+
+/* Reply stride of cmd c: 3 when WITHATTRIBS was sent. */
+static size_t
+vsd_search_stride(const struct vsd_cmd *c)
+{
+	int i;
+
+	for (i = 5; i < c->argc && i < 7; i++)
+		if (c->argvlen[i] == 11 &&
+		    memcmp(c->argv[i], "WITHATTRIBS", 11) == 0)
+			return 3;
+	return 2;
+}
+
+/* Append shard s's VSIM reply to hits.  -1 (and st set) if a request
+ * error came back; a malformed reply marks the shard failed. */
+static int
+vsd_search_collect(struct vsd_call *call, const struct vsd_cmd *c,
     struct vsd_hit *hits, size_t *nhits)
 {
-	struct vsd_shard_result *res = &call->w->res[s];
-	size_t i;
+	const redisReply *r = c->reply;
+	struct vsd_shard_result *res = &call->w->res[c->shard];
+	size_t i, stride = vsd_search_stride(c);
 	char *end;
 	int code;
 
@@ -38,23 +170,25 @@ vsd_search_collect(struct vsd_call *call, uint32_t s, const redisReply *r,
 			snprintf(res->error, sizeof(res->error), "%s", r->str);
 			return 0;
 		}
-		vsd_status_set(&call->st, code, "shard %u: %s", s, r->str);
+		vsd_status_set(&call->st, code, "shard %u: %s", c->shard,
+		    r->str);
 		return -1;
 	}
-	if (r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0)
+	if (r->type != REDIS_REPLY_ARRAY || r->elements % stride != 0)
 		goto bad;
-	for (i = 0; i + 1 < r->elements; i += 2) {
+	for (i = 0; i + stride - 1 < r->elements; i += stride) {
 		const redisReply *id = r->element[i], *sc = r->element[i + 1];
 		struct vsd_hit *h = &hits[*nhits];
 
-		if (id->type != REDIS_REPLY_STRING || sc->type != REDIS_REPLY_STRING)
+		if (id->type != REDIS_REPLY_STRING ||
+		    sc->type != REDIS_REPLY_STRING)
 			goto bad;
 		h->id = id->str;
 		h->id_len = id->len;
 		h->score = strtod(sc->str, &end);
 		if (end == sc->str)
 			goto bad;
-		h->shard = s;
+		h->shard = c->shard;
 		(*nhits)++;
 	}
 	return 0;
@@ -64,94 +198,141 @@ bad:
 	return 0;
 }
 
-void
-vsd_op_search(struct vsd_call *call, const ProtobufCMessage *m)
+/* The attributes of hit h from a WITHATTRIBS reply c, if it is there:
+ * 1 found (*json NULL for none), 0 not in that reply. */
+static int
+vsd_search_inline_attrs(const struct vsd_cmd *c, const struct vsd_hit *h,
+    const char **json)
 {
-	const Vsetd__V1__SearchRequest *req = (const Vsetd__V1__SearchRequest *)m;
-	uint32_t nshards = call->srv->cfg->nshards, s, k;
-	Vsetd__V1__SearchResponse *resp;
-	Vsetd__V1__SearchHit *hitmsg;
-	Vsetd__V1__ShardSummary *sum;
-	struct vsd_hit *hits;
-	const char **argv;
-	size_t *len, keylen, nhits = 0, i, top;
-	const char *key;
-	char *kbuf, *efbuf;
+	const redisReply *r = c->reply;
+	size_t i;
 
-	if (vsd_check_collection(req->collection, &call->st) != VSD_OK ||
-	    vsd_check_vector(req->vector, req->n_vector, 0, call->lim, "vector",
-	    &call->st) != VSD_OK ||
-	    vsd_check_k(req->k, call->lim, &call->st) != VSD_OK)
-		return;
-	k = req->k != 0 ? req->k : VSD_DEFAULT_K;
-
-	key = vsd_call_key(call, req->collection, &keylen);
-	argv = vsd_call_alloc(call, VSD_SEARCH_ARGC * sizeof(*argv));
-	len = vsd_call_alloc(call, VSD_SEARCH_ARGC * sizeof(*len));
-	kbuf = vsd_call_alloc(call, 16);
-	efbuf = vsd_call_alloc(call, 16);
-	call->cmds = vsd_call_alloc(call, nshards * sizeof(*call->cmds));
-	hits = vsd_call_alloc(call, (size_t)nshards * k * sizeof(*hits));
-	resp = vsd_call_alloc(call, sizeof(*resp));
-	sum = vsd_call_alloc(call, sizeof(*sum));
-	if (key == NULL || argv == NULL || len == NULL || kbuf == NULL ||
-	    efbuf == NULL || call->cmds == NULL || hits == NULL ||
-	    resp == NULL || sum == NULL)
-		goto oom;
-
-	/* One argument vector, shared by every shard's command. */
-	argv[0] = "VSIM";        len[0] = 4;
-	argv[1] = key;           len[1] = keylen;
-	argv[2] = "FP32";        len[2] = 4;
-	argv[3] = (const char *)req->vector;
-	len[3] = req->n_vector * sizeof(float);
-	argv[4] = "WITHSCORES";  len[4] = 10;
-	argv[5] = "COUNT";       len[5] = 5;
-	argv[6] = kbuf;          len[6] = (size_t)snprintf(kbuf, 16, "%u", k);
-	argv[7] = "EF";          len[7] = 2;
-	argv[8] = efbuf;         len[8] = (size_t)snprintf(efbuf, 16, "%u", req->ef);
-	for (s = 0; s < nshards; s++) {
-		call->cmds[s].shard = s;
-		call->cmds[s].argc = req->ef != 0 ? 9 : 7;
-		call->cmds[s].argv = argv;
-		call->cmds[s].argvlen = len;
-	}
-	call->ncmds = nshards;
-	vsd_links_run(call->w->links, call->cmds, nshards, VSD_RUN_READ,
-	    call->deadline_us,
-	    call->w->res);
-
-	for (s = 0; s < nshards; s++) {
-		if (call->cmds[s].reply == NULL)
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY ||
+	    vsd_search_stride(c) != 3)
+		return 0;
+	for (i = 0; i + 2 < r->elements; i += 3) {
+		if (r->element[i]->str != h->id)
 			continue;
-		if (vsd_search_collect(call, s, call->cmds[s].reply, hits,
-		    &nhits) != 0)
-			return;
+		*json = r->element[i + 2]->type == REDIS_REPLY_STRING ?
+		    r->element[i + 2]->str : NULL;
+		return 1;
 	}
+	return 0;
+}
 
-	vsetd__v1__search_response__init(resp);
-	resp->shards = sum;
-	if (vsd_call_shards(call, sum, &resp->shard_errors,
-	    &resp->n_shard_errors) != 0)
-		goto oom;
-	resp->partial = sum->ok < sum->total;
-	if (sum->ok == 0 || (req->require_all_shards && resp->partial)) {
-		/* No answer at all, or not the complete one required. */
-		const Vsetd__V1__ShardError *e = resp->shard_errors[0];
+/* Fill every response's hits' attributes: from WITHATTRIBS replies where
+ * a shard sent them, else with one pipelined VGETATTR round to the
+ * owners.  Strings that must outlive this round are copied first. */
+static int
+vsd_search_attrs(struct vsd_call *call, const struct vsd_sq *q,
+    const char *key, size_t keylen, size_t per_query_cmds)
+{
+	struct vsd_cmd *vsim = call->cmds, *cmds;
+	size_t qi, i, nget = 0, total = 0, j;
 
-		vsd_status_set(&call->st, sum->failed > 0 ? VSD_UNAVAILABLE :
-		    VSD_DEADLINE_EXCEEDED, "%u of %u shards did not answer "
-		    "(%u failed, %u timed out); first: shard %u: %s",
-		    sum->failed + sum->timed_out, sum->total, sum->failed,
-		    sum->timed_out, e->shard, e->message);
-		return;
+	for (qi = 0; qi < q->nq; qi++)
+		total += q->resps[qi]->n_results;
+	if (total == 0)
+		return 0;
+	if ((cmds = vsd_call_alloc(call, total * sizeof(*cmds))) == NULL)
+		return -1;
+	for (qi = 0; qi < q->nq; qi++) {
+		Vsetd__V1__SearchResponse *rp = q->resps[qi];
+
+		for (i = 0; i < rp->n_results; i++) {
+			Vsetd__V1__SearchHit *h = rp->results[i];
+			const struct vsd_cmd *c;
+			struct vsd_hit hit;
+			const char *json = NULL;
+			struct vsd_argv a;
+
+			hit.id = h->id;
+			c = &vsim[h->shard * per_query_cmds + 1 + qi];
+			if (vsd_search_inline_attrs(c, &hit, &json)) {
+				if (json != NULL) {
+					h->attributes_json = vsd_call_strdup(
+					    call, json, strlen(json));
+					if (h->attributes_json == NULL)
+						return -1;
+					h->has_attributes = 1;
+				}
+				h->id = vsd_call_strdup(call, h->id,
+				    strlen(h->id));
+				if (h->id == NULL)
+					return -1;
+				continue;
+			}
+			/* The id must survive the VSIM replies. */
+			if ((h->id = vsd_call_strdup(call, h->id,
+			    strlen(h->id))) == NULL)
+				return -1;
+			if (vsd_argv_init(call, &a, 3) != 0)
+				return -1;
+			vsd_argv_str(&a, "VGETATTR");
+			vsd_argv_add(&a, key, keylen);
+			vsd_argv_str(&a, h->id);
+			vsd_argv_to_cmd(&a, &cmds[nget++], h->shard);
+		}
 	}
+	if (nget == 0)
+		return 0;
+	vsd_round_run(call, cmds, nget, VSD_RUN_READ, call->deadline_us);
+	/* Same order as built: walk the hits again. */
+	j = 0;
+	for (qi = 0; qi < q->nq; qi++) {
+		Vsetd__V1__SearchResponse *rp = q->resps[qi];
 
-	top = vsd_merge_topk(hits, nhits, k);
+		for (i = 0; i < rp->n_results && j < nget; i++) {
+			Vsetd__V1__SearchHit *h = rp->results[i];
+			const redisReply *r;
+
+			if (h->id != cmds[j].argv[2])
+				continue;      /* came inline */
+			r = cmds[j++].reply;
+			if (r != NULL && r->type == REDIS_REPLY_STRING) {
+				h->attributes_json = r->str;
+				h->has_attributes = 1;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Merge shard answers of query qi into a response. */
+static int
+vsd_search_merge(struct vsd_call *call, const struct vsd_sq *q, size_t qi,
+    size_t per_query_cmds, Vsetd__V1__SearchResponse *resp)
+{
+	uint32_t nshards = call->srv->cfg->nshards, s;
+	Vsetd__V1__SearchHit *hitmsg;
+	struct vsd_hit *hits;
+	size_t nhits = 0, top, i;
+
+	hits = vsd_call_alloc(call, (size_t)nshards * q->kshard *
+	    sizeof(*hits));
+	if (hits == NULL)
+		return vsd_status_set(&call->st, VSD_RESOURCE_EXHAUSTED,
+		    "out of memory");
+	for (s = 0; s < nshards; s++) {
+		const struct vsd_cmd *c = &call->cmds[s * per_query_cmds + 1 + qi];
+
+		if (c->reply == NULL)
+			continue;
+		if (vsd_search_collect(call, c, hits, &nhits) != 0)
+			return call->st.code;
+	}
+	top = vsd_merge_topk(hits, nhits, q->k);
+	if (q->req->epsilon > 0) {
+		double min = 1.0 - q->req->epsilon;
+
+		while (top > 0 && hits[top - 1].score < min)
+			top--;
+	}
 	resp->results = vsd_call_alloc(call, top * sizeof(*resp->results));
 	hitmsg = vsd_call_alloc(call, top * sizeof(*hitmsg));
 	if (top > 0 && (resp->results == NULL || hitmsg == NULL))
-		goto oom;
+		return vsd_status_set(&call->st, VSD_RESOURCE_EXHAUSTED,
+		    "out of memory");
 	for (i = 0; i < top; i++) {
 		vsetd__v1__search_hit__init(&hitmsg[i]);
 		/* Reply strings are NUL-terminated by hiredis. */
@@ -161,8 +342,260 @@ vsd_op_search(struct vsd_call *call, const ProtobufCMessage *m)
 		resp->results[i] = &hitmsg[i];
 	}
 	resp->n_results = top;
-	call->resp = &resp->base;
+	return VSD_OK;
+}
+
+/* Run the queries of q; fills q->resps or sets call->st. */
+static void
+vsd_search_run(struct vsd_call *call, struct vsd_sq *q)
+{
+	const Vsetd__V1__SearchRequest *req = q->req;
+	uint32_t nshards = call->srv->cfg->nshards, s;
+	size_t per = q->nq + 1, keylen, metalen, qi, i;
+	Vsetd__V1__ShardSummary *sum;
+	Vsetd__V1__ShardError **errs;
+	struct vsd_coll_params params;
+	const char *key, *metakey;
+	struct vsd_cmd *cmds;
+	size_t nerrs;
+	double ratio;
+
+	ratio = req->shard_k_ratio > 0 ? req->shard_k_ratio : 1.0;
+	q->kshard = (uint32_t)ceil(q->k * ratio);
+	if (q->kshard == 0)
+		q->kshard = 1;
+	if (req->with_attributes || req->epsilon > 0)
+		vsd_caps_refresh(call);
+
+	key = vsd_call_key(call, q->collection, &keylen);
+	metakey = vsd_meta_key(call, q->collection, &metalen);
+	cmds = vsd_call_alloc(call, nshards * per * sizeof(*cmds));
+	sum = vsd_call_alloc(call, sizeof(*sum));
+	if (key == NULL || metakey == NULL || cmds == NULL || sum == NULL)
+		goto oom;
+	for (s = 0; s < nshards; s++) {
+		struct vsd_argv a;
+
+		if (vsd_argv_init(call, &a, 2) != 0)
+			goto oom;
+		vsd_argv_str(&a, "HGETALL");
+		vsd_argv_add(&a, metakey, metalen);
+		vsd_argv_to_cmd(&a, &cmds[s * per], s);
+		for (qi = 0; qi < q->nq; qi++)
+			if (vsd_search_vsim(call, q, key, keylen, q->vecs[qi], s,
+			    &cmds[s * per + 1 + qi]) != 0)
+				goto oom;
+	}
+	vsd_round_run(call, cmds, nshards * per, VSD_RUN_READ, call->deadline_us);
+
+	for (s = 0; s < nshards; s++) {
+		if (vsd_coll_parse(cmds[s * per].reply, &params) != 1)
+			continue;
+		if (params.dim != q->dim) {
+			vsd_status_set(&call->st, VSD_INVALID_ARGUMENT,
+			    "query vector has dimension %zu but collection "
+			    "\"%s\" has dimension %u", q->dim, q->collection,
+			    params.dim);
+			return;
+		}
+		break;
+	}
+	for (qi = 0; qi < q->nq; qi++) {
+		q->resps[qi] = vsd_call_alloc(call, sizeof(*q->resps[qi]));
+		if (q->resps[qi] == NULL)
+			goto oom;
+		vsetd__v1__search_response__init(q->resps[qi]);
+		if (vsd_search_merge(call, q, qi, per, q->resps[qi]) != VSD_OK)
+			return;
+	}
+	if (vsd_call_shards(call, sum, &errs, &nerrs) != 0)
+		goto oom;
+	if (sum->ok == 0 || (req->require_all_shards && sum->ok < sum->total)) {
+		vsd_status_set(&call->st, sum->failed > 0 ? VSD_UNAVAILABLE :
+		    VSD_DEADLINE_EXCEEDED, "%u of %u shards did not answer "
+		    "(%u failed, %u timed out); first: shard %u: %s",
+		    sum->failed + sum->timed_out, sum->total, sum->failed,
+		    sum->timed_out, nerrs > 0 ? errs[0]->shard : 0,
+		    nerrs > 0 ? errs[0]->message : "?");
+		return;
+	}
+	for (qi = 0; qi < q->nq; qi++) {
+		q->resps[qi]->shards = sum;
+		q->resps[qi]->shard_errors = errs;
+		q->resps[qi]->n_shard_errors = nerrs;
+		q->resps[qi]->partial = sum->ok < sum->total;
+	}
+	if (req->with_attributes) {
+		/* Shard errors point into w->res, which the next round
+		 * overwrites: keep copies. */
+		for (i = 0; i < nerrs; i++) {
+			Vsetd__V1__ShardError *e = vsd_call_alloc(call,
+			    sizeof(*e));
+
+			if (e == NULL)
+				goto oom;
+			*e = *errs[i];
+			e->message = vsd_call_strdup(call, errs[i]->message,
+			    strlen(errs[i]->message));
+			if (e->message == NULL)
+				goto oom;
+			errs[i] = e;
+		}
+		if (vsd_search_attrs(call, q, key, keylen, per) != 0)
+			goto oom;
+	}
 	return;
 oom:
 	vsd_status_set(&call->st, VSD_RESOURCE_EXHAUSTED, "out of memory");
+}
+
+/* Search by element: the vector of by_id from its owner (arena copy). */
+static int
+vsd_search_by_id(struct vsd_call *call, const Vsetd__V1__SearchRequest *req,
+    float **vec, size_t *dim)
+{
+	uint32_t shard = vsd_route_shard(req->by_id, call->srv->cfg->nshards);
+	const redisReply *r;
+	struct vsd_argv a;
+	struct vsd_cmd *c;
+	const char *key;
+	size_t keylen, i;
+	char *end;
+
+	if (vsd_check_id(req->by_id, call->lim, "by_id", &call->st) != VSD_OK)
+		return call->st.code;
+	if (req->n_vector != 0)
+		return vsd_status_set(&call->st, VSD_INVALID_ARGUMENT,
+		    "give either vector or by_id, not both");
+	key = vsd_call_key(call, req->collection, &keylen);
+	c = vsd_call_alloc(call, sizeof(*c));
+	if (key == NULL || c == NULL || vsd_argv_init(call, &a, 3) != 0)
+		return vsd_status_set(&call->st, VSD_RESOURCE_EXHAUSTED,
+		    "out of memory");
+	vsd_argv_str(&a, "VEMB");
+	vsd_argv_add(&a, key, keylen);
+	vsd_argv_str(&a, req->by_id);
+	vsd_argv_to_cmd(&a, c, shard);
+	vsd_round_run(call, c, 1, VSD_RUN_READ, vsd_round_half_deadline(call));
+	r = c->reply;
+	if (vsd_reply_check(call, shard, r) != VSD_OK)
+		return call->st.code;
+	if (r->type == REDIS_REPLY_NIL ||
+	    (r->type == REDIS_REPLY_ARRAY && r->elements == 0))
+		return vsd_status_set(&call->st, VSD_NOT_FOUND,
+		    "element \"%.200s\" not found in collection \"%s\"",
+		    req->by_id, req->collection);
+	if (r->type != REDIS_REPLY_ARRAY)
+		return vsd_status_set(&call->st, VSD_INTERNAL,
+		    "shard %u: unexpected VEMB reply", shard);
+	if ((*vec = vsd_call_alloc(call, r->elements * sizeof(float))) == NULL)
+		return vsd_status_set(&call->st, VSD_RESOURCE_EXHAUSTED,
+		    "out of memory");
+	for (i = 0; i < r->elements; i++) {
+		const redisReply *e = r->element[i];
+
+		if (e->type != REDIS_REPLY_STRING)
+			return vsd_status_set(&call->st, VSD_INTERNAL,
+			    "shard %u: unexpected VEMB reply", shard);
+		(*vec)[i] = strtof(e->str, &end);
+	}
+	*dim = r->elements;
+	return VSD_OK;
+}
+
+void
+vsd_op_search(struct vsd_call *call, const ProtobufCMessage *m)
+{
+	const Vsetd__V1__SearchRequest *req = (const Vsetd__V1__SearchRequest *)m;
+	Vsetd__V1__SearchResponse *resp = NULL;
+	const float *vp;
+	struct vsd_sq q;
+	float *vec = NULL;
+	size_t dim = 0;
+
+	if (vsd_search_check_opts(call, req) != VSD_OK)
+		return;
+	if (req->by_id[0] != '\0') {
+		if (vsd_search_by_id(call, req, &vec, &dim) != VSD_OK)
+			return;
+		vp = vec;
+	} else {
+		if (vsd_check_vector(req->vector, req->n_vector, 0, call->lim,
+		    "vector", &call->st) != VSD_OK)
+			return;
+		vp = req->vector;
+		dim = req->n_vector;
+	}
+	memset(&q, 0, sizeof(q));
+	q.req = req;
+	q.collection = req->collection;
+	q.k = req->k != 0 ? req->k : VSD_DEFAULT_K;
+	q.nq = 1;
+	q.vecs = &vp;
+	q.dim = dim;
+	q.resps = &resp;
+	vsd_search_run(call, &q);
+	if (call->st.code == VSD_OK && resp != NULL)
+		call->resp = &resp->base;
+}
+
+void
+vsd_op_batch_search(struct vsd_call *call, const ProtobufCMessage *m)
+{
+	const Vsetd__V1__BatchSearchRequest *req =
+	    (const Vsetd__V1__BatchSearchRequest *)m;
+	Vsetd__V1__SearchRequest empty = VSETD__V1__SEARCH_REQUEST__INIT;
+	const Vsetd__V1__SearchRequest *common;
+	Vsetd__V1__BatchSearchResponse *resp;
+	const float **vecs;
+	struct vsd_sq q;
+	char what[48];
+	size_t i;
+
+	common = req->common != NULL ? req->common : &empty;
+	if (vsd_search_check_opts(call, common) != VSD_OK ||
+	    vsd_check_batch(req->n_queries, call->lim, "queries",
+	    &call->st) != VSD_OK)
+		return;
+	if (common->by_id[0] != '\0' || common->n_vector != 0) {
+		vsd_status_set(&call->st, VSD_INVALID_ARGUMENT, "common.by_id "
+		    "and common.vector must be empty: give queries[]");
+		return;
+	}
+	vecs = vsd_call_alloc(call, req->n_queries * sizeof(*vecs));
+	resp = vsd_call_alloc(call, sizeof(*resp));
+	if (vecs == NULL || resp == NULL) {
+		vsd_status_set(&call->st, VSD_RESOURCE_EXHAUSTED,
+		    "out of memory");
+		return;
+	}
+	for (i = 0; i < req->n_queries; i++) {
+		snprintf(what, sizeof(what), "queries[%zu].vector", i);
+		if (vsd_check_vector(req->queries[i]->vector,
+		    req->queries[i]->n_vector, req->queries[0]->n_vector,
+		    call->lim, what, &call->st) != VSD_OK)
+			return;
+		vecs[i] = req->queries[i]->vector;
+	}
+	vsetd__v1__batch_search_response__init(resp);
+	resp->results = vsd_call_alloc(call, req->n_queries *
+	    sizeof(*resp->results));
+	if (resp->results == NULL) {
+		vsd_status_set(&call->st, VSD_RESOURCE_EXHAUSTED,
+		    "out of memory");
+		return;
+	}
+	memset(&q, 0, sizeof(q));
+	q.req = common;
+	q.collection = common->collection;
+	q.k = common->k != 0 ? common->k : VSD_DEFAULT_K;
+	q.nq = req->n_queries;
+	q.vecs = vecs;
+	q.dim = req->queries[0]->n_vector;
+	q.resps = resp->results;
+	vsd_search_run(call, &q);
+	if (call->st.code != VSD_OK)
+		return;
+	resp->n_results = req->n_queries;
+	call->resp = &resp->base;
 }

@@ -34,6 +34,19 @@ typedef void vsd_op_fn(struct vsd_call *call, const ProtobufCMessage *req);
 vsd_op_fn vsd_op_insert;
 vsd_op_fn vsd_op_delete;
 vsd_op_fn vsd_op_search;
+vsd_op_fn vsd_op_batch_search;          /* op_search.c */
+vsd_op_fn vsd_op_create_collection;     /* op_collection.c */
+vsd_op_fn vsd_op_describe_collection;
+vsd_op_fn vsd_op_list_collections;
+vsd_op_fn vsd_op_drop_collection;
+vsd_op_fn vsd_op_get;                   /* op_element.c */
+vsd_op_fn vsd_op_get_attributes;
+vsd_op_fn vsd_op_set_attributes;
+vsd_op_fn vsd_op_exists;
+vsd_op_fn vsd_op_links;
+vsd_op_fn vsd_op_count;                 /* op_aggregate.c */
+vsd_op_fn vsd_op_info;
+vsd_op_fn vsd_op_random_members;
 
 /* op_common.c */
 void *vsd_call_alloc(struct vsd_call *call, size_t size);

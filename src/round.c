@@ -70,13 +70,14 @@ vsd_argv_to_cmd(const struct vsd_argv *a, struct vsd_cmd *cmd, uint32_t shard)
 
 void
 vsd_round_run(struct vsd_call *call, struct vsd_cmd *cmds, size_t n,
-    int64_t deadline_us)
+    int kind, int64_t deadline_us)
 {
 	if (call->cmds != cmds)
 		vsd_cmds_free_replies(call->cmds, call->ncmds);
 	call->cmds = cmds;
 	call->ncmds = n;
-	vsd_links_run(call->w->links, cmds, n, deadline_us, call->w->res);
+	vsd_links_run(call->w->links, cmds, n, kind, deadline_us,
+	    call->w->res);
 }
 
 int64_t
@@ -123,4 +124,19 @@ vsd_reply_check(struct vsd_call *call, uint32_t shard, const redisReply *r)
 		return vsd_status_set(&call->st, vsd_redis_error_code(r->str),
 		    "shard %u: %s", shard, r->str);
 	return VSD_OK;
+}
+
+Vsetd__V1__ShardSummary *
+vsd_round_summary(struct vsd_call *call)
+{
+	Vsetd__V1__ShardSummary *sum = vsd_call_alloc(call, sizeof(*sum));
+	Vsetd__V1__ShardError **errs;
+	size_t nerrs;
+
+	if (sum == NULL || vsd_call_shards(call, sum, &errs, &nerrs) != 0) {
+		vsd_status_set(&call->st, VSD_RESOURCE_EXHAUSTED,
+		    "out of memory");
+		return NULL;
+	}
+	return sum;
 }

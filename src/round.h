@@ -42,9 +42,10 @@ void vsd_argv_to_cmd(const struct vsd_argv *a, struct vsd_cmd *cmd,
     uint32_t shard);
 
 /* Free the previous round's replies, make cmds[0..n) the call's commands
- * and run them (until deadline_us: pass call->deadline_us or less). */
+ * and run them (until deadline_us: pass call->deadline_us or less).  kind
+ * is VSD_RUN_READ (replicas may answer) or VSD_RUN_WRITE (shards.h). */
 void vsd_round_run(struct vsd_call *call, struct vsd_cmd *cmds, size_t n,
-    int64_t deadline_us);
+    int kind, int64_t deadline_us);
 
 /* A deadline for a preliminary round (metadata, counts): half of what is
  * left, so a stopped shard cannot eat the budget of the round that
@@ -63,5 +64,9 @@ char *vsd_call_strdup(struct vsd_call *call, const char *s, size_t n);
  * code set, or VSD_OK when r is a normal reply. */
 int vsd_reply_check(struct vsd_call *call, uint32_t shard,
     const redisReply *r);
+
+/* A ShardSummary of the last round, in the arena (NULL if out of
+ * memory, with st set). */
+Vsetd__V1__ShardSummary *vsd_round_summary(struct vsd_call *call);
 
 #endif

@@ -23,6 +23,7 @@
 #include "config.h"
 #include "health.h"
 #include "shards.h"
+#include "stats.h"
 #include "validate.h"
 
 enum vsd_slot_state { VSD_SLOT_RECV, VSD_SLOT_WORK, VSD_SLOT_SEND };
@@ -45,6 +46,7 @@ struct vsd_worker {
 	struct vsd_links *links;
 	struct vsd_arena arena;
 	struct vsd_shard_result *res;    /* nshards */
+	struct vsd_stats stats;          /* this worker's counters */
 };
 
 struct vsd_server {
@@ -67,6 +69,14 @@ struct vsd_server {
 	nng_listener listener;
 	struct vsd_slot *slots;
 	int nslots;
+	char bound[512];                 /* the URL actually listened on */
+	int64_t started_us;
+
+	/* observability (stats_survey.c, stats_http.c) */
+	nng_socket survey_sock;
+	pthread_t survey_thread;
+	int survey_running;
+	void *http;                      /* nng_http_server * */
 };
 
 /* worker.c */

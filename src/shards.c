@@ -25,6 +25,7 @@
 
 #include "log.h"
 #include "shards.h"
+#include "stats.h"
 #include "vs_time.h"
 
 /* One connection: shard s, endpoint e. */
@@ -49,6 +50,7 @@ struct vsd_shard_round {
 	unsigned tried;              /* bitmask of endpoints started */
 	int done;
 	int64_t hedge_at;            /* 0 = no hedge due */
+	int64_t latency_us;          /* when it answered, from round start */
 };
 
 struct vsd_links {
@@ -59,6 +61,8 @@ struct vsd_links {
 	struct pollfd *pfd;
 	struct vsd_link **pfd_link;
 	uint32_t *pfd_shard;
+	struct vsd_stats *stats;
+	int64_t started_us;          /* of the current round */
 	int kind;                    /* of the current round */
 	struct vsd_cmd *cmds;        /* of the current round */
 	struct vsd_shard_result *res;
@@ -67,7 +71,8 @@ struct vsd_links {
 #define VSD_LINK(l, s, e) (&(l)->link[(size_t)(s) * VSD_MAX_ENDPOINTS + (e)])
 
 struct vsd_links *
-vsd_links_new(const struct vsd_config *cfg, struct vsd_health *health)
+vsd_links_new(const struct vsd_config *cfg, struct vsd_health *health,
+    struct vsd_stats *stats)
 {
 	struct vsd_links *l;
 	size_t nl;
@@ -77,6 +82,7 @@ vsd_links_new(const struct vsd_config *cfg, struct vsd_health *health)
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return NULL;
 	l->cfg = cfg;
+	l->stats = stats;
 	l->n = cfg->nshards;
 	nl = (size_t)l->n * VSD_MAX_ENDPOINTS;
 	l->link = calloc(nl, sizeof(*l->link));
@@ -392,6 +398,7 @@ vsd_link_collect(struct vsd_links *l, uint32_t s, int e)
 	}
 	vsd_link_deliver(l, s, k);
 	r->done = 1;
+	r->latency_us = vs_now_us() - l->started_us;
 	l->res[s].state = VSD_SHARD_OK;
 	l->res[s].endpoint = e;
 	l->res[s].wait_acked = k->wait_acked;
@@ -518,7 +525,8 @@ vsd_links_run(struct vsd_links *l, struct vsd_cmd *cmds, size_t n,
 	int e, rv;
 
 	vsd_round_begin(l, cmds, n, kind, res);
-	vsd_round_start(l, vs_now_us());
+	l->started_us = vs_now_us();
+	vsd_round_start(l, l->started_us);
 
 	for (;;) {
 		nfd = 0;
@@ -591,5 +599,8 @@ vsd_links_run(struct vsd_links *l, struct vsd_cmd *cmds, size_t n,
 			snprintf(l->res[s].error, sizeof(l->res[s].error),
 			    "no reply before the deadline");
 		}
+		if (l->stats != NULL && l->res[s].state != VSD_SHARD_UNUSED)
+			vsd_stats_shard(l->stats, s, l->res[s].state,
+			    l->round[s].latency_us);
 	}
 }

@@ -72,9 +72,11 @@ struct vsd_links;
 
 /* One worker's links; health is the shared array of breakers, one per
  * endpoint: health[shard * VSD_MAX_ENDPOINTS + endpoint].  Connections are
- * opened lazily.  NULL if out of memory. */
+ * opened lazily.  Every round's per-shard outcome and latency is recorded
+ * into stats (the worker's).  NULL if out of memory. */
+struct vsd_stats;
 struct vsd_links *vsd_links_new(const struct vsd_config *cfg,
-    struct vsd_health *health);
+    struct vsd_health *health, struct vsd_stats *stats);
 void vsd_links_free(struct vsd_links *l);
 
 /* Run cmds[0..n) on their shards in parallel until all answered or

@@ -76,7 +76,9 @@ vsd_workers_start(struct vsd_server *srv)
 
 		w->srv = srv;
 		vsd_arena_init(&w->arena, VSD_ARENA_CHUNK);
-		w->links = vsd_links_new(srv->cfg, srv->health);
+		if (vsd_stats_init(&w->stats, srv->cfg->nshards) != 0)
+			goto fail;
+		w->links = vsd_links_new(srv->cfg, srv->health, &w->stats);
 		w->res = calloc(srv->cfg->nshards, sizeof(*w->res));
 		if (w->links == NULL || w->res == NULL)
 			goto fail;
@@ -88,6 +90,7 @@ vsd_workers_start(struct vsd_server *srv)
 fail:
 	vsd_links_free(srv->workers[i].links);
 	free(srv->workers[i].res);
+	vsd_stats_fini(&srv->workers[i].stats);
 	vsd_err("starting worker %d failed", i);
 	vsd_workers_stop(srv);
 	return -1;
@@ -109,6 +112,7 @@ vsd_workers_stop(struct vsd_server *srv)
 		vsd_links_free(w->links);
 		free(w->res);
 		vsd_arena_fini(&w->arena);
+		vsd_stats_fini(&w->stats);
 	}
 	free(srv->workers);
 	srv->workers = NULL;

@@ -105,6 +105,10 @@ typedef struct vset_command {
 /* NULL-name-terminated table. */
 extern const vset_command vset_commands[];
 
+/* ------------------------------------------------------------ vset_stats.c */
+
+int vset_cmd_stats(const vset_global *g, int argc, char **argv);
+
 /* ------------------------------------------------------------ vset_output.c */
 
 /* Print "CODE: message" for this thread's last vs_ error to stderr. */

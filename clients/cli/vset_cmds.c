@@ -350,5 +350,7 @@ const vset_command vset_commands[] = {
 	    "delete elements by id", cmd_delete },
 	{ "search", "COLLECTION V1,V2,... [-k K] [--ef N] [--require-all]",
 	    "find the K elements nearest to a vector", cmd_search },
+	{ "stats", "[--survey URL]...",
+	    "routers' request, latency and shard statistics", vset_cmd_stats },
 	{ NULL, NULL, NULL, NULL },
 };

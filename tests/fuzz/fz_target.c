@@ -13,8 +13,9 @@
  * a reply always decodes, echoes the request id when there is one, carries
  * a status in the gRPC range, a status message when not OK, and a payload
  * of the method's response type whenever one is present.  With no shard
- * reachable no call can succeed, and a write's per-item results must still
- * list every item, in order, as failed.
+ * reachable no data call (Insert, Delete, Search) can succeed, and a
+ * write's per-item results must still list every item, in order, as
+ * failed.
  */
 #include <limits.h>
 #include <nng/nng.h>
@@ -43,9 +44,24 @@
 	}                                                                \
 } while (0)
 
+/* Same, showing the reply that broke the check. */
+#define FZ_CHECK_REPLY(cond, re) do {                                    \
+	if (!(cond)) {                                                   \
+		fprintf(stderr, "%s:%d: check failed: %s\nreply: id %llu, " \
+		    "status %d \"%s\", payload %zu bytes\n", __FILE__,     \
+		    __LINE__, #cond, (unsigned long long)(re)->request_id,  \
+		    (re)->status != NULL ? (int)(re)->status->code : 0,     \
+		    (re)->status != NULL ? (re)->status->message : "",      \
+		    (re)->payload.len);                                     \
+		abort();                                                 \
+	}                                                                \
+} while (0)
+
 static struct vsd_config fz_cfg;
 static struct vsd_server fz_srv;
 static struct vsd_worker fz_w;
+static size_t fz_nhealth;
+static int fz_stats;                 /* fz_w.stats initialised */
 static int fz_ready;
 
 int
@@ -55,7 +71,7 @@ fz_setup(void)
 	static char a0[] = "vsetd-fuzz", a1[] = "--shard",
 	    a2[] = "127.0.0.1:1", a3[] = "--shard", a4[] = "127.0.0.1:1";
 	char *argv[] = { a0, a1, a2, a3, a4, NULL };
-	uint32_t i;
+	size_t h;
 	int rv;
 
 	if (fz_ready)
@@ -77,28 +93,33 @@ fz_setup(void)
 	fz_srv.limits.max_id_bytes = fz_cfg.max_id_bytes;
 	pthread_mutex_init(&fz_srv.mu, NULL);
 	pthread_cond_init(&fz_srv.cv, NULL);
-	fz_srv.health = calloc(fz_cfg.nshards, sizeof(*fz_srv.health));
+	/* One breaker per endpoint (primary and replicas), as main.c. */
+	fz_nhealth = (size_t)fz_cfg.nshards * VSD_MAX_ENDPOINTS;
+	fz_srv.health = calloc(fz_nhealth, sizeof(*fz_srv.health));
 	if (fz_srv.health == NULL)
 		goto fail;
-	for (i = 0; i < fz_cfg.nshards; i++) {
-		struct vsd_health *h = &fz_srv.health[i];
+	for (h = 0; h < fz_nhealth; h++) {
+		struct vsd_health *hp = &fz_srv.health[h];
 
-		vsd_health_init(h, i);
+		vsd_health_init(hp, (uint32_t)h);
 		/* Open until the far future with a probe pending: admit
 		 * refuses, and nothing ever closes it (no probe runs). */
-		pthread_mutex_lock(&h->mu);
-		h->open_until_us = INT64_MAX / 2;
-		h->probing = 1;
-		h->consecutive = VSD_BREAKER_THRESHOLD;
-		snprintf(h->last_error, sizeof(h->last_error),
+		pthread_mutex_lock(&hp->mu);
+		hp->open_until_us = INT64_MAX / 2;
+		hp->probing = 1;
+		hp->consecutive = VSD_BREAKER_THRESHOLD;
+		snprintf(hp->last_error, sizeof(hp->last_error),
 		    "fuzz: shard disabled");
-		pthread_mutex_unlock(&h->mu);
+		pthread_mutex_unlock(&hp->mu);
 	}
 
 	memset(&fz_w, 0, sizeof(fz_w));
 	fz_w.srv = &fz_srv;
 	vsd_arena_init(&fz_w.arena, FZ_ARENA_CHUNK);
-	fz_w.links = vsd_links_new(&fz_cfg, fz_srv.health);
+	if (vsd_stats_init(&fz_w.stats, fz_cfg.nshards) != 0)
+		goto fail;
+	fz_stats = 1;
+	fz_w.links = vsd_links_new(&fz_cfg, fz_srv.health, &fz_w.stats);
 	fz_w.res = calloc(fz_cfg.nshards, sizeof(*fz_w.res));
 	if (fz_w.links == NULL || fz_w.res == NULL)
 		goto fail;
@@ -114,15 +135,18 @@ fail:
 void
 fz_teardown(void)
 {
-	uint32_t i;
+	size_t h;
 
 	if (!fz_ready)
 		return;
 	vsd_links_free(fz_w.links);
 	free(fz_w.res);
+	if (fz_stats)
+		vsd_stats_fini(&fz_w.stats);
+	fz_stats = 0;
 	vsd_arena_fini(&fz_w.arena);
-	for (i = 0; fz_srv.health != NULL && i < fz_cfg.nshards; i++)
-		vsd_health_fini(&fz_srv.health[i]);
+	for (h = 0; fz_srv.health != NULL && h < fz_nhealth; h++)
+		vsd_health_fini(&fz_srv.health[h]);
 	free(fz_srv.health);
 	pthread_cond_destroy(&fz_srv.cv);
 	pthread_mutex_destroy(&fz_srv.mu);
@@ -182,7 +206,15 @@ fz_client_reply(const uint8_t *data, size_t size)
 	FZ_CHECK((buf = malloc(n != 0 ? n : 1)) != NULL);
 	FZ_CHECK(vsetd__v1__reply_envelope__pack(a, buf) == n);
 	b = vsetd__v1__reply_envelope__unpack(NULL, n, buf);
-	FZ_CHECK(b != NULL);
+	if (b == NULL) {
+		/* protobuf-c 1.4.1 quirk, not ours: it keeps an unknown field
+		 * whose key is field number 0 written as a non-minimal varint
+		 * (80 00) but refuses the minimal key (00) it re-encodes it
+		 * with (seed corpus/envelope/reply-unknown-field-0.bin).  Only
+		 * a message with unknown fields may fail to decode again. */
+		FZ_CHECK(a->base.n_unknown_fields > 0);
+		goto out;
+	}
 	FZ_CHECK(b->request_id == a->request_id);
 	FZ_CHECK((a->status == NULL) == (b->status == NULL));
 	FZ_CHECK(a->status == NULL || (a->status->code == b->status->code &&
@@ -191,6 +223,7 @@ fz_client_reply(const uint8_t *data, size_t size)
 	FZ_CHECK(a->payload.len == 0 ||
 	    memcmp(a->payload.data, b->payload.data, a->payload.len) == 0);
 	vsetd__v1__reply_envelope__free_unpacked(b, NULL);
+out:
 	vsetd__v1__reply_envelope__free_unpacked(a, NULL);
 	free(buf);
 }
@@ -240,6 +273,14 @@ fz_method(const char *full)
 	return NULL;
 }
 
+static int
+fz_is_data_method(const ProtobufCMethodDescriptor *md)
+{
+	return md->input == &vsetd__v1__insert_request__descriptor ||
+	    md->input == &vsetd__v1__delete_request__descriptor ||
+	    md->input == &vsetd__v1__search_request__descriptor;
+}
+
 /* Item count and id of item i of a write request, by input type. */
 static size_t
 fz_write_count(const ProtobufCMessage *in)
@@ -276,8 +317,8 @@ fz_check_writes(const ProtobufCMessage *in, size_t nres,
 	FZ_CHECK(sum != NULL && sum->ok == 0 && sum->total <= FZ_NSHARDS);
 }
 
-/* The reply payload of a non-OK reply, when present, must be the method's
- * response type and agree with the request. */
+/* A reply payload must be the method's response type and agree with the
+ * request (called for every OK reply and every non-empty payload). */
 static void
 fz_check_payload(const ProtobufCMethodDescriptor *md,
     const ProtobufCMessage *in, const ProtobufCBinaryData *payload)
@@ -336,33 +377,43 @@ fz_dispatch_msg(const uint8_t *data, size_t size)
 	FZ_CHECK(re != NULL);
 	nng_msg_free(reply);
 
-	/* No shard is reachable: nothing may succeed. */
-	FZ_CHECK(re->status != NULL);
-	FZ_CHECK(re->status->code > 0 && re->status->code <= FZ_MAX_CODE);
-	FZ_CHECK(re->status->message[0] != '\0');
+	/* A status is only sent for failures, and always says why. */
+	FZ_CHECK_REPLY(re->status == NULL || (re->status->code > 0 &&
+	    re->status->code <= FZ_MAX_CODE &&
+	    re->status->message[0] != '\0'), re);
 
 	env = vsetd__v1__request_envelope__unpack(NULL, size, data);
 	if (env == NULL || env->method[0] == '\0') {
-		FZ_CHECK(re->status->code == VSETD__V1__CODE__INVALID_ARGUMENT);
-		FZ_CHECK(re->request_id == 0 && re->payload.len == 0);
+		FZ_CHECK_REPLY(re->status != NULL &&
+		    re->status->code == VSETD__V1__CODE__INVALID_ARGUMENT, re);
+		FZ_CHECK_REPLY(re->request_id == 0 && re->payload.len == 0, re);
 		goto out;
 	}
-	FZ_CHECK(re->request_id == env->request_id);
+	FZ_CHECK_REPLY(re->request_id == env->request_id, re);
 	if ((md = fz_method(env->method)) == NULL) {
-		FZ_CHECK(re->status->code == VSETD__V1__CODE__UNIMPLEMENTED);
-		FZ_CHECK(re->payload.len == 0);
+		FZ_CHECK_REPLY(re->status != NULL &&
+		    re->status->code == VSETD__V1__CODE__UNIMPLEMENTED, re);
+		FZ_CHECK_REPLY(re->payload.len == 0, re);
 		goto out;
 	}
 	in = protobuf_c_message_unpack(md->input, NULL, env->payload.len,
 	    env->payload.data);
 	if (in == NULL) {
-		/* A slow machine may run out the deadline first. */
-		FZ_CHECK(re->status->code == VSETD__V1__CODE__INVALID_ARGUMENT ||
-		    re->status->code == VSETD__V1__CODE__DEADLINE_EXCEEDED);
-		FZ_CHECK(re->payload.len == 0);
+		/* A slow machine may run out the deadline first; a method
+		 * of the proto that this server lacks is refused before its
+		 * payload is read. */
+		FZ_CHECK_REPLY(re->status != NULL &&
+		    (re->status->code == VSETD__V1__CODE__INVALID_ARGUMENT ||
+		    re->status->code == VSETD__V1__CODE__DEADLINE_EXCEEDED ||
+		    re->status->code == VSETD__V1__CODE__UNIMPLEMENTED), re);
+		FZ_CHECK_REPLY(re->payload.len == 0, re);
 		goto out;
 	}
-	if (re->payload.len != 0)
+	/* The data methods need shards, and none is reachable: none of them
+	 * may claim success.  (Other methods, say a health check, may.) */
+	if (fz_is_data_method(md))
+		FZ_CHECK_REPLY(re->status != NULL, re);
+	if (re->status == NULL || re->payload.len != 0)
 		fz_check_payload(md, in, &re->payload);
 out:
 	if (in != NULL)

@@ -29,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import unittest
-from typing import Dict, List, Optional
+from typing import Dict, List, Tuple
 
 SRC = os.path.abspath(os.environ.get("VSETD_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", "..")))
 BUILD = os.path.abspath(os.environ.get("VSETD_BUILD_ROOT", os.path.join(SRC, "build")))
@@ -60,7 +60,7 @@ def setUpModule() -> None:
     opts = json.loads(run(["meson", "introspect", "--buildoptions", BUILD]).stdout)
     values = {o["name"]: o["value"] for o in opts}
     prefix = values["prefix"]
-    for name in ("bindir", "libdir", "includedir", "mandir", "datadir"):
+    for name in ("bindir", "libdir", "includedir", "mandir", "datadir", "sysconfdir"):
         v = values[name]
         DIRS[name] = v if os.path.isabs(v) else os.path.join(prefix, v)
     DIRS["prefix"] = prefix
@@ -72,6 +72,15 @@ def setUpModule() -> None:
 def tearDownModule() -> None:
     if TMP:
         shutil.rmtree(TMP, ignore_errors=True)
+
+
+def listed_options(helptext: str) -> List[str]:
+    """The options a --help text defines: those starting its option lines
+    ("  -k K  ...", "  -h, --help  ...", "  --server URL  ...")."""
+    opts: List[str] = []
+    for m in re.finditer(r"^ {1,4}(-[A-Za-z](?:, --[a-z][a-z-]*)?|--[a-z][a-z-]*)", helptext, re.M):
+        opts += m.group(1).split(", ")
+    return opts
 
 
 class InstalledFiles(unittest.TestCase):
@@ -100,8 +109,8 @@ class InstalledFiles(unittest.TestCase):
         helptext = run([staged("bindir", "vsetd"), "--help"]).stdout
         with open(staged("mandir", "man1", "vsetd.1")) as f:
             man = f.read().replace("\\-", "-")
-        for opt in set(re.findall(r"--[a-z][a-z-]+", helptext)):
-            self.assertIn(opt, man, f"vsetd.1 does not document {opt}")
+        for opt in listed_options(helptext):
+            self.assertTrue(opt in man, f"vsetd.1 does not document {opt}")
         # vset links the staged libvsetd-client, which is not on the
         # loader's path (the install prefix is not the real one).
         lib_env = {**os.environ, "LD_LIBRARY_PATH": staged("libdir")}
@@ -110,8 +119,8 @@ class InstalledFiles(unittest.TestCase):
             helptext += run([staged("bindir", "vset"), cmd, "--help"], env=lib_env).stdout
         with open(staged("mandir", "man1", "vset.1")) as f:
             man = f.read().replace("\\-", "-")
-        for opt in set(re.findall(r"(?<![\w-])--?[a-z][a-z-]*", helptext)):
-            self.assertIn(opt, man, f"vset.1 does not document {opt}")
+        for opt in listed_options(helptext):
+            self.assertTrue(opt in man, f"vset.1 does not document {opt}")
 
     def test_docs_installed(self) -> None:
         for name in ("vsetd.conf.example", "protocol.md"):
@@ -123,13 +132,14 @@ class InstalledFiles(unittest.TestCase):
     def test_systemd_unit(self) -> None:
         with open(self.unit_path()) as f:
             unit = f.read()
-        self.assertNotIn("@bindir@", unit)
-        exec_start = re.search(r"^ExecStart=(\S+)", unit, re.M)
-        self.assertIsNotNone(exec_start)
+        self.assertIsNone(re.search(r"@[a-z]+@", unit), "unsubstituted @variable@")
+        exec_start = re.search(r"^ExecStart=(\S+) --config %d/vsetd.conf$", unit, re.M)
+        self.assertIsNotNone(exec_start, "ExecStart does not run vsetd --config")
         assert exec_start is not None
         self.assertEqual(exec_start.group(1), os.path.join(DIRS["bindir"], "vsetd"))
+        self.assertIn(f"LoadCredential=vsetd.conf:{DIRS['sysconfdir']}/vsetd/vsetd.conf\n", unit)
         for key in ("Restart=on-failure", "NoNewPrivileges=yes", "ProtectSystem=strict", "DynamicUser=yes"):
-            self.assertIn(key, unit)
+            self.assertIn(key + "\n", unit)
         analyze = shutil.which("systemd-analyze")
         if analyze is None:
             self.skipTest("systemd-analyze not installed")
@@ -146,15 +156,16 @@ class InstalledFiles(unittest.TestCase):
         self.assertEqual(out.stderr.strip(), "", "systemd-analyze verify complained")
 
 
-def env_file(path: str) -> Dict[str, str]:
-    """The KEY="value" lines of a systemd EnvironmentFile."""
-    values = {}
+def config_lines(path: str) -> List[Tuple[bool, str, str]]:
+    """(active, name, value) for each "name = value" line of a config file,
+    commented-out ones ("# name = value") included as inactive."""
+    out = []
     with open(path) as f:
         for line in f:
-            m = re.match(r'^\s*([A-Z_][A-Z0-9_]*)="?(.*?)"?\s*$', line)
-            if m and not line.lstrip().startswith("#"):
-                values[m.group(1)] = m.group(2)
-    return values
+            m = re.match(r"^\s*(#\s*)?([a-z][a-z0-9-]*)\s*=\s*(.*?)\s*$", line)
+            if m:
+                out.append((m.group(1) is None, m.group(2), m.group(3)))
+    return out
 
 
 class InstalledService(unittest.TestCase):
@@ -170,16 +181,29 @@ class InstalledService(unittest.TestCase):
         cls.dep.close()
 
     def test_example_config_starts_vsetd(self) -> None:
-        conf = env_file(staged("datadir", "doc", "vsetd", "vsetd.conf.example"))
-        self.assertEqual(set(conf), {"VSETD_LISTEN", "VSETD_SHARDS", "VSETD_OPTIONS"})
-        self.assertTrue(conf["VSETD_LISTEN"].startswith("--listen "))
-        self.assertTrue(conf["VSETD_SHARDS"].startswith("--shard "))
-        # As the unit would run it (options split on whitespace), with this
-        # test's own listen address and shard instead of the example's.
+        example = staged("datadir", "doc", "vsetd", "vsetd.conf.example")
+        lines = config_lines(example)
+        names = {name for _, name, _ in lines}
+        self.assertTrue({"listen", "shard"} <= {name for active, name, _ in lines if active})
+        # Every setting it mentions, active or commented out, is one vsetd
+        # knows (redis-password is file-only, so not in --help).
+        helptext = run([staged("bindir", "vsetd"), "--help"]).stdout
+        for name in names - {"redis-password"}:
+            self.assertIn(f"--{name}", helptext, f"the example mentions unknown setting {name}")
+        # vsetd starts from it as the unit runs it (--config FILE), with this
+        # test's listen address and shard instead of the example's.
         with Deployment(shards=1, start_vsetd=False) as d:
-            url = d.start_vsetd(conf["VSETD_OPTIONS"].split(), staged("bindir", "vsetd"))
+            url = d.start_vsetd(["--config", example], staged("bindir", "vsetd"))
             self.assertTrue(url.startswith("tcp://127.0.0.1:"))
             self.assertEqual(d.stop_vsetd(), 0)
+        # A typo in the file is refused with exit status 2, naming the line.
+        bad = os.path.join(TMP, "bad.conf")
+        with open(bad, "w") as f:
+            f.write("listen = tcp://127.0.0.1:0\nshard = 127.0.0.1:1\ndeadline-msx = 5\n")
+        out = subprocess.run([staged("bindir", "vsetd"), "--config", bad], capture_output=True,
+                             text=True, timeout=30)
+        self.assertEqual(out.returncode, 2)
+        self.assertIn(f"{bad}:3", out.stderr)
 
     def test_c_program_against_installed_library(self) -> None:
         pc_env = {**os.environ,

@@ -8,14 +8,18 @@ hard-coded.
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
+import os
 import random
+import shutil
 import signal
+import subprocess
 import tempfile
 import time
 import unittest
-from typing import Dict, List, Sequence
+from typing import Callable, Dict, List, Sequence
 
 import vsetd
 from vsetd import vsetd_pb2 as pb
@@ -188,6 +192,131 @@ class LiveServer(unittest.TestCase):
             self.assertEqual(len(self.client.search("many", rand_vec(rng), k=2)), 2)
 
 
+def needs_server_support(test: Callable[..., None]) -> Callable[..., None]:
+    """The proto has RPCs the server may not implement yet: such a test is
+    skipped (not passed) while the server answers UNIMPLEMENTED."""
+    @functools.wraps(test)
+    def wrapper(self: unittest.TestCase) -> None:
+        try:
+            test(self)
+        except vsetd.Unimplemented as e:
+            self.skipTest(f"server does not implement it yet: {e.message}")
+    return wrapper
+
+
+class VectorSetSurface(unittest.TestCase):
+    """The RPCs beyond Insert/Delete/Search, each through its typed method."""
+
+    dep: Deployment
+    client: vsetd.Client
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.dep = Deployment(shards=3)
+        cls.client = vsetd.Client(cls.dep.url, timeout=5.0)
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        cls.client.close()
+        cls.dep.close()
+
+    def populate(self, name: str, n: int = 40) -> Dict[str, List[float]]:
+        rng = random.Random(name)
+        data = {f"{name}-{i}": rand_vec(rng, 4) for i in range(n)}
+        items = [(i, v, {"lang": "en" if j % 2 else "de", "j": j}) for j, (i, v) in enumerate(data.items())]
+        self.assertEqual(self.client.insert(name, items).failed, 0)
+        return data
+
+    @needs_server_support
+    def test_collection_lifecycle(self) -> None:
+        c = self.client
+        made = c.create_collection("life", dim=4, quant="noquant", m=8)
+        self.assertTrue(made.created)
+        self.assertEqual((made.params.dim, made.params.quant, made.params.m),
+                         (4, vsetd.Quantization.NOQUANT, 8))
+        again = c.create_collection("life", dim=4, quant=vsetd.Quantization.NOQUANT, m=8)
+        self.assertFalse(again.created)
+        with self.assertRaises(vsetd.AlreadyExists):
+            c.create_collection("life", dim=5, quant="noquant", m=8)
+        self.populate("life", 12)
+        info = c.describe_collection("life")
+        self.assertEqual((info.collection, info.count, sum(info.shard_counts)), ("life", 12, 12))
+        self.assertEqual(len(info.shard_counts), 3)
+        self.assertEqual(info.params.quant, vsetd.Quantization.NOQUANT)
+        self.assertIn("life", c.list_collections().collections)
+        self.assertGreaterEqual(c.drop_collection("life").keys_deleted, 1)
+        self.assertNotIn("life", c.list_collections().collections)
+        with self.assertRaises(vsetd.NotFound):
+            c.describe_collection("life")
+        with self.assertRaises(vsetd.NotFound):
+            c.insert("never-made", [("x", [1.0, 2.0])], no_create=True)
+
+    @needs_server_support
+    def test_element_reads(self) -> None:
+        c = self.client
+        c.create_collection("reads", dim=4, quant="noquant")
+        data = self.populate("reads", 20)
+        some = "reads-3"
+        el = c.get("reads", some, raw=True)
+        self.assertEqual(el.id, some)
+        self.assertAlmostEqual(true_score(el.vector, data[some]), 1.0, places=4)
+        self.assertEqual(el.attributes, {"lang": "en", "j": 3})
+        assert el.raw is not None
+        self.assertEqual(el.raw.quantization, "f32")
+        self.assertTrue(c.exists("reads", some))
+        self.assertFalse(c.exists("reads", "nope"))
+        with self.assertRaises(vsetd.NotFound):
+            c.get("reads", "nope")
+        self.assertEqual(c.get_attributes("reads", some), {"lang": "en", "j": 3})
+        c.set_attributes("reads", some, {"lang": "fr"})
+        self.assertEqual(c.get_attributes("reads", some), {"lang": "fr"})
+        c.set_attributes("reads", some, None)
+        self.assertIsNone(c.get_attributes("reads", some))
+        cnt = c.count("reads")
+        self.assertEqual((cnt.count, sum(cnt.shard_counts), cnt.partial), (20, 20, False))
+        inf = c.info("reads")
+        self.assertEqual(len(inf.shard_info), 3)
+        self.assertEqual(inf.size, 20)
+        distinct = c.random_members("reads", 5).ids
+        self.assertEqual(len(set(distinct)), 5)
+        self.assertLessEqual(set(distinct), set(data))
+        repeated = c.random_members("reads", -30).ids
+        self.assertEqual(len(repeated), 30)
+        self.assertLessEqual(set(repeated), set(data))
+        links = c.links("reads", some)
+        self.assertEqual(links.shard, el.shard)
+        self.assertTrue(links.levels and links.levels[0])
+        for level in links.levels:
+            for nid, score in level:
+                self.assertIn(nid, data)
+                self.assertTrue(0.0 <= score <= 1.0)
+
+    @needs_server_support
+    def test_search_options(self) -> None:
+        c = self.client
+        c.create_collection("opts", dim=4, quant="noquant")  # exact scores for truth=True
+        data = self.populate("opts", 40)
+        q = "opts-5"
+        by_id = c.search("opts", by_id=q, k=5, with_attributes=True)
+        self.assertEqual(by_id.results[0].id, q)
+        self.assertEqual(by_id.results[0].attributes, {"lang": "en", "j": 5})
+        self.assertEqual(by_id.ids(), c.search("opts", data[q], k=5).ids())
+        with self.assertRaises(vsetd.NotFound):
+            c.search("opts", by_id="nope")
+        en = c.search("opts", data[q], k=40, filter='.lang == "en"', with_attributes=True)
+        self.assertEqual(len(en), 20)
+        self.assertTrue(all(h.attributes["lang"] == "en" for h in en))
+        close = c.search("opts", data[q], k=40, epsilon=0.2)
+        self.assertTrue(close.results)
+        self.assertTrue(all(h.score >= 0.8 - 1e-6 for h in close))
+        exact = c.search("opts", data[q], k=10, truth=True)
+        brute = sorted(data, key=lambda i: -true_score(data[q], data[i]))[:10]
+        self.assertEqual(set(exact.ids()), set(brute))
+        queries = [data["opts-1"], data["opts-2"], data["opts-3"]]
+        batch = c.batch_search("opts", queries, k=4)
+        self.assertEqual([r.ids() for r in batch], [c.search("opts", v, k=4).ids() for v in queries])
+
+
 class Unreachable(unittest.TestCase):
     def test_nothing_listening(self) -> None:
         url = f"tcp://127.0.0.1:{free_port()}"
@@ -221,6 +350,81 @@ class IpcListener(unittest.TestCase):
                 with vsetd.Client(dep.url, timeout=5.0) as c:
                     c.insert("ipc", [("a", [1.0, 0.0]), ("b", [0.0, 1.0])])
                     self.assertEqual(c.search("ipc", [1.0, 0.1], k=2).ids(), ["a", "b"])
+
+
+def make_certs(d: str) -> Dict[str, str]:
+    """A throwaway CA, a server certificate for 127.0.0.1 and a client
+    certificate, made with the openssl command line."""
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
+
+    p = {n: os.path.join(d, n) for n in ("ca.key", "ca.crt", "server.key", "server.csr",
+                                          "server.crt", "client.key", "client.csr", "client.crt",
+                                          "server.ext", "client.ext")}
+    with open(p["server.ext"], "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n")
+    with open(p["client.ext"], "w") as f:
+        f.write("extendedKeyUsage=clientAuth\n")
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=vsetd test CA",
+            "-keyout", p["ca.key"], "-out", p["ca.crt"])
+    for who in ("server", "client"):
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN=vsetd test {who}",
+                "-keyout", p[f"{who}.key"], "-out", p[f"{who}.csr"])
+        openssl("x509", "-req", "-in", p[f"{who}.csr"], "-CA", p["ca.crt"], "-CAkey", p["ca.key"],
+                "-CAcreateserial", "-days", "2", "-extfile", p[f"{who}.ext"], "-out", p[f"{who}.crt"])
+    return p
+
+
+@unittest.skipUnless(shutil.which("openssl"), "openssl not installed")
+class TlsListener(unittest.TestCase):
+    """tls+tcp://: the Python client against vsetd's TLS listener."""
+
+    tmp: tempfile.TemporaryDirectory
+    certs: Dict[str, str]
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.tmp = tempfile.TemporaryDirectory(prefix="vsetd-tls-")
+        cls.certs = make_certs(cls.tmp.name)
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        cls.tmp.cleanup()
+
+    def deployment(self, *extra: str) -> Deployment:
+        return Deployment(shards=1, listen="tls+tcp://127.0.0.1:0",
+                          vsetd_args=["--tls-cert", self.certs["server.crt"],
+                                      "--tls-key", self.certs["server.key"], *extra])
+
+    def test_verified_server(self) -> None:
+        with self.deployment() as dep:
+            self.assertTrue(dep.url.startswith("tls+tcp://"))
+            with vsetd.Client(dep.url, timeout=5.0, tls_ca_file=self.certs["ca.crt"]) as c:
+                c.insert("tls", [("a", [1.0, 0.0]), ("b", [0.0, 1.0])])
+                self.assertEqual(c.search("tls", [1.0, 0.2], k=2).ids(), ["a", "b"])
+            # A server the client cannot verify is refused...
+            with self.assertRaises(vsetd.Unavailable) as cm:
+                vsetd.Client(dep.url, timeout=2.0)
+            self.assertIn("certificate", cm.exception.message.lower())
+            # ...and so is a name that is not in its certificate.
+            with self.assertRaises(vsetd.Unavailable):
+                vsetd.Client(dep.url, timeout=2.0, tls_ca_file=self.certs["ca.crt"],
+                             tls_server_name="not-vsetd.example")
+            # Plain SP to a TLS port never gets an SP handshake back.
+            with self.assertRaises(vsetd.Unavailable):
+                vsetd.Client(dep.url.replace("tls+tcp://", "tcp://"), timeout=1.0)
+
+    def test_client_certificates(self) -> None:
+        with self.deployment("--tls-ca", self.certs["ca.crt"], "--tls-verify-clients") as dep:
+            with vsetd.Client(dep.url, timeout=5.0, tls_ca_file=self.certs["ca.crt"],
+                              tls_cert_file=self.certs["client.crt"],
+                              tls_key_file=self.certs["client.key"]) as c:
+                c.insert("mtls", [("a", [1.0, 0.0])])
+                self.assertEqual(c.search("mtls", [1.0, 0.0], k=1).ids(), ["a"])
+            # Without a certificate the handshake (or the first call) fails.
+            with self.assertRaises(vsetd.Unavailable):
+                with vsetd.Client(dep.url, timeout=2.0, tls_ca_file=self.certs["ca.crt"]) as c:
+                    c.search("mtls", [1.0, 0.0])
 
 
 class PartialResults(unittest.TestCase):

@@ -98,6 +98,7 @@ void vs_set_timeout(vs_client *c, int timeout_ms);
 /* How many shards a fanned-out call reached (see vsetd.v1.ShardSummary). */
 typedef struct vs_shards {
 	uint32_t total, ok, failed, timed_out;
+	uint32_t from_replica;       /* of ok: answered by a replica */
 } vs_shards;
 
 /* ------------------------------------------------------------ writes */
@@ -175,11 +176,176 @@ typedef struct vs_search_result {
 	vs_shards shards;
 	vs_shard_error *shard_errors;
 	size_t n_shard_errors;
+	/* vs_search_ex with with_attrs: n_hits entries, each the hit's JSON
+	 * attributes or NULL for none; otherwise NULL.  See vs_search_attrs. */
+	char **attrs;
 } vs_search_result;
 
 /* On VS_OK *out is the caller's (free with vs_search_result_free). */
 int vs_search(vs_client *c, const vs_search_params *p, vs_search_result **out);
 void vs_search_result_free(vs_search_result *r);
+
+/* ------------------------------------------------------------ surface */
+/*
+ * The rest of the vector-set surface (docs/collections.md).  Every result
+ * object is the caller's and freed with its vs_*_free; strings inside live
+ * and die with it.  Calls that answer one string or list hand out malloc'd
+ * memory the caller frees as documented.
+ */
+
+/* Options of vs_search_ex / vs_search_batch (zeroed = plain search). */
+typedef struct vs_search_options {
+	const char *filter;          /* VSIM FILTER expression, NULL = none */
+	uint32_t filter_ef;          /* 0 = Redis's default */
+	double epsilon;              /* > 0: only score >= 1 - epsilon */
+	int truth;                   /* exact linear scan */
+	int nothread;
+	int with_attrs;              /* fill vs_search_result.attrs */
+	const char *by_id;           /* search by this element's vector;
+	                              * p->vector must then be NULL */
+	double shard_k_ratio;        /* (0,1]: ask each shard ceil(k*ratio) */
+} vs_search_options;
+
+/* vs_search with options.  With o->with_attrs, (*out)->attrs (see
+ * vs_search_attrs) has one entry per hit. */
+int vs_search_ex(vs_client *c, const vs_search_params *p,
+    const vs_search_options *o, vs_search_result **out);
+/* Attributes of hit i of a result from vs_search_ex with with_attrs (NULL
+ * for none or when not asked).  Owned by r. */
+const char *vs_search_attrs(const vs_search_result *r, size_t i);
+
+/* n queries (vectors[i], each p->dim floats) in one call, pipelined per
+ * shard; p->vector is ignored.  On VS_OK *out is an array of n results
+ * the caller frees with vs_search_results_free(*out, n). */
+int vs_search_batch(vs_client *c, const vs_search_params *p,
+    const vs_search_options *o, const float *const *vectors, size_t n,
+    vs_search_result ***out);
+void vs_search_results_free(vs_search_result **r, size_t n);
+
+/* Insert with options. */
+typedef struct vs_insert_options {
+	int no_create;               /* NOT_FOUND instead of auto-create */
+	int cas;                     /* VADD CAS */
+	uint32_t ef;                 /* VADD EF; 0 = the collection's */
+} vs_insert_options;
+int vs_insert_ex(vs_client *c, const char *collection, const vs_item *items,
+    size_t n, const vs_insert_options *o, vs_write_result **out);
+
+enum vs_quant {
+	VS_QUANT_DEFAULT = 0,        /* Q8 */
+	VS_QUANT_Q8 = 1,
+	VS_QUANT_NOQUANT = 2,
+	VS_QUANT_BIN = 3,
+};
+
+typedef struct vs_collection_params {
+	uint32_t dim;
+	int quant;                   /* enum vs_quant */
+	uint32_t m;                  /* 0 = 16 */
+	uint32_t reduce;             /* 0 = none */
+	uint32_t build_ef;           /* 0 = Redis's */
+} vs_collection_params;
+
+/* "q8", "noquant", "bin" (static); and back (-1 if unknown). */
+const char *vs_quant_name(int quant);
+int vs_quant_parse(const char *name);
+
+/* Create a collection.  *created (may be NULL) is 0 when it already
+ * existed with the same parameters; other parameters: VS_ALREADY_EXISTS. */
+int vs_create_collection(vs_client *c, const char *collection,
+    const vs_collection_params *p, int *created);
+
+typedef struct vs_collection_info {
+	vs_collection_params params;
+	uint64_t count;
+	uint64_t *shard_counts;      /* n_shards, in --shard order */
+	size_t n_shards;
+	int has_metadata;
+	vs_shards shards;
+} vs_collection_info;
+int vs_describe_collection(vs_client *c, const char *collection,
+    vs_collection_info **out);
+void vs_collection_info_free(vs_collection_info *i);
+
+/* Sorted names; free with vs_strings_free(*names, *n). */
+int vs_list_collections(vs_client *c, char ***names, size_t *n);
+void vs_strings_free(char **s, size_t n);
+
+int vs_drop_collection(vs_client *c, const char *collection,
+    uint64_t *keys_deleted);
+
+typedef struct vs_element {
+	char *id;
+	float *vector;
+	size_t dim;
+	char *attrs_json;            /* NULL: none */
+	uint32_t shard;
+	int has_raw;                 /* raw fields set (vs_get with raw) */
+	char *raw_quant;             /* "int8", "f32", "bin" */
+	unsigned char *raw_data;
+	size_t raw_len;
+	double raw_norm, raw_range;
+} vs_element;
+int vs_get(vs_client *c, const char *collection, const char *id, int raw,
+    vs_element **out);
+void vs_element_free(vs_element *e);
+
+/* *json: malloc'd (caller frees), NULL when the element has none. */
+int vs_get_attributes(vs_client *c, const char *collection, const char *id,
+    char **json);
+/* json: a JSON object, or "" / NULL to remove the attributes. */
+int vs_set_attributes(vs_client *c, const char *collection, const char *id,
+    const char *json);
+int vs_exists(vs_client *c, const char *collection, const char *id,
+    int *exists);
+
+typedef struct vs_count_result {
+	uint64_t count;
+	uint64_t *shard_counts;
+	size_t n_shards;
+	int partial;
+	vs_shards shards;
+} vs_count_result;
+int vs_count(vs_client *c, const char *collection, vs_count_result **out);
+void vs_count_result_free(vs_count_result *r);
+
+typedef struct vs_info_field {
+	char *name, *value;
+} vs_info_field;
+typedef struct vs_shard_info {
+	uint32_t shard;
+	int exists;
+	vs_info_field *fields;
+	size_t n_fields;
+} vs_shard_info;
+typedef struct vs_info_result {
+	vs_shard_info *shard_info;   /* shards that answered */
+	size_t n_shard_info;
+	uint64_t size, attributes_count;
+	int partial;
+	vs_shards shards;
+} vs_info_result;
+int vs_info(vs_client *c, const char *collection, vs_info_result **out);
+void vs_info_result_free(vs_info_result *r);
+
+/* VRANDMEMBER semantics: count > 0 distinct, < 0 with repeats, 0 = 1.
+ * *ids: free with vs_strings_free(*ids, *n). */
+int vs_random_members(vs_client *c, const char *collection, int64_t count,
+    char ***ids, size_t *n);
+
+typedef struct vs_link_level {
+	char **ids;
+	double *scores;
+	size_t n;
+} vs_link_level;
+typedef struct vs_links_result {
+	vs_link_level *levels;       /* level 0 first */
+	size_t n_levels;
+	uint32_t shard;
+} vs_links_result;
+int vs_links(vs_client *c, const char *collection, const char *id,
+    vs_links_result **out);
+void vs_links_result_free(vs_links_result *r);
 
 /* ------------------------------------------------------------ raw calls */
 

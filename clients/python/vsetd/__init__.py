@@ -15,8 +15,10 @@ from .errors import (Aborted, AlreadyExists, Cancelled, DataLoss,
                      InvalidArgument, NotFound, OutOfRange, PermissionDenied,
                      ResourceExhausted, Unauthenticated, Unavailable,
                      Unimplemented, Unknown, VsetdError)
-from .types import (Hit, Item, ItemResult, Outcome, SearchResult, ShardError,
-                    ShardSummary, WriteResult)
+from .types import (CollectionInfo, CollectionList, CollectionParams, CountResult,
+                    CreateResult, DropResult, Element, Hit, InfoResult, Item, ItemResult,
+                    Links, Outcome, Quantization, RandomMembers, RawVector, SearchResult,
+                    ShardError, ShardInfo, ShardSummary, WriteResult)
 
 __version__ = "0.1.0"
 
@@ -24,6 +26,9 @@ __all__ = [
     "Client", "DEFAULT_URL", "ItemLike",
     "Item", "ItemResult", "Outcome", "WriteResult",
     "Hit", "SearchResult", "ShardSummary", "ShardError",
+    "Quantization", "CollectionParams", "CreateResult", "CollectionInfo",
+    "CollectionList", "DropResult", "CountResult", "InfoResult", "ShardInfo",
+    "Element", "RawVector", "RandomMembers", "Links",
     "VsetdError", "Cancelled", "Unknown", "InvalidArgument", "DeadlineExceeded",
     "NotFound", "AlreadyExists", "PermissionDenied", "ResourceExhausted",
     "FailedPrecondition", "Aborted", "OutOfRange", "Unimplemented", "Internal",

@@ -1,5 +1,5 @@
 """A pure-Python nng REQ socket: the SP (scalability protocols) wire format
-over TCP and IPC, as docs/protocol.md specifies it.
+over TCP, TLS over TCP, and IPC, as docs/protocol.md specifies it.
 
 Why not ctypes over libnng: this keeps the client free of native
 dependencies (stdlib + protobuf only), and it exercises the wire spec in
@@ -23,6 +23,7 @@ from __future__ import annotations
 import random
 import select
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -50,7 +51,8 @@ class TransportError(Exception):
 def parse_url(url: str) -> Tuple[str, object]:
     """Split an nng URL into (family, address) for socket.connect.
 
-    tcp://host:port, tcp4://, tcp6://, tcp://[::1]:port, ipc:///path.
+    tcp://host:port, tcp4://, tcp6://, tcp://[::1]:port, tls+tcp://host:port,
+    ipc:///path.
     """
     scheme, sep, rest = url.partition("://")
     if not sep:
@@ -59,8 +61,8 @@ def parse_url(url: str) -> Tuple[str, object]:
         if not rest:
             raise ValueError(f"ipc URL without a path: {url!r}")
         return "ipc", rest
-    if scheme not in ("tcp", "tcp4", "tcp6"):
-        raise ValueError(f"unsupported transport {scheme!r} (tcp, tcp4, tcp6, ipc): {url!r}")
+    if scheme not in ("tcp", "tcp4", "tcp6", "tls+tcp"):
+        raise ValueError(f"unsupported transport {scheme!r} (tcp, tcp4, tcp6, tls+tcp, ipc): {url!r}")
     if rest.startswith("["):
         host, bracket, port_s = rest[1:].partition("]")
         if not bracket or not port_s.startswith(":"):
@@ -79,12 +81,20 @@ class SPReqConnection:
     """A REQ-side SP connection to one REP peer (a vsetd).
 
     max_reply_bytes bounds what a reply may claim as its length, so a broken
-    peer cannot make us allocate without limit.
+    peer cannot make us allocate without limit.  ssl_context (required for
+    tls+tcp://) verifies the server; server_hostname defaults to the URL's
+    host.
     """
 
-    def __init__(self, url: str, max_reply_bytes: int = 64 << 20) -> None:
+    def __init__(self, url: str, max_reply_bytes: int = 64 << 20,
+                 ssl_context: Optional[ssl.SSLContext] = None,
+                 server_hostname: Optional[str] = None) -> None:
         self.url = url
         self._family, self._addr = parse_url(url)
+        if self._family == "tls+tcp" and ssl_context is None:
+            raise ValueError(f"{url}: tls+tcp needs an ssl_context")
+        self._ssl = ssl_context
+        self._server_hostname = server_hostname
         self._max_reply = max_reply_bytes
         self._sock: Optional[socket.socket] = None
         self._lock = threading.Lock()
@@ -128,6 +138,11 @@ class SPReqConnection:
             else:
                 host, port = self._addr  # type: ignore[misc]
                 sock = self._dial_tcp(host, port, remaining)
+                if self._ssl is not None and self._family == "tls+tcp":
+                    sock = self._tls_handshake(sock, host, deadline)
+        except ssl.SSLError as e:
+            raise TransportError("unavailable", f"TLS handshake with {self.url} failed: "
+                                 f"{e.reason or e}") from None
         except (OSError, socket.timeout) as e:
             raise TransportError("unavailable", f"cannot connect to {self.url}: {_oserror_text(e)}") from None
         try:
@@ -165,6 +180,16 @@ class SPReqConnection:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             return sock
         raise last if last is not None else OSError(f"no address for {host}")
+
+    def _tls_handshake(self, sock: socket.socket, host: str, deadline: float) -> socket.socket:
+        """TLS first, then the SP handshake inside it (nng's tls+tcp)."""
+        assert self._ssl is not None
+        sock.settimeout(max(deadline - time.monotonic(), 0.001))
+        try:
+            return self._ssl.wrap_socket(sock, server_hostname=self._server_hostname or host)
+        except BaseException:
+            sock.close()
+            raise
 
     def _peer_hung_up(self) -> bool:
         """True if the idle connection was closed by the server (restart,

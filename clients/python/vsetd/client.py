@@ -5,9 +5,9 @@ Layers, bottom up:
 - Client.call_raw / Client.call wrap a request in a RequestEnvelope, unwrap
   the ReplyEnvelope, and turn a non-OK status into a VsetdError.  They work
   for every method in the proto, including ones added later.
-- insert / delete / search convert between Python values and messages.
-  Adding a typed method is a few lines: build the request, call(), convert
-  the response.
+- One typed method per RPC converts between Python values and messages
+  (_convert.py).  Adding one is a few lines: build the request, call(),
+  convert the response.
 
 Deadlines: `timeout` (seconds; per client, overridable per call) is sent to
 the server as RequestEnvelope.deadline_ms, so the server stops waiting for
@@ -22,16 +22,19 @@ Insert and Delete are safe to repeat after an error; see docs/protocol.md.
 from __future__ import annotations
 
 import itertools
-import json
 import math
+import ssl
 import threading
-from typing import Iterable, Mapping, Optional, Sequence, Tuple, TypeVar, Union
+from typing import Any, Iterable, List, Optional, Sequence, Tuple, TypeVar, Union
 
+from . import _convert as cv
 from ._proto import METHODS, Message, Method, pb
 from ._transport import SPReqConnection, TransportError
 from .errors import DeadlineExceeded, Internal, Unavailable, code_name, error_for
-from .types import (Attributes, Hit, Item, ItemResult, Outcome, SearchResult,
-                    ShardError, ShardSummary, WriteResult)
+from .types import (Attributes, CollectionInfo, CollectionList, CollectionParams,
+                    CountResult, CreateResult, DropResult, Element, InfoResult, Item,
+                    Links, Quantization, RandomMembers, SearchResult, ShardInfo,
+                    WriteResult)
 
 __all__ = ["Client", "DEFAULT_URL", "ItemLike"]
 
@@ -50,11 +53,17 @@ class Client:
     ...     c.insert("docs", [("a", [0.1, 0.2, 0.3])])
     ...     c.search("docs", [0.1, 0.2, 0.3], k=5)
 
-    url      -- nng URL: tcp://HOST:PORT, tcp://[::1]:PORT or ipc:///PATH
+    url      -- nng URL: tcp://HOST:PORT, tcp://[::1]:PORT, ipc:///PATH or
+                tls+tcp://HOST:PORT
     timeout  -- seconds; bounds connecting and is every call's deadline
     grace    -- extra seconds to wait for the server's own deadline answer
     connect  -- connect now (raising Unavailable if the server is not
                 there) rather than on the first call
+    tls_ca_file, tls_cert_file, tls_key_file, tls_server_name -- for
+                tls+tcp://: the CA (PEM) that verifies the server (default:
+                the system's CAs), a client certificate and key if the
+                server asks for one, the name to verify (default: the
+                URL's host).  Or pass a ready ssl_context.
 
     One request is in flight at a time: threads may share a Client, but their
     calls run one after the other; use one Client per thread for parallel
@@ -63,14 +72,21 @@ class Client:
 
     def __init__(self, url: str = DEFAULT_URL, timeout: float = 5.0, *,
                  grace: float = 0.5, max_reply_bytes: int = 64 << 20,
-                 connect: bool = True) -> None:
+                 connect: bool = True, tls_ca_file: Optional[str] = None,
+                 tls_cert_file: Optional[str] = None, tls_key_file: Optional[str] = None,
+                 tls_server_name: Optional[str] = None,
+                 ssl_context: Optional[ssl.SSLContext] = None) -> None:
         _check_timeout(timeout)
         if grace < 0:
             raise ValueError("grace must be >= 0")
         self.url = url
         self.timeout = timeout
         self.grace = grace
-        self._conn = SPReqConnection(url, max_reply_bytes)
+        if ssl_context is None and url.startswith("tls+tcp://"):
+            ssl_context = ssl.create_default_context(cafile=tls_ca_file)
+            if tls_cert_file:
+                ssl_context.load_cert_chain(tls_cert_file, tls_key_file)
+        self._conn = SPReqConnection(url, max_reply_bytes, ssl_context, tls_server_name)
         self._ids = itertools.count(1)
         self._ids_lock = threading.Lock()
         if connect:
@@ -103,7 +119,7 @@ class Client:
             raise error_for(code, message)
         return reply
 
-    def call(self, method: str, request: M, *, timeout: Optional[float] = None) -> Message:
+    def call(self, method: str, request: M, *, timeout: Optional[float] = None) -> Any:
         """Call any method of the service with its request message and return
         its response message (the classes of vsetd.vsetd_pb2)."""
         m = _method(method)
@@ -114,23 +130,23 @@ class Client:
             raise error_for(code, message)
         return _parse(m.response_type, reply)
 
-    # ------------------------------------------------------------ typed calls
+    # ------------------------------------------------------------ writes
 
-    def insert(self, collection: str, items: Iterable[ItemLike], *,
-               timeout: Optional[float] = None) -> WriteResult:
-        """Insert (or overwrite) items.  Raises VsetdError on failure; when
-        some items were not written (Unavailable, DeadlineExceeded, or a
-        shard's per-item error), err.result is the WriteResult telling
-        which were (None if the server sent no per-item answer)."""
-        req = pb.InsertRequest(collection=collection)
+    def insert(self, collection: str, items: Iterable[ItemLike], *, no_create: bool = False,
+               cas: bool = False, ef: int = 0, timeout: Optional[float] = None) -> WriteResult:
+        """Insert (or overwrite) items.  A missing collection is created with
+        the first item's dimension unless no_create (then NotFound).  cas:
+        VADD CAS (neighbour search off Redis's main thread); ef: build EF.
+
+        Raises VsetdError on failure; when some items were not written
+        (Unavailable, DeadlineExceeded, or a shard's per-item error),
+        err.result is the WriteResult telling which were (None if the server
+        sent no per-item answer)."""
+        req = pb.InsertRequest(collection=collection, no_create=no_create, cas=cas, ef=ef)
         for it in items:
-            item_id, vector, attrs = _unpack_item(it)
-            req.items.add(id=item_id, vector=_floats(vector), attributes_json=_attrs_json(attrs))
-        resp = self._write_call("Insert", req, timeout)
-        return WriteResult(items=_item_results(resp.results), added=resp.added,
-                           updated=resp.updated, failed=resp.failed,
-                           shards=_shards(resp.shards),
-                           shard_errors=_shard_errors(resp.shard_errors))
+            item_id, vector, attrs = cv.unpack_item(it)
+            req.items.add(id=item_id, vector=cv.floats(vector), attributes_json=cv.attrs_json(attrs))
+        return cv.write_result(self._write_call("Insert", req, timeout))
 
     def delete(self, collection: str, ids: Iterable[str], *,
                timeout: Optional[float] = None) -> WriteResult:
@@ -139,50 +155,161 @@ class Client:
         if isinstance(ids, str):  # one id, not an iterable of characters
             ids = [ids]
         req = pb.DeleteRequest(collection=collection, ids=list(ids))
-        resp = self._write_call("Delete", req, timeout)
-        return WriteResult(items=_item_results(resp.results), deleted=resp.deleted,
-                           not_found=resp.not_found, failed=resp.failed,
-                           shards=_shards(resp.shards),
-                           shard_errors=_shard_errors(resp.shard_errors))
+        return cv.write_result(self._write_call("Delete", req, timeout))
 
-    def search(self, collection: str, vector: Sequence[float], k: int = 10,
-               ef: int = 0, require_all: bool = False, *,
+    def set_attributes(self, collection: str, id: str, attributes: Attributes, *,
+                       timeout: Optional[float] = None) -> None:
+        """Replace an element's JSON attributes; None removes them."""
+        self.call("SetAttributes", pb.SetAttributesRequest(
+            collection=collection, id=id, attributes_json=cv.attrs_json(attributes)), timeout=timeout)
+
+    # ------------------------------------------------------------ search
+
+    def search(self, collection: str, vector: Optional[Sequence[float]] = None, k: int = 10,
+               ef: int = 0, require_all: bool = False, *, by_id: str = "", filter: str = "",
+               filter_ef: int = 0, epsilon: float = 0.0, with_attributes: bool = False,
+               truth: bool = False, nothread: bool = False, shard_k_ratio: float = 0.0,
                timeout: Optional[float] = None) -> SearchResult:
         """The k elements closest to vector (cosine), best first.
 
         ef: HNSW exploration factor, 0 = Redis's default.  require_all:
         raise Unavailable / DeadlineExceeded unless every shard answered;
-        otherwise a missing shard gives a result with partial=True."""
-        if k < 0 or ef < 0:
-            raise ValueError("k and ef must be >= 0")
-        req = pb.SearchRequest(collection=collection, vector=_floats(vector), k=k,
-                               ef=ef, require_all_shards=require_all)
-        resp = self.call("Search", req, timeout=timeout)
-        assert isinstance(resp, pb.SearchResponse)
-        return SearchResult(
-            results=[Hit(id=h.id, score=h.score, shard=h.shard) for h in resp.results],
-            partial=resp.partial, shards=_shards(resp.shards),
-            shard_errors=_shard_errors(resp.shard_errors))
+        otherwise a missing shard gives a result with partial=True.
+        by_id: search with that element's vector instead (NotFound if it
+        does not exist).  filter / filter_ef: VSIM FILTER expression.
+        epsilon: only scores >= 1 - epsilon.  with_attributes: fill
+        Hit.attributes.  truth: exact linear scan.  nothread: VSIM NOTHREAD.
+        shard_k_ratio: ask each shard for ceil(k * ratio) (trades recall for
+        speed)."""
+        req = self._search_request(collection, k, ef, require_all, by_id, filter, filter_ef,
+                                   epsilon, with_attributes, truth, nothread, shard_k_ratio)
+        if vector is not None:
+            req.vector.extend(cv.floats(vector))
+        elif not by_id:
+            raise ValueError("search needs a vector or by_id")
+        return cv.search_result(self.call("Search", req, timeout=timeout))
+
+    def batch_search(self, collection: str, vectors: Iterable[Sequence[float]], k: int = 10,
+                     ef: int = 0, require_all: bool = False, *, filter: str = "",
+                     filter_ef: int = 0, epsilon: float = 0.0, with_attributes: bool = False,
+                     truth: bool = False, nothread: bool = False, shard_k_ratio: float = 0.0,
+                     timeout: Optional[float] = None) -> List[SearchResult]:
+        """Several searches with the same options in one round trip; one
+        SearchResult per vector, in order."""
+        req = pb.BatchSearchRequest()
+        req.common.CopyFrom(self._search_request(collection, k, ef, require_all, "", filter,
+                                                 filter_ef, epsilon, with_attributes, truth,
+                                                 nothread, shard_k_ratio))
+        for v in vectors:
+            req.queries.add(vector=cv.floats(v))
+        resp = self.call("BatchSearch", req, timeout=timeout)
+        return [cv.search_result(r) for r in resp.results]
+
+    @staticmethod
+    def _search_request(collection: str, k: int, ef: int, require_all: bool, by_id: str,
+                        filter: str, filter_ef: int, epsilon: float, with_attributes: bool,
+                        truth: bool, nothread: bool, shard_k_ratio: float) -> Any:
+        if k < 0 or ef < 0 or filter_ef < 0:
+            raise ValueError("k, ef and filter_ef must be >= 0")
+        return pb.SearchRequest(collection=collection, k=k, ef=ef, require_all_shards=require_all,
+                                by_id=by_id, filter=filter, filter_ef=filter_ef, epsilon=epsilon,
+                                with_attributes=with_attributes, truth=truth, nothread=nothread,
+                                shard_k_ratio=shard_k_ratio)
+
+    # ------------------------------------------------------------ collections
+
+    def create_collection(self, collection: str, dim: int,
+                          quant: Union[Quantization, str, None] = None, *, m: int = 0,
+                          reduce: int = 0, build_ef: int = 0,
+                          timeout: Optional[float] = None) -> CreateResult:
+        """Create a collection with fixed parameters.  Repeating it with the
+        same parameters is fine (created=False); different ones raise
+        AlreadyExists."""
+        req = pb.CreateCollectionRequest(collection=collection)
+        cv.params_to_pb(CollectionParams(dim=dim, quant=Quantization.parse(quant), m=m,
+                                         reduce=reduce, build_ef=build_ef), req.params)
+        resp = self.call("CreateCollection", req, timeout=timeout)
+        return CreateResult(params=cv.params_from_pb(resp.params), created=resp.created,
+                            shards=cv.shards(resp.shards))
+
+    def describe_collection(self, collection: str, *,
+                            timeout: Optional[float] = None) -> CollectionInfo:
+        resp = self.call("DescribeCollection", pb.DescribeCollectionRequest(collection=collection),
+                         timeout=timeout)
+        return CollectionInfo(collection=resp.collection, params=cv.params_from_pb(resp.params),
+                              count=resp.count, shard_counts=list(resp.shard_counts),
+                              shards=cv.shards(resp.shards), has_metadata=resp.has_metadata)
+
+    def list_collections(self, *, timeout: Optional[float] = None) -> CollectionList:
+        resp = self.call("ListCollections", pb.ListCollectionsRequest(), timeout=timeout)
+        return CollectionList(collections=list(resp.collections), partial=resp.partial,
+                              shards=cv.shards(resp.shards))
+
+    def drop_collection(self, collection: str, *, timeout: Optional[float] = None) -> DropResult:
+        resp = self.call("DropCollection", pb.DropCollectionRequest(collection=collection),
+                         timeout=timeout)
+        return DropResult(keys_deleted=resp.keys_deleted, shards=cv.shards(resp.shards))
+
+    def count(self, collection: str, *, timeout: Optional[float] = None) -> CountResult:
+        resp = self.call("Count", pb.CountRequest(collection=collection), timeout=timeout)
+        return CountResult(count=resp.count, shard_counts=list(resp.shard_counts),
+                           partial=resp.partial, shards=cv.shards(resp.shards))
+
+    def info(self, collection: str, *, timeout: Optional[float] = None) -> InfoResult:
+        resp = self.call("Info", pb.InfoRequest(collection=collection), timeout=timeout)
+        return InfoResult(
+            shard_info=[ShardInfo(shard=s.shard, exists=s.exists,
+                                  fields={f.name: f.value for f in s.fields})
+                        for s in resp.shard_info],
+            size=resp.size, attributes_count=resp.attributes_count,
+            partial=resp.partial, shards=cv.shards(resp.shards))
+
+    # ------------------------------------------------------------ elements
+
+    def get(self, collection: str, id: str, *, raw: bool = False,
+            timeout: Optional[float] = None) -> Element:
+        """One element's vector and attributes; NotFound if missing."""
+        resp = self.call("Get", pb.GetRequest(collection=collection, id=id, raw=raw),
+                         timeout=timeout)
+        return Element(id=resp.id, vector=list(resp.vector),
+                       attributes=cv.parse_attrs(resp.attributes_json, resp.has_attributes),
+                       shard=resp.shard, raw=cv.raw_vector(resp.raw, resp.HasField("raw")))
+
+    def get_attributes(self, collection: str, id: str, *,
+                       timeout: Optional[float] = None) -> Any:
+        """The element's parsed JSON attributes, None if it has none."""
+        resp = self.call("GetAttributes", pb.GetAttributesRequest(collection=collection, id=id),
+                         timeout=timeout)
+        return cv.parse_attrs(resp.attributes_json, resp.has_attributes)
+
+    def exists(self, collection: str, id: str, *, timeout: Optional[float] = None) -> bool:
+        resp = self.call("Exists", pb.ExistsRequest(collection=collection, id=id), timeout=timeout)
+        return bool(resp.exists)
+
+    def random_members(self, collection: str, count: int = 1, *,
+                       timeout: Optional[float] = None) -> RandomMembers:
+        """VRANDMEMBER: count > 0 gives up to count distinct ids, count < 0
+        exactly -count ids with repeats allowed."""
+        resp = self.call("RandomMembers", pb.RandomMembersRequest(collection=collection, count=count),
+                         timeout=timeout)
+        return RandomMembers(ids=list(resp.ids), partial=resp.partial, shards=cv.shards(resp.shards))
+
+    def links(self, collection: str, id: str, *, timeout: Optional[float] = None) -> Links:
+        """The element's HNSW neighbours per level (VLINKS WITHSCORES)."""
+        resp = self.call("Links", pb.LinksRequest(collection=collection, id=id), timeout=timeout)
+        return Links(levels=[list(zip(lv.ids, lv.scores)) for lv in resp.levels], shard=resp.shard)
 
     # ------------------------------------------------------------ internals
 
-    def _write_call(self, method: str, req: Message, timeout: Optional[float]) -> Message:
+    def _write_call(self, method: str, req: Message, timeout: Optional[float]) -> Any:
         m = _method(method)
         code, message, reply = self._exchange(m.path, req.SerializeToString(), timeout)
         if code == "OK":
             return _parse(m.response_type, reply)
-        result = None
         # The server sends per-item results with UNAVAILABLE and
         # DEADLINE_EXCEEDED (and with any code a shard gave some items):
         # whenever they are there, hand them to the caller.
-        if reply:
-            resp = _parse(m.response_type, reply)
-            result = WriteResult(
-                items=_item_results(resp.results),  # type: ignore[attr-defined]
-                added=getattr(resp, "added", 0), updated=getattr(resp, "updated", 0),
-                deleted=getattr(resp, "deleted", 0), not_found=getattr(resp, "not_found", 0),
-                failed=resp.failed, shards=_shards(resp.shards),  # type: ignore[attr-defined]
-                shard_errors=_shard_errors(resp.shard_errors))  # type: ignore[attr-defined]
+        result = cv.write_result(_parse(m.response_type, reply)) if reply else None
         raise error_for(code, message, result)
 
     def _exchange(self, path: str, payload: bytes,
@@ -202,7 +329,6 @@ class Client:
                 raise DeadlineExceeded(f"{self.url}: no reply within {t + self.grace:.3g} s") from None
             raise Unavailable(e.message) from None
         reply = _parse(pb.ReplyEnvelope, raw)
-        assert isinstance(reply, pb.ReplyEnvelope)
         # 0: the server could not read our envelope, so it could not echo.
         if reply.request_id not in (0, request_id):
             raise Internal(f"reply carries request id {reply.request_id}, sent {request_id}")
@@ -228,55 +354,15 @@ def _method_path(name: str) -> str:
     return _method(name).path
 
 
-def _parse(cls: type, data: bytes) -> Message:
+def _parse(cls: type, data: bytes) -> Any:
     msg = cls()
     try:
         msg.ParseFromString(data)
-    except Exception as e:  # DecodeError, or RuntimeWarning-ish C++ errors
+    except Exception as e:  # DecodeError, or the C++ backend's own errors
         raise Internal(f"malformed {cls.__name__} from server: {e}") from None
-    return msg  # type: ignore[no-any-return]
+    return msg
 
 
 def _check_timeout(t: float) -> None:
     if not (isinstance(t, (int, float)) and t > 0 and math.isfinite(t)):
         raise ValueError(f"timeout must be a positive number of seconds, not {t!r}")
-
-
-def _floats(v: Sequence[float]) -> list:
-    # float() accepts numpy scalars and ints; the server validates the values
-    # (finite, dimension), so that the rules live in one place.
-    return [float(x) for x in v]
-
-
-def _unpack_item(it: ItemLike) -> Tuple[str, Sequence[float], Attributes]:
-    if isinstance(it, Item):
-        return it.id, it.vector, it.attributes
-    if isinstance(it, tuple) and len(it) in (2, 3):
-        return it[0], it[1], (it[2] if len(it) == 3 else None)  # type: ignore[misc]
-    raise TypeError(f"an item is an Item or (id, vector[, attributes]), not {it!r}")
-
-
-def _attrs_json(attrs: Attributes) -> str:
-    if attrs is None:
-        return ""
-    if isinstance(attrs, str):
-        return attrs
-    if isinstance(attrs, Mapping):
-        return json.dumps(dict(attrs), separators=(",", ":"), allow_nan=False)
-    raise TypeError(f"attributes must be a dict, a JSON string or None, not {type(attrs).__name__}")
-
-
-def _shards(s: Message) -> ShardSummary:
-    return ShardSummary(total=s.total, ok=s.ok, failed=s.failed,  # type: ignore[attr-defined]
-                        timed_out=s.timed_out)  # type: ignore[attr-defined]
-
-
-def _shard_errors(errs: Iterable[Message]) -> list:
-    return [ShardError(shard=e.shard, code=code_name(e.code), message=e.message)  # type: ignore[attr-defined]
-            for e in errs]
-
-
-def _item_results(results: Iterable[Message]) -> list:
-    return [ItemResult(id=r.id, outcome=Outcome.from_wire(r.outcome), shard=r.shard,  # type: ignore[attr-defined]
-                       code=code_name(r.code), message=r.message)  # type: ignore[attr-defined]
-            for r in results]

@@ -2,16 +2,20 @@
 
 The client converts protobuf replies into these frozen dataclasses so that
 callers never touch generated classes (whose API differs between protobuf
-versions).  Code names are strings ("UNAVAILABLE"), write outcomes an enum.
+versions).  Code names are strings ("UNAVAILABLE"); write outcomes and
+quantizations are enums; JSON attributes are parsed (None = no attributes).
 """
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any, Iterator, List, Mapping, Sequence, Union
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 __all__ = ["Item", "Outcome", "ItemResult", "ShardSummary", "ShardError",
-           "WriteResult", "Hit", "SearchResult", "Attributes"]
+           "WriteResult", "Hit", "SearchResult", "Attributes", "Quantization",
+           "CollectionParams", "CreateResult", "CollectionInfo", "CollectionList",
+           "DropResult", "RawVector", "Element", "CountResult", "ShardInfo",
+           "InfoResult", "RandomMembers", "Links"]
 
 # A JSON object as a dict (serialized for you) or as an already-encoded string.
 Attributes = Union[Mapping[str, Any], str, None]
@@ -45,6 +49,36 @@ class Outcome(enum.Enum):
             return cls.UNSPECIFIED
 
 
+class Quantization(enum.Enum):
+    """How a collection stores vectors (vsetd.v1.Quantization).  Fixed when
+    the collection is created.  BIN scores are the fraction of agreeing sign
+    bits, not a cosine."""
+
+    UNSPECIFIED = 0  # in a request: the server's default (Q8)
+    Q8 = 1
+    NOQUANT = 2
+    BIN = 3
+
+    @classmethod
+    def from_wire(cls, number: int) -> "Quantization":
+        try:
+            return cls(number)
+        except ValueError:
+            return cls.UNSPECIFIED
+
+    @classmethod
+    def parse(cls, q: Union["Quantization", str, None]) -> "Quantization":
+        """Accepts the enum, a name ("q8", "NOQUANT", "bin") or None."""
+        if q is None:
+            return cls.UNSPECIFIED
+        if isinstance(q, cls):
+            return q
+        try:
+            return cls[str(q).upper()]
+        except KeyError:
+            raise ValueError(f"unknown quantization {q!r} (Q8, NOQUANT, BIN)") from None
+
+
 @dataclass(frozen=True)
 class ItemResult:
     id: str
@@ -62,6 +96,7 @@ class ShardSummary:
     ok: int = 0
     failed: int = 0        # errored, refused, or skipped (circuit breaker)
     timed_out: int = 0     # no answer before the deadline
+    from_replica: Tuple[int, ...] = ()  # shards answered by a replica (in ok)
 
 
 @dataclass(frozen=True)
@@ -92,6 +127,9 @@ class Hit:
     id: str
     score: float           # 1 - cosine_distance/2, in [0, 1]; higher is closer
     shard: int
+    # With search(..., with_attributes=True): the parsed JSON attributes
+    # (None when the element has none).
+    attributes: Any = None
 
 
 @dataclass(frozen=True)
@@ -112,3 +150,111 @@ class SearchResult:
 
     def ids(self) -> List[str]:
         return [h.id for h in self.results]
+
+
+# ------------------------------------------------------------ collections
+
+@dataclass(frozen=True)
+class CollectionParams:
+    """A collection's fixed parameters.  0 means the default (M 16, no
+    REDUCE, Redis's build EF 200)."""
+
+    dim: int = 0
+    quant: Quantization = Quantization.UNSPECIFIED
+    m: int = 0
+    reduce: int = 0
+    build_ef: int = 0
+
+
+@dataclass(frozen=True)
+class CreateResult:
+    params: CollectionParams
+    created: bool          # False: it existed already with these parameters
+    shards: ShardSummary = field(default_factory=ShardSummary)
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    collection: str
+    params: CollectionParams
+    count: int                         # elements over all shards
+    shard_counts: List[int]            # per shard, in --shard order
+    shards: ShardSummary = field(default_factory=ShardSummary)
+    has_metadata: bool = True          # False: params were read from VINFO
+
+
+@dataclass(frozen=True)
+class CollectionList:
+    collections: List[str]             # sorted bytewise
+    partial: bool = False
+    shards: ShardSummary = field(default_factory=ShardSummary)
+
+
+@dataclass(frozen=True)
+class DropResult:
+    keys_deleted: int
+    shards: ShardSummary = field(default_factory=ShardSummary)
+
+
+# ------------------------------------------------------------ reads
+
+@dataclass(frozen=True)
+class RawVector:
+    """VEMB RAW: the stored representation."""
+
+    quantization: str      # "int8", "f32", "bin"
+    data: bytes
+    norm: float
+    range: float           # Q8 only
+
+
+@dataclass(frozen=True)
+class Element:
+    """One stored element (get()).  vector is as Redis returns it
+    (dequantized, denormalized), so it approximates what was inserted."""
+
+    id: str
+    vector: List[float]
+    attributes: Any        # parsed JSON, None when it has none
+    shard: int
+    raw: Optional[RawVector] = None
+
+
+@dataclass(frozen=True)
+class CountResult:
+    count: int
+    shard_counts: List[int]
+    partial: bool = False
+    shards: ShardSummary = field(default_factory=ShardSummary)
+
+
+@dataclass(frozen=True)
+class ShardInfo:
+    shard: int
+    exists: bool
+    fields: Dict[str, str]             # VINFO, as Redis names the fields
+
+
+@dataclass(frozen=True)
+class InfoResult:
+    shard_info: List[ShardInfo]
+    size: int                          # sum of "size"
+    attributes_count: int              # sum of "attributes-count"
+    partial: bool = False
+    shards: ShardSummary = field(default_factory=ShardSummary)
+
+
+@dataclass(frozen=True)
+class RandomMembers:
+    ids: List[str]
+    partial: bool = False
+    shards: ShardSummary = field(default_factory=ShardSummary)
+
+
+@dataclass(frozen=True)
+class Links:
+    """An element's HNSW neighbours: levels[0] is level 0, each a list of
+    (id, score)."""
+
+    levels: List[List[Tuple[str, float]]]
+    shard: int

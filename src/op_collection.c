@@ -1,0 +1,469 @@
+/*
+ * op_collection.c - CreateCollection, DescribeCollection, ListCollections,
+ * DropCollection.  All four touch every shard (collection.h: the metadata
+ * hash "vsetd:@meta:<collection>" is on every shard).
+ *
+ *   Create:   HGETALL meta + EXISTS key on all, then HSET meta on all
+ *             (every shard must answer: a collection known to only some
+ *             shards would be re-created with defaults by the others)
+ *   Describe: HGETALL meta + VCARD key + VINFO key on all
+ *   List:     SCAN MATCH vsetd:@meta:* on all, until every cursor is 0
+ *   Drop:     DEL key meta on all (every shard must answer)
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "collection.h"
+#include "ops.h"
+#include "round.h"
+#include "validate.h"
+
+#define VSD_SCAN_COUNT "1000"
+#define VSD_SCAN_MAX_ROUNDS 10000
+
+static int
+vsd_oom(struct vsd_call *call)
+{
+	return vsd_status_set(&call->st, VSD_RESOURCE_EXHAUSTED,
+	    "out of memory");
+}
+
+/* Status for a write that must reach every shard, when some did not
+ * answer. */
+static int
+vsd_all_shards(struct vsd_call *call, const char *what)
+{
+	const struct vsd_shard_result *res = call->w->res;
+	uint32_t s, n = call->srv->cfg->nshards;
+
+	for (s = 0; s < n; s++) {
+		if (res[s].state == VSD_SHARD_OK || res[s].state ==
+		    VSD_SHARD_UNUSED)
+			continue;
+		return vsd_status_set(&call->st,
+		    vsd_shard_state_code(res[s].state), "%s needs every "
+		    "shard; shard %u: %s", what, s, res[s].error);
+	}
+	return VSD_OK;
+}
+
+/* One command per shard from a fixed argv. */
+static struct vsd_cmd *
+vsd_each_shard(struct vsd_call *call, const struct vsd_argv *a,
+    size_t per, size_t slot, struct vsd_cmd *cmds)
+{
+	uint32_t s, n = call->srv->cfg->nshards;
+
+	if (cmds == NULL)
+		cmds = vsd_call_alloc(call, n * per * sizeof(*cmds));
+	if (cmds == NULL)
+		return NULL;
+	for (s = 0; s < n; s++)
+		vsd_argv_to_cmd(a, &cmds[s * per + slot], s);
+	return cmds;
+}
+
+void
+vsd_op_create_collection(struct vsd_call *call, const ProtobufCMessage *m)
+{
+	const Vsetd__V1__CreateCollectionRequest *req =
+	    (const Vsetd__V1__CreateCollectionRequest *)m;
+	uint32_t s, n = call->srv->cfg->nshards;
+	Vsetd__V1__CreateCollectionResponse *resp;
+	struct vsd_coll_params p, got;
+	struct vsd_argv hget, exists;
+	struct vsd_cmd *cmds, *writes;
+	const char *key, *metakey;
+	size_t keylen, metalen, nw = 0;
+	int have = 0, rv;
+
+	if (vsd_check_collection(req->collection, &call->st) != VSD_OK ||
+	    vsd_coll_params_from_msg(req->params, call->lim, &p,
+	    &call->st) != VSD_OK)
+		return;
+	key = vsd_call_key(call, req->collection, &keylen);
+	metakey = vsd_meta_key(call, req->collection, &metalen);
+	resp = vsd_call_alloc(call, sizeof(*resp));
+	if (key == NULL || metakey == NULL || resp == NULL ||
+	    vsd_argv_init(call, &hget, 2) != 0 ||
+	    vsd_argv_init(call, &exists, 2) != 0) {
+		vsd_oom(call);
+		return;
+	}
+	vsd_argv_str(&hget, "HGETALL");
+	vsd_argv_add(&hget, metakey, metalen);
+	vsd_argv_str(&exists, "EXISTS");
+	vsd_argv_add(&exists, key, keylen);
+	cmds = vsd_each_shard(call, &hget, 2, 0, NULL);
+	writes = vsd_call_alloc(call, n * sizeof(*writes));
+	if (cmds == NULL || writes == NULL) {
+		vsd_oom(call);
+		return;
+	}
+	vsd_each_shard(call, &exists, 2, 1, cmds);
+	vsd_round_run(call, cmds, 2 * n, VSD_RUN_READ, vsd_round_half_deadline(call));
+	if (vsd_all_shards(call, "CreateCollection") != VSD_OK)
+		return;
+	for (s = 0; s < n; s++) {
+		const redisReply *e = cmds[2 * s + 1].reply;
+
+		if (vsd_reply_check(call, s, cmds[2 * s].reply) != VSD_OK ||
+		    vsd_reply_check(call, s, e) != VSD_OK)
+			return;
+		if ((rv = vsd_coll_parse(cmds[2 * s].reply, &got)) < 0) {
+			vsd_status_set(&call->st, VSD_INTERNAL, "shard %u: "
+			    "malformed metadata in %s", s, metakey);
+			return;
+		}
+		if (rv == 1) {
+			if (!vsd_coll_params_equal(&got, &p)) {
+				vsd_status_set(&call->st, VSD_ALREADY_EXISTS,
+				    "collection \"%s\" exists with other "
+				    "parameters (dim %u, quant %s, m %u, "
+				    "reduce %u, build_ef %u)", req->collection,
+				    got.dim, vsd_quant_name(got.quant), got.m,
+				    got.reduce, got.build_ef);
+				return;
+			}
+			have = 1;
+			continue;
+		}
+		if (e->type == REDIS_REPLY_INTEGER && e->integer > 0) {
+			vsd_status_set(&call->st, VSD_ALREADY_EXISTS,
+			    "collection \"%s\" exists on shard %u without "
+			    "vsetd metadata (made by hand or by an older "
+			    "vsetd): drop it first", req->collection, s);
+			return;
+		}
+		/* This shard lacks the metadata: write (or repair) it. */
+		if (vsd_coll_hset_cmd(call, &writes[nw++], s, metakey, metalen,
+		    &p) != 0) {
+			vsd_oom(call);
+			return;
+		}
+	}
+	vsetd__v1__create_collection_response__init(resp);
+	resp->params = vsd_call_alloc(call, sizeof(*resp->params));
+	if (resp->params == NULL) {
+		vsd_oom(call);
+		return;
+	}
+	vsd_coll_params_to_msg(&p, resp->params);
+	resp->created = !have;
+	if (nw > 0) {
+		vsd_round_run(call, writes, nw, VSD_RUN_WRITE, call->deadline_us);
+		if (vsd_all_shards(call, "CreateCollection") != VSD_OK)
+			return;
+		for (s = 0; s < nw; s++)
+			if (vsd_reply_check(call, writes[s].shard,
+			    writes[s].reply) != VSD_OK)
+				return;
+	}
+	if ((resp->shards = vsd_round_summary(call)) == NULL)
+		return;
+	vsd_coll_cache_put(req->collection, &p);
+	call->resp = &resp->base;
+}
+
+/* VINFO reply -> parameters, for a vector set without metadata. */
+static void
+vsd_params_from_vinfo(const redisReply *r, struct vsd_coll_params *p)
+{
+	size_t i;
+
+	memset(p, 0, sizeof(*p));
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY)
+		return;
+	for (i = 0; i + 1 < r->elements; i += 2) {
+		const redisReply *k = r->element[i], *v = r->element[i + 1];
+		long long iv = v->type == REDIS_REPLY_INTEGER ? v->integer :
+		    v->type == REDIS_REPLY_STRING ? atoll(v->str) : 0;
+
+		if (k->type != REDIS_REPLY_STRING)
+			continue;
+		if (strcmp(k->str, "quant-type") == 0 &&
+		    v->type == REDIS_REPLY_STRING)
+			p->quant = strcmp(v->str, "bin") == 0 ?
+			    VSETD__V1__QUANTIZATION__QUANT_BIN :
+			    strcmp(v->str, "int8") == 0 ?
+			    VSETD__V1__QUANTIZATION__QUANT_Q8 :
+			    VSETD__V1__QUANTIZATION__QUANT_NOQUANT;
+		else if (strcmp(k->str, "hnsw-m") == 0)
+			p->m = (uint32_t)iv;
+		else if (strcmp(k->str, "vector-dim") == 0 && p->dim == 0)
+			p->dim = (uint32_t)iv;
+		else if (strcmp(k->str, "projection-input-dim") == 0 && iv > 0) {
+			p->reduce = p->dim;
+			p->dim = (uint32_t)iv;
+		}
+	}
+}
+
+void
+vsd_op_describe_collection(struct vsd_call *call, const ProtobufCMessage *m)
+{
+	const Vsetd__V1__DescribeCollectionRequest *req =
+	    (const Vsetd__V1__DescribeCollectionRequest *)m;
+	uint32_t s, n = call->srv->cfg->nshards;
+	Vsetd__V1__DescribeCollectionResponse *resp;
+	struct vsd_coll_params p, got;
+	struct vsd_argv hget, vcard, vinfo;
+	const redisReply *info = NULL;
+	struct vsd_cmd *cmds;
+	const char *key, *metakey;
+	size_t keylen, metalen;
+	int have = 0;
+
+	if (vsd_check_collection(req->collection, &call->st) != VSD_OK)
+		return;
+	key = vsd_call_key(call, req->collection, &keylen);
+	metakey = vsd_meta_key(call, req->collection, &metalen);
+	resp = vsd_call_alloc(call, sizeof(*resp));
+	if (key == NULL || metakey == NULL || resp == NULL ||
+	    vsd_argv_init(call, &hget, 2) != 0 ||
+	    vsd_argv_init(call, &vcard, 2) != 0 ||
+	    vsd_argv_init(call, &vinfo, 2) != 0) {
+		vsd_oom(call);
+		return;
+	}
+	vsd_argv_str(&hget, "HGETALL");
+	vsd_argv_add(&hget, metakey, metalen);
+	vsd_argv_str(&vcard, "VCARD");
+	vsd_argv_add(&vcard, key, keylen);
+	vsd_argv_str(&vinfo, "VINFO");
+	vsd_argv_add(&vinfo, key, keylen);
+	if ((cmds = vsd_each_shard(call, &hget, 3, 0, NULL)) == NULL) {
+		vsd_oom(call);
+		return;
+	}
+	vsd_each_shard(call, &vcard, 3, 1, cmds);
+	vsd_each_shard(call, &vinfo, 3, 2, cmds);
+	vsd_round_run(call, cmds, 3 * n, VSD_RUN_READ, call->deadline_us);
+
+	vsetd__v1__describe_collection_response__init(resp);
+	resp->collection = (char *)req->collection;
+	resp->shard_counts = vsd_call_alloc(call, n * sizeof(uint64_t));
+	resp->params = vsd_call_alloc(call, sizeof(*resp->params));
+	if (resp->shard_counts == NULL || resp->params == NULL) {
+		vsd_oom(call);
+		return;
+	}
+	resp->n_shard_counts = n;
+	for (s = 0; s < n; s++) {
+		const redisReply *c = cmds[3 * s + 1].reply;
+		const redisReply *vi = cmds[3 * s + 2].reply;
+
+		if (vsd_coll_parse(cmds[3 * s].reply, &got) == 1 && !have) {
+			p = got;
+			have = 1;
+		}
+		if (c != NULL && c->type == REDIS_REPLY_INTEGER) {
+			resp->shard_counts[s] = (uint64_t)c->integer;
+			resp->count += (uint64_t)c->integer;
+		}
+		if (info == NULL && vi != NULL && vi->type == REDIS_REPLY_ARRAY)
+			info = vi;
+	}
+	if ((resp->shards = vsd_round_summary(call)) == NULL)
+		return;
+	if (resp->shards->ok == 0) {
+		vsd_round_no_answer(call, "DescribeCollection");
+		return;
+	}
+	if (!have && info == NULL) {
+		vsd_status_set(&call->st, VSD_NOT_FOUND, "collection \"%s\" "
+		    "does not exist", req->collection);
+		return;
+	}
+	if (!have)
+		vsd_params_from_vinfo(info, &p);
+	resp->has_metadata = have;
+	vsd_coll_params_to_msg(&p, resp->params);
+	call->resp = &resp->base;
+}
+
+static int
+vsd_name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void
+vsd_op_list_collections(struct vsd_call *call, const ProtobufCMessage *m)
+{
+	uint32_t s, n = call->srv->cfg->nshards, active;
+	Vsetd__V1__ListCollectionsResponse *resp;
+	size_t nnames = 0, cap = 64, i, plen = strlen(VSD_META_PREFIX), nc;
+	char **names, **grown, *cursors_buf;
+	uint8_t *done, *failed;
+	struct vsd_cmd *cmds;
+	int round;
+
+	(void)m;
+	resp = vsd_call_alloc(call, sizeof(*resp));
+	names = vsd_call_alloc(call, cap * sizeof(*names));
+	cmds = vsd_call_alloc(call, n * sizeof(*cmds));
+	done = vsd_call_alloc(call, n);
+	failed = vsd_call_alloc(call, n);
+	cursors_buf = vsd_call_alloc(call, (size_t)n * 24);
+	if (resp == NULL || names == NULL || cmds == NULL || done == NULL ||
+	    failed == NULL || cursors_buf == NULL) {
+		vsd_oom(call);
+		return;
+	}
+	for (s = 0; s < n; s++)
+		snprintf(cursors_buf + 24 * s, 24, "0");
+	for (round = 0; round < VSD_SCAN_MAX_ROUNDS; round++) {
+		nc = 0;
+		for (s = 0; s < n; s++) {
+			struct vsd_argv a;
+
+			if (done[s])
+				continue;
+			if (vsd_argv_init(call, &a, 6) != 0) {
+				vsd_oom(call);
+				return;
+			}
+			vsd_argv_str(&a, "SCAN");
+			vsd_argv_str(&a, cursors_buf + 24 * s);
+			vsd_argv_str(&a, "MATCH");
+			vsd_argv_str(&a, VSD_META_PREFIX "*");
+			vsd_argv_str(&a, "COUNT");
+			vsd_argv_str(&a, VSD_SCAN_COUNT);
+			vsd_argv_to_cmd(&a, &cmds[nc++], s);
+		}
+		if (nc == 0)
+			break;
+		vsd_round_run(call, cmds, nc, VSD_RUN_READ, call->deadline_us);
+		for (i = 0; i < nc; i++) {
+			const redisReply *r = cmds[i].reply, *keys;
+			size_t j;
+
+			s = cmds[i].shard;
+			if (r == NULL || r->type != REDIS_REPLY_ARRAY ||
+			    r->elements != 2 ||
+			    r->element[0]->type != REDIS_REPLY_STRING ||
+			    r->element[1]->type != REDIS_REPLY_ARRAY) {
+				done[s] = failed[s] = 1;
+				continue;
+			}
+			snprintf(cursors_buf + 24 * s, 24, "%s",
+			    r->element[0]->str);
+			if (strcmp(r->element[0]->str, "0") == 0)
+				done[s] = 1;
+			keys = r->element[1];
+			for (j = 0; j < keys->elements; j++) {
+				const redisReply *k = keys->element[j];
+
+				if (k->type != REDIS_REPLY_STRING ||
+				    k->len <= plen)
+					continue;
+				if (nnames == cap) {
+					grown = vsd_call_alloc(call, 2 * cap *
+					    sizeof(*grown));
+					if (grown == NULL) {
+						vsd_oom(call);
+						return;
+					}
+					memcpy(grown, names, cap *
+					    sizeof(*names));
+					names = grown;
+					cap *= 2;
+				}
+				names[nnames] = vsd_call_strdup(call,
+				    k->str + plen, k->len - plen);
+				if (names[nnames++] == NULL) {
+					vsd_oom(call);
+					return;
+				}
+			}
+		}
+	}
+	vsd_cmds_free_replies(call->cmds, call->ncmds);
+	call->ncmds = 0;
+	qsort(names, nnames, sizeof(*names), vsd_name_cmp);
+	for (i = 0, nc = 0; i < nnames; i++)
+		if (nc == 0 || strcmp(names[nc - 1], names[i]) != 0)
+			names[nc++] = names[i];
+	vsetd__v1__list_collections_response__init(resp);
+	resp->collections = names;
+	resp->n_collections = nc;
+	resp->shards = vsd_call_alloc(call, sizeof(*resp->shards));
+	if (resp->shards == NULL) {
+		vsd_oom(call);
+		return;
+	}
+	vsetd__v1__shard_summary__init(resp->shards);
+	for (s = 0, active = 0; s < n; s++) {
+		resp->shards->total++;
+		if (failed[s] || !done[s]) {
+			resp->shards->failed++;
+			continue;
+		}
+		resp->shards->ok++;
+		active++;
+	}
+	resp->partial = active < n;
+	if (active == 0) {
+		vsd_status_set(&call->st, VSD_UNAVAILABLE, "ListCollections: "
+		    "no shard answered");
+		return;
+	}
+	call->resp = &resp->base;
+}
+
+void
+vsd_op_drop_collection(struct vsd_call *call, const ProtobufCMessage *m)
+{
+	const Vsetd__V1__DropCollectionRequest *req =
+	    (const Vsetd__V1__DropCollectionRequest *)m;
+	uint32_t s, n = call->srv->cfg->nshards;
+	Vsetd__V1__DropCollectionResponse *resp;
+	const char *key, *metakey;
+	struct vsd_cmd *cmds;
+	struct vsd_argv a;
+	size_t keylen, metalen;
+
+	if (vsd_check_collection(req->collection, &call->st) != VSD_OK)
+		return;
+	key = vsd_call_key(call, req->collection, &keylen);
+	metakey = vsd_meta_key(call, req->collection, &metalen);
+	resp = vsd_call_alloc(call, sizeof(*resp));
+	if (key == NULL || metakey == NULL || resp == NULL ||
+	    vsd_argv_init(call, &a, 3) != 0) {
+		vsd_oom(call);
+		return;
+	}
+	vsd_argv_str(&a, "DEL");
+	vsd_argv_add(&a, key, keylen);
+	vsd_argv_add(&a, metakey, metalen);
+	if ((cmds = vsd_each_shard(call, &a, 1, 0, NULL)) == NULL) {
+		vsd_oom(call);
+		return;
+	}
+	/* Forget it here first, so no insert of ours re-creates it from a
+	 * cached entry while the DELs run. */
+	vsd_coll_cache_drop(req->collection);
+	vsd_round_run(call, cmds, n, VSD_RUN_WRITE, call->deadline_us);
+	vsd_coll_cache_drop(req->collection);
+	vsetd__v1__drop_collection_response__init(resp);
+	for (s = 0; s < n; s++) {
+		const redisReply *r = cmds[s].reply;
+
+		if (r != NULL && r->type == REDIS_REPLY_INTEGER)
+			resp->keys_deleted += (uint64_t)r->integer;
+	}
+	if (vsd_all_shards(call, "DropCollection") != VSD_OK)
+		return;
+	for (s = 0; s < n; s++)
+		if (vsd_reply_check(call, s, cmds[s].reply) != VSD_OK)
+			return;
+	if (resp->keys_deleted == 0) {
+		vsd_status_set(&call->st, VSD_NOT_FOUND, "collection \"%s\" "
+		    "does not exist", req->collection);
+		return;
+	}
+	if ((resp->shards = vsd_round_summary(call)) == NULL)
+		return;
+	call->resp = &resp->base;
+}
