@@ -137,6 +137,7 @@ on_run(struct agent *a, uint64_t run_id, Vsetbench__V1__AgentReply *r,
 	r->searches = res->searches;
 	r->inserts = res->inserts;
 	r->deletes = res->deletes;
+	r->gets = res->gets;
 	r->items = res->items;
 	r->recall_hits = res->recall_hits;
 	r->recall_total = res->recall_total;

@@ -347,6 +347,7 @@ add_result(vb_report *rep, const Vsetbench__V1__AgentReply *a,
 	scratch->searches = a->searches;
 	scratch->inserts = a->inserts;
 	scratch->deletes = a->deletes;
+	scratch->gets = a->gets;
 	scratch->items = a->items;
 	scratch->recall_hits = a->recall_hits;
 	scratch->recall_total = a->recall_total;
@@ -380,7 +381,8 @@ sample_shards(struct vb_run_opts *o, double *cpu)
 	return 0;
 }
 
-/* PREPARE, RUN, BYE.  0 when every agent ran the plan. */
+/* PREPARE and RUN with o->plan as it is now.  0 when every agent ran
+ * the plan. */
 static int
 drive_agents(struct coord *c, vb_report *rep)
 {
@@ -412,9 +414,11 @@ drive_agents(struct coord *c, vb_report *rep)
 		}
 	free_replies(rs, got);
 	if (got < want || got < o->agents)
-		goto bye;
+		goto out;
 
-	have_v = o->vsetd_pid > 0 && vb_proc_read(o->vsetd_pid, &v0) == 0;
+	/* vsetd's CPU only when the run goes through it. */
+	have_v = !o->plan.direct && o->vsetd_pid > 0 &&
+	    vb_proc_read(o->vsetd_pid, &v0) == 0;
 	have_s = o->n_shard_pids > 0 && sample_shards(o, &s0) == 0;
 	got = survey(c, VSETBENCH__V1__SURVEY_KIND__RUN, NULL,
 	    o->plan.max_ms + o->plan.warmup_ms + RUN_SLACK_MS, "run", rs,
@@ -444,14 +448,38 @@ drive_agents(struct coord *c, vb_report *rep)
 		rep->shards_cpu_s = s1 - s0;
 	}
 	rv = got == want && got >= o->agents ? 0 : -1;
-bye:
-	got = survey(c, VSETBENCH__V1__SURVEY_KIND__BYE, NULL,
-	    BYE_TIMEOUT_MS, "bye", rs, cap, &want);
-	free_replies(rs, got);
 out:
 	free(rs);
 	free(scratch);
 	return rv;
+}
+
+/* BYE: agents drop their connections (and with --once, leave). */
+static void
+say_bye(struct coord *c)
+{
+	Vsetbench__V1__AgentReply *rs[256];
+	size_t got, want;
+
+	got = survey(c, VSETBENCH__V1__SURVEY_KIND__BYE, NULL,
+	    BYE_TIMEOUT_MS, "bye", rs, sizeof(rs) / sizeof(rs[0]), &want);
+	free_replies(rs, got);
+}
+
+/* One timed run into rep (direct or not, as o->plan says).  Returns the
+ * exit status so far: 0, 3 (some agent missing) or 1 (no results). */
+static int
+timed_run(struct coord *c, vb_report *rep)
+{
+	rep->direct = c->o->plan.direct;
+	if (drive_agents(c, rep) == 0)
+		return 0;
+	if (rep->have_run && rep->nagents > 0) {
+		fprintf(stderr, "vset-bench: partial results (not every agent "
+		    "answered)\n");
+		return 3;
+	}
+	return 1;
 }
 
 /* ------------------------------------------------------------ main */
@@ -461,11 +489,11 @@ vb_coord_main(struct vb_run_opts *o)
 {
 	struct coord c;
 	vb_dataset ds;
-	vb_report *rep = NULL;
+	vb_report *rep = NULL, *rep2 = NULL;
 	uint32_t *truth = NULL;
 	char err[512];
 	struct sigaction sa;
-	int status = 1, cached, window;
+	int status = 1, status2, cached, window;
 
 	memset(&c, 0, sizeof(c));
 	memset(&ds, 0, sizeof(ds));
@@ -477,20 +505,26 @@ vb_coord_main(struct vb_run_opts *o)
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	if ((rep = calloc(1, sizeof(*rep))) == NULL)
+	if ((rep = calloc(1, sizeof(*rep))) == NULL ||
+	    (rep2 = calloc(1, sizeof(*rep2))) == NULL)
 		goto out;
 	vs_hist_reset(&rep->total.hist);
 	rep->plan = &o->plan;
 	rep->total_rate = o->total_rate;
 	rep->recall_asked = o->recall;
+	rep->direct = o->plan.direct;
+	vs_hist_reset(&rep2->total.hist);
+	rep2->plan = &o->plan;
+	rep2->total_rate = o->total_rate;
+	rep2->recall_asked = o->recall;
 
 	if (vb_dataset_open(&ds, o->plan.dataset, o->plan.limit,
 	    o->plan.nqueries, err, sizeof(err)) != 0) {
 		fprintf(stderr, "vset-bench: %s\n", err);
 		goto out;
 	}
-	rep->rows = ds.n;
-	rep->dim = ds.dim;
+	rep->rows = rep2->rows = ds.n;
+	rep->dim = rep2->dim = ds.dim;
 	/* Agents draw queries from what the dataset really has. */
 	o->plan.nqueries = (uint32_t)ds.nq;
 	if (o->load) {
@@ -535,21 +569,27 @@ vb_coord_main(struct vb_run_opts *o)
 			goto out;
 		if (wait_agents(&c) != 0)
 			goto out;
-		if (drive_agents(&c, rep) != 0) {
-			if (rep->have_run && rep->nagents > 0) {
-				fprintf(stderr, "vset-bench: partial results "
-				    "(not every agent answered)\n");
-				status = 3;
-			}
-			if (!rep->have_run)
-				goto out;
-		} else {
-			status = 0;
+		/* --compare: the same agents run the same plan through
+		 * vsetd, then straight to the shards, back to back. */
+		status = timed_run(&c, rep);
+		if (o->compare && status != 1) {
+			o->plan.direct = 1;
+			status2 = timed_run(&c, rep2);
+			o->plan.direct = 0;
+			if (status2 > status)
+				status = status2;
 		}
+		say_bye(&c);
+		if (status == 1)
+			goto out;
 	} else {
 		status = 0;
 	}
-	if (o->json) {
+	if (o->compare && window) {
+		if (o->json ? vb_report_compare_json(stdout, rep, rep2) != 0 :
+		    (vb_report_compare_text(stdout, rep, rep2), 0) != 0)
+			status = 1;
+	} else if (o->json) {
 		if (vb_report_json(stdout, rep) != 0)
 			status = 1;
 	} else {
@@ -564,7 +604,10 @@ out:
 	free(truth);
 	if (rep != NULL)
 		free(rep->agents);
+	if (rep2 != NULL)
+		free(rep2->agents);
 	free(rep);
+	free(rep2);
 	vb_dataset_free(&ds);
 	return status;
 }

@@ -25,6 +25,7 @@ struct vb_run_opts {
 	uint64_t total_requests;     /* --requests, before dividing */
 	size_t agents;
 	int spawn;                   /* start the agents ourselves */
+	int compare;                 /* vsetd, then direct, same agents */
 	const char *listen;
 	int agent_wait_s;
 	int load;

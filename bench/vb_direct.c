@@ -401,6 +401,40 @@ vb_direct_add(vb_direct *d, const char *const *ids,
 }
 
 int
+vb_direct_get(vb_direct *d, const char *id)
+{
+	struct vb_shard *s;
+	const char *argv[3] = { "VEMB", d->key, id };
+	size_t argvlen[3] = { 4, strlen(d->key), strlen(id) };
+	redisReply *r;
+	int code;
+
+	free_replies(d);
+	s = &d->sh[vs_shard_of(id, strlen(id), (uint32_t)d->n)];
+	s->code = VS_OK;
+	s->pending = 0;
+	if (ensure(d, s) != 0)
+		return s->code;
+	if (redisAppendCommandArgv(s->c, 3, argv, argvlen) != REDIS_OK) {
+		drop(s, VS_INTERNAL);
+		return VS_INTERNAL;
+	}
+	s->pending = 1;
+	flush_all(d);
+	if ((r = read_one(s)) == NULL)
+		return s->code;
+	/* A missing element or key answers nil (or an empty array). */
+	if (r->type == REDIS_REPLY_ARRAY && r->elements > 0)
+		code = VS_OK;
+	else if (r->type == REDIS_REPLY_ERROR)
+		code = VS_INTERNAL;
+	else
+		code = VS_NOT_FOUND;
+	freeReplyObject(r);
+	return code;
+}
+
+int
 vb_direct_rem(vb_direct *d, const char *const *ids, size_t n,
     size_t *failed)
 {

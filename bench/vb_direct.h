@@ -50,6 +50,9 @@ int vb_direct_search(vb_direct *d, const float *q, size_t dim, uint32_t k,
 int vb_direct_add(vb_direct *d, const char *const *ids,
     const float *const *vecs, size_t n, size_t dim, size_t *failed);
 
+/* VEMB id on its shard: VS_OK, VS_NOT_FOUND, or the failure. */
+int vb_direct_get(vb_direct *d, const char *id);
+
 /* VREM ids[0..n). */
 int vb_direct_rem(vb_direct *d, const char *const *ids, size_t n,
     size_t *failed);

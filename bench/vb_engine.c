@@ -23,7 +23,6 @@
 #include "vb_engine.h"
 #include "vs_time.h"
 #include "vsetd.h"
-#include "vsetd.pb-c.h"
 
 #define LATE_US 1000
 
@@ -88,13 +87,14 @@ sleep_until(int64_t t_us)
 
 /* ------------------------------------------------------------ operations */
 
-enum op { OP_SEARCH, OP_INSERT, OP_DELETE };
+enum op { OP_SEARCH, OP_INSERT, OP_DELETE, OP_GET };
 
 static enum op
 pick_op(struct worker *w)
 {
 	const Vsetbench__V1__Plan *p = w->e->plan;
-	uint64_t total = (uint64_t)p->w_search + p->w_insert + p->w_delete;
+	uint64_t total = (uint64_t)p->w_search + p->w_insert + p->w_delete +
+	    p->w_get;
 	uint64_t r;
 
 	if (total == 0)
@@ -102,7 +102,11 @@ pick_op(struct worker *w)
 	r = rnd(&w->rng) % total;
 	if (r < p->w_search)
 		return OP_SEARCH;
-	return r < (uint64_t)p->w_search + p->w_insert ? OP_INSERT : OP_DELETE;
+	r -= p->w_search;
+	if (r < p->w_insert)
+		return OP_INSERT;
+	r -= p->w_insert;
+	return r < p->w_delete ? OP_DELETE : OP_GET;
 }
 
 /* |returned rows AND true top-k| for query qi. */
@@ -123,65 +127,23 @@ count_recall(struct worker *w, size_t qi, const long *rows, size_t nrows)
 	w->res.recall_total += k;
 }
 
-/* What a raw Search stub call hands back through its closure. */
-struct raw_search {
-	long *rows;
-	size_t n;
-	int partial;
-	int answered;
-};
-
-static void
-raw_search_done(const Vsetd__V1__SearchResponse *resp, void *data)
-{
-	struct raw_search *rs = data;
-	size_t i;
-
-	if (resp == NULL)
-		return;
-	rs->answered = 1;
-	rs->partial = resp->partial;
-	for (i = 0; i < resp->n_results && i < 1024; i++)
-		rs->rows[i] = vb_dataset_row(resp->results[i]->id);
-	rs->n = i;
-}
-
-/* vsetd search with a FILTER: the typed vs_search() has no filter field,
- * so this one goes through the generated stub (vs_service). */
+/* seq: the request's index in the window, or -1 in the warm-up.  Window
+ * searches walk the queries in order (query seq mod nq), so every run of
+ * N * nq searches asks each query exactly N times and recall figures of
+ * different targets cover the same queries. */
 static int
-vsetd_search_filtered(struct worker *w, const float *q, long *rows,
-    size_t *n, int *partial)
-{
-	const Vsetbench__V1__Plan *p = w->e->plan;
-	Vsetd__V1__SearchRequest req = VSETD__V1__SEARCH_REQUEST__INIT;
-	struct raw_search rs = { rows, 0, 0, 0 };
-
-	req.collection = p->collection;
-	req.vector = (float *)q;
-	req.n_vector = w->e->ds->dim;
-	req.k = p->k;
-	req.ef = p->ef;
-	req.require_all_shards = p->require_all;
-	req.filter = p->filter;
-	vsetd__v1__vector_service__search(vs_service(w->client), &req,
-	    raw_search_done, &rs);
-	*n = rs.n;
-	*partial = rs.partial;
-	if (!rs.answered)
-		return vs_errcode() != VS_OK ? vs_errcode() : VS_INTERNAL;
-	return VS_OK;
-}
-
-static int
-do_search(struct worker *w, int record)
+do_search(struct worker *w, int64_t seq)
 {
 	struct vb_engine *e = w->e;
 	const Vsetbench__V1__Plan *p = e->plan;
-	size_t qi = rnd(&w->rng) % e->ds->nq, i, n = 0;
-	const float *q = e->ds->queries + qi * e->ds->dim;
+	int record = seq >= 0;
+	size_t qi, i, n = 0;
+	const float *q;
 	long rows[1024];
 	int code, partial = 0;
 
+	qi = record ? (size_t)seq % e->ds->nq : rnd(&w->rng) % e->ds->nq;
+	q = e->ds->queries + qi * e->ds->dim;
 	if (p->direct) {
 		const vb_hit *hits;
 
@@ -189,14 +151,17 @@ do_search(struct worker *w, int record)
 		    p->filter, p->require_all, &hits, &n, &partial);
 		for (i = 0; code == VS_OK && i < n && i < 1024; i++)
 			rows[i] = vb_dataset_row(hits[i].id);
-	} else if (p->filter[0] != '\0') {
-		code = vsetd_search_filtered(w, q, rows, &n, &partial);
 	} else {
 		vs_search_params sp = { p->collection, q, e->ds->dim, p->k,
 		    p->ef, p->require_all };
+		vs_search_options so = { 0 };
 		vs_search_result *r = NULL;
 
-		code = vs_search(w->client, &sp, &r);
+		/* The plain call unless a filter needs the extended one. */
+		so.filter = p->filter;
+		code = p->filter[0] != '\0' ?
+		    vs_search_ex(w->client, &sp, &so, &r) :
+		    vs_search(w->client, &sp, &r);
 		if (code == VS_OK && r != NULL) {
 			partial = r->partial;
 			n = r->n_hits;
@@ -265,15 +230,43 @@ do_write(struct worker *w, enum op op, int record)
 	return code;
 }
 
+/* Get a random loaded row back: vs_get (Get), or VEMB on its shard. */
+static int
+do_get(struct worker *w, int record)
+{
+	struct vb_engine *e = w->e;
+	vs_element *el = NULL;
+	int code;
+
+	vb_dataset_id(rnd(&w->rng) % e->ds->n, w->idbuf[0],
+	    sizeof(w->idbuf[0]));
+	if (e->plan->direct) {
+		code = vb_direct_get(w->direct, w->idbuf[0]);
+	} else {
+		code = vs_get(w->client, e->plan->collection, w->idbuf[0], 0,
+		    &el);
+		vs_element_free(el);
+	}
+	if (record)
+		w->res.gets++;
+	return code;
+}
+
+/* seq: index in the window (recorded), or -1 in the warm-up. */
 static void
-one_request(struct worker *w, int64_t t0, int record)
+one_request(struct worker *w, int64_t t0, int64_t seq)
 {
 	enum op op = pick_op(w);
+	int record = seq >= 0;
 	int64_t t1;
 	int code;
 
-	code = op == OP_SEARCH ? do_search(w, record) :
-	    do_write(w, op, record);
+	if (op == OP_SEARCH)
+		code = do_search(w, seq);
+	else if (op == OP_GET)
+		code = do_get(w, record);
+	else
+		code = do_write(w, op, record);
 	t1 = vs_now_us();
 	atomic_fetch_add_explicit(&w->e->done, 1, memory_order_relaxed);
 	if (!record)
@@ -316,11 +309,11 @@ worker_main(void *arg)
 	while (!atomic_load_explicit(&e->phase, memory_order_acquire)) {
 		if (atomic_load_explicit(&e->stop, memory_order_relaxed))
 			goto out;
-		one_request(w, vs_now_us(), 0);
+		one_request(w, vs_now_us(), -1);
 	}
 	while ((i = claim(w)) >= 0) {
 		if (period_us == 0) {
-			one_request(w, vs_now_us(), 1);
+			one_request(w, vs_now_us(), i);
 			continue;
 		}
 		due = e->start_us + (int64_t)((double)i * period_us);
@@ -331,7 +324,7 @@ worker_main(void *arg)
 			sleep_until(due);
 		else if (now - due > LATE_US)
 			w->res.late++;
-		one_request(w, due, 1);
+		one_request(w, due, i);
 	}
 out:
 	atomic_fetch_sub(&e->running, 1);
@@ -456,6 +449,7 @@ vb_result_merge(vb_result *dst, const vb_result *src)
 	dst->searches += src->searches;
 	dst->inserts += src->inserts;
 	dst->deletes += src->deletes;
+	dst->gets += src->gets;
 	dst->items += src->items;
 	dst->recall_hits += src->recall_hits;
 	dst->recall_total += src->recall_total;

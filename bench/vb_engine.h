@@ -2,6 +2,11 @@
  * vb_engine.h - one agent's load: the threads that call vsetd (or the
  * shards directly) according to a plan, and what they measured.
  *
+ * Operations, drawn by the plan's weights: search (a query vector, walking
+ * the queries in order), insert and delete (`batch` items with ids unique
+ * to the agent; deletes remove the thread's own oldest inserts), get (a
+ * random loaded row, "i<row>").
+ *
  * Closed loop: `concurrency` threads, each sending its next request as soon
  * as the last one answered; latency is send-to-reply.
  * Open loop: requests are due at start + i/rate; `concurrency` worker
@@ -38,7 +43,7 @@ typedef struct vb_result {
 	uint64_t requests;           /* recorded requests, = sum of codes */
 	uint64_t codes[VB_NCODES];
 	uint64_t partial;
-	uint64_t searches, inserts, deletes, items;
+	uint64_t searches, inserts, deletes, gets, items;
 	uint64_t recall_hits, recall_total;
 	uint64_t late;
 	double cpu_s;                /* this process's CPU in the window */

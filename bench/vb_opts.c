@@ -33,6 +33,8 @@ vb_run_usage(FILE *f)
 "  --direct --shard HOST:PORT ...\n"
 "                         baseline: the same plan straight to the Redis\n"
 "                         shards (same hashing, parallel VSIM fan-out)\n"
+"  --compare              run the plan through vsetd, then --direct, with the\n"
+"                         same agents back to back; report both and ratios\n"
 "  --collection NAME      (default bench): Redis key vsetd:NAME\n"
 "  --timeout-ms MS        per-request deadline (default 1000)\n"
 "  --require-all          searches fail unless every shard answers\n"
@@ -45,7 +47,9 @@ vb_run_usage(FILE *f)
 "  --load-batch B         items per load request (default 100)\n"
 "  --load-concurrency L   parallel load callers (default 2)\n"
 "Load:\n"
-"  --mix search=W[,insert=W][,delete=W]   weights (default search=1)\n"
+"  --mix search=W[,insert=W][,delete=W][,get=W]\n"
+"                         operation weights (default search=1); get reads\n"
+"                         a loaded row back (Get / VEMB)\n"
 "  --batch B              items per insert/delete request (default 1)\n"
 "  --concurrency C        closed loop: C callers per agent (default 1);\n"
 "                         with --rate: C workers per agent (default 32)\n"
@@ -77,7 +81,7 @@ parse_mix(Vsetbench__V1__Plan *p, char *spec)
 	double w;
 	uint32_t *dst;
 
-	p->w_search = p->w_insert = p->w_delete = 0;
+	p->w_search = p->w_insert = p->w_delete = p->w_get = 0;
 	for (tok = strtok_r(spec, ",", &save); tok != NULL;
 	    tok = strtok_r(NULL, ",", &save)) {
 		if ((eq = strchr(tok, '=')) == NULL) {
@@ -98,19 +102,18 @@ parse_mix(Vsetbench__V1__Plan *p, char *spec)
 			dst = &p->w_insert;
 		else if (strcmp(tok, "delete") == 0)
 			dst = &p->w_delete;
-		else if (strcmp(tok, "get") == 0) {
-			fprintf(stderr, "vset-bench: --mix: 'get' is not "
-			    "possible: vsetd.v1 has no Get method\n");
-			return -1;
-		} else {
+		else if (strcmp(tok, "get") == 0)
+			dst = &p->w_get;
+		else {
 			fprintf(stderr, "vset-bench: --mix: unknown operation "
-			    "'%s' (search, insert, delete)\n", tok);
+			    "'%s' (search, insert, delete, get)\n", tok);
 			return -1;
 		}
 		/* Weights as integers in thousandths: 0.5 and 1 work. */
 		*dst = (uint32_t)lround(w * 1000);
 	}
-	if ((uint64_t)p->w_search + p->w_insert + p->w_delete == 0) {
+	if ((uint64_t)p->w_search + p->w_insert + p->w_delete + p->w_get ==
+	    0) {
 		fprintf(stderr, "vset-bench: --mix: all weights are 0\n");
 		return -1;
 	}
@@ -149,7 +152,7 @@ vb_run_parse(struct vb_run_opts *o, int argc, char **argv)
 		O_SHARD, O_COLL, O_TIMEOUT, O_REQALL, O_DATASET, O_LIMIT,
 		O_QUERIES, O_LOAD, O_LBATCH, O_LCONC, O_MIX, O_BATCH, O_CONC,
 		O_RATE, O_DUR, O_REQS, O_WARM, O_MAXT, O_SOCK, O_EF, O_FILTER,
-		O_SEED, O_RECALL, O_CACHE, O_VPID, O_SPID, O_JSON, O_QUIET,
+		O_SEED, O_RECALL, O_COMPARE, O_CACHE, O_VPID, O_SPID, O_JSON, O_QUIET,
 	};
 	static const struct option lo[] = {
 		{ "agents", required_argument, NULL, O_AGENTS },
@@ -158,6 +161,7 @@ vb_run_parse(struct vb_run_opts *o, int argc, char **argv)
 		{ "agent-wait", required_argument, NULL, O_AWAIT },
 		{ "server", required_argument, NULL, O_SERVER },
 		{ "direct", no_argument, NULL, O_DIRECT },
+		{ "compare", no_argument, NULL, O_COMPARE },
 		{ "shard", required_argument, NULL, O_SHARD },
 		{ "collection", required_argument, NULL, O_COLL },
 		{ "timeout-ms", required_argument, NULL, O_TIMEOUT },
@@ -233,6 +237,9 @@ vb_run_parse(struct vb_run_opts *o, int argc, char **argv)
 			break;
 		case O_DIRECT:
 			p->direct = 1;
+			break;
+		case O_COMPARE:
+			o->compare = 1;
 			break;
 		case O_SHARD:
 			grown = realloc(p->shards, (p->n_shards + 1) *
@@ -384,7 +391,12 @@ vb_run_parse(struct vb_run_opts *o, int argc, char **argv)
 		fprintf(stderr, "vset-bench: --dataset is required\n");
 		return -1;
 	}
-	if (p->direct && p->n_shards == 0) {
+	if (o->compare && p->direct) {
+		fprintf(stderr, "vset-bench: --compare runs vsetd and then "
+		    "direct: leave out --direct\n");
+		return -1;
+	}
+	if ((p->direct || o->compare) && p->n_shards == 0) {
 		fprintf(stderr, "vset-bench: --direct needs --shard "
 		    "HOST:PORT (in vsetd's order)\n");
 		return -1;

@@ -37,8 +37,8 @@ vb_report_text(FILE *f, const vb_report *r)
 	size_t i;
 
 	fprintf(f, "target   %s (%s), collection %s\n",
-	    p->direct ? "direct" : "vsetd",
-	    p->direct ? "client-side fan-out" : p->server_url, p->collection);
+	    r->direct ? "direct" : "vsetd",
+	    r->direct ? "client-side fan-out" : p->server_url, p->collection);
 	fprintf(f, "dataset  %s: %zu rows x %zu\n", p->dataset, r->rows,
 	    r->dim);
 	if (r->have_load)
@@ -65,8 +65,9 @@ vb_report_text(FILE *f, const vb_report *r)
 	    ms(vs_hist_percentile(&t->hist, 99.9)),
 	    ms((double)vs_hist_max(&t->hist)), ms(vs_hist_mean(&t->hist)));
 	fprintf(f, "ops      search %" PRIu64 ", insert %" PRIu64
-	    ", delete %" PRIu64 " (%" PRIu64 " items written/deleted)\n",
-	    t->searches, t->inserts, t->deletes, t->items);
+	    ", delete %" PRIu64 ", get %" PRIu64 " (%" PRIu64
+	    " items written/deleted)\n", t->searches, t->inserts, t->deletes,
+	    t->gets, t->items);
 	fprintf(f, "errors   %" PRIu64, errors_of(t));
 	for (i = 1; i < VB_NCODES; i++)
 		if (t->codes[i] != 0)
@@ -141,116 +142,200 @@ codes_obj(vs_sb *sb, const char *key, const vb_result *t, size_t from)
 	vs_sb_putc(sb, '}');
 }
 
-int
-vb_report_json(FILE *f, const vb_report *r)
+static void
+json_obj(vs_sb *sb, const vb_report *r)
 {
 	const Vsetbench__V1__Plan *p = r->plan;
 	const vb_result *t = &r->total;
-	vs_sb sb;
 	size_t i;
-	int rv = -1;
 
-	vs_sb_init(&sb);
-	vs_sb_printf(&sb, "{\"mode\":\"%s\"", p->direct ? "direct" : "vsetd");
-	kv_str(&sb, "target", p->direct ? "" : p->server_url);
-	kv_str(&sb, "collection", p->collection);
-	kv_str(&sb, "dataset", p->dataset);
-	kv_u64(&sb, "rows", r->rows);
-	kv_u64(&sb, "dim", r->dim);
-	vs_sb_printf(&sb, ",\"shards\":%zu", p->n_shards);
+	vs_sb_printf(sb, "{\"mode\":\"%s\"", r->direct ? "direct" : "vsetd");
+	kv_str(sb, "target", r->direct ? "" : p->server_url);
+	kv_str(sb, "collection", p->collection);
+	kv_str(sb, "dataset", p->dataset);
+	kv_u64(sb, "rows", r->rows);
+	kv_u64(sb, "dim", r->dim);
+	vs_sb_printf(sb, ",\"shards\":%zu", p->n_shards);
 	if (r->have_load) {
-		vs_sb_puts(&sb, ",\"load\":{");
-		vs_sb_printf(&sb, "\"items\":%" PRIu64, r->load.items);
-		kv_u64(&sb, "failed", r->load.failed);
-		kv_u64(&sb, "requests", r->load.requests);
-		kv_num(&sb, "seconds", r->load.seconds);
-		kv_num(&sb, "items_per_s", r->load.seconds > 0 ?
+		vs_sb_puts(sb, ",\"load\":{");
+		vs_sb_printf(sb, "\"items\":%" PRIu64, r->load.items);
+		kv_u64(sb, "failed", r->load.failed);
+		kv_u64(sb, "requests", r->load.requests);
+		kv_num(sb, "seconds", r->load.seconds);
+		kv_num(sb, "items_per_s", r->load.seconds > 0 ?
 		    (double)r->load.items / r->load.seconds : 0.0);
-		vs_sb_putc(&sb, '}');
+		vs_sb_putc(sb, '}');
 	}
 	if (r->have_run) {
-		kv_u64(&sb, "agents", r->nagents);
-		kv_u64(&sb, "k", p->k);
-		kv_u64(&sb, "ef", p->ef);
-		kv_u64(&sb, "concurrency", p->concurrency);
-		kv_num(&sb, "rate", r->total_rate);
-		kv_u64(&sb, "requests", t->requests);
-		kv_u64(&sb, "hist_count", vs_hist_count(&t->hist));
-		kv_num(&sb, "duration_s", (double)t->elapsed_us / 1e6);
-		kv_num(&sb, "qps", r->qps);
-		kv_num(&sb, "p50_ms", ms(vs_hist_percentile(&t->hist, 50)));
-		kv_num(&sb, "p90_ms", ms(vs_hist_percentile(&t->hist, 90)));
-		kv_num(&sb, "p99_ms", ms(vs_hist_percentile(&t->hist, 99)));
-		kv_num(&sb, "p999_ms", ms(vs_hist_percentile(&t->hist,
+		kv_u64(sb, "agents", r->nagents);
+		kv_u64(sb, "k", p->k);
+		kv_u64(sb, "ef", p->ef);
+		kv_u64(sb, "concurrency", p->concurrency);
+		kv_num(sb, "rate", r->total_rate);
+		kv_u64(sb, "requests", t->requests);
+		kv_u64(sb, "hist_count", vs_hist_count(&t->hist));
+		kv_num(sb, "duration_s", (double)t->elapsed_us / 1e6);
+		kv_num(sb, "qps", r->qps);
+		kv_num(sb, "p50_ms", ms(vs_hist_percentile(&t->hist, 50)));
+		kv_num(sb, "p90_ms", ms(vs_hist_percentile(&t->hist, 90)));
+		kv_num(sb, "p99_ms", ms(vs_hist_percentile(&t->hist, 99)));
+		kv_num(sb, "p999_ms", ms(vs_hist_percentile(&t->hist,
 		    99.9)));
-		kv_num(&sb, "max_ms", ms((double)vs_hist_max(&t->hist)));
-		kv_num(&sb, "mean_ms", ms(vs_hist_mean(&t->hist)));
-		kv_u64(&sb, "errors", errors_of(t));
-		codes_obj(&sb, "errors_by_code", t, 1);
-		codes_obj(&sb, "codes", t, 0);
-		kv_u64(&sb, "partial", t->partial);
-		kv_num(&sb, "partial_ratio", t->searches ?
+		kv_num(sb, "max_ms", ms((double)vs_hist_max(&t->hist)));
+		kv_num(sb, "mean_ms", ms(vs_hist_mean(&t->hist)));
+		kv_u64(sb, "errors", errors_of(t));
+		codes_obj(sb, "errors_by_code", t, 1);
+		codes_obj(sb, "codes", t, 0);
+		kv_u64(sb, "partial", t->partial);
+		kv_num(sb, "partial_ratio", t->searches ?
 		    (double)t->partial / (double)t->searches : 0.0);
-		vs_sb_printf(&sb, ",\"ops\":{\"search\":%" PRIu64
+		vs_sb_printf(sb, ",\"ops\":{\"search\":%" PRIu64
 		    ",\"insert\":%" PRIu64 ",\"delete\":%" PRIu64
-		    ",\"items\":%" PRIu64 "}", t->searches, t->inserts,
-		    t->deletes, t->items);
-		kv_u64(&sb, "late", t->late);
-		kv_num(&sb, "agents_cpu_us_per_req", t->requests ?
+		    ",\"get\":%" PRIu64 ",\"items\":%" PRIu64 "}",
+		    t->searches, t->inserts, t->deletes, t->gets, t->items);
+		kv_u64(sb, "late", t->late);
+		kv_num(sb, "agents_cpu_us_per_req", t->requests ?
 		    t->cpu_s * 1e6 / (double)t->requests : 0.0);
 		if (r->recall_asked) {
 			if (recall_of(t) >= 0)
-				kv_num(&sb, "recall", recall_of(t));
+				kv_num(sb, "recall", recall_of(t));
 			else
-				vs_sb_puts(&sb, ",\"recall\":null");
-			kv_u64(&sb, "recall_searches",
+				vs_sb_puts(sb, ",\"recall\":null");
+			kv_u64(sb, "recall_searches",
 			    t->recall_total / (p->k ? p->k : 1));
 		}
 		if (r->have_vsetd_cpu || r->have_shard_cpu) {
-			vs_sb_puts(&sb, ",\"cpu\":{\"requests\":");
-			vs_sb_printf(&sb, "%" PRIu64, t->requests);
+			vs_sb_puts(sb, ",\"cpu\":{\"requests\":");
+			vs_sb_printf(sb, "%" PRIu64, t->requests);
 			if (r->have_vsetd_cpu) {
-				kv_num(&sb, "vsetd_s", r->vsetd_cpu_s);
-				kv_num(&sb, "vsetd_us_per_req", t->requests ?
+				kv_num(sb, "vsetd_s", r->vsetd_cpu_s);
+				kv_num(sb, "vsetd_us_per_req", t->requests ?
 				    r->vsetd_cpu_s * 1e6 /
 				    (double)t->requests : 0.0);
-				kv_u64(&sb, "vsetd_rss_kb_before",
+				kv_u64(sb, "vsetd_rss_kb_before",
 				    (uint64_t)r->vsetd_rss_before_kb);
-				kv_u64(&sb, "vsetd_rss_kb_after",
+				kv_u64(sb, "vsetd_rss_kb_after",
 				    (uint64_t)r->vsetd_rss_after_kb);
 			}
 			if (r->have_shard_cpu) {
-				kv_num(&sb, "shards_s", r->shards_cpu_s);
-				kv_num(&sb, "shards_us_per_req", t->requests ?
+				kv_num(sb, "shards_s", r->shards_cpu_s);
+				kv_num(sb, "shards_us_per_req", t->requests ?
 				    r->shards_cpu_s * 1e6 /
 				    (double)t->requests : 0.0);
 			}
-			vs_sb_putc(&sb, '}');
+			vs_sb_putc(sb, '}');
 		}
-		vs_sb_puts(&sb, ",\"per_agent\":[");
+		vs_sb_puts(sb, ",\"per_agent\":[");
 		for (i = 0; i < r->nagents; i++) {
 			const vb_agent_summary *a = &r->agents[i];
 			double el = (double)a->elapsed_us / 1e6;
 
-			vs_sb_printf(&sb, "%s{\"agent\":\"%016" PRIx64 "\"",
+			vs_sb_printf(sb, "%s{\"agent\":\"%016" PRIx64 "\"",
 			    i ? "," : "", a->id);
-			kv_str(&sb, "host", a->host);
-			kv_u64(&sb, "pid", a->pid);
-			kv_u64(&sb, "requests", a->requests);
-			kv_u64(&sb, "hist_count", a->hist_count);
-			kv_num(&sb, "elapsed_s", el);
-			kv_num(&sb, "qps", el > 0 ?
+			kv_str(sb, "host", a->host);
+			kv_u64(sb, "pid", a->pid);
+			kv_u64(sb, "requests", a->requests);
+			kv_u64(sb, "hist_count", a->hist_count);
+			kv_num(sb, "elapsed_s", el);
+			kv_num(sb, "qps", el > 0 ?
 			    (double)a->requests / el : 0.0);
-			vs_sb_putc(&sb, '}');
+			vs_sb_putc(sb, '}');
 		}
-		vs_sb_putc(&sb, ']');
+		vs_sb_putc(sb, ']');
 	}
-	vs_sb_puts(&sb, "}\n");
-	if (!sb.oom) {
-		fputs(sb.buf, f);
+	vs_sb_putc(sb, '}');
+}
+
+static int
+emit(FILE *f, vs_sb *sb)
+{
+	int rv = -1;
+
+	vs_sb_putc(sb, '\n');
+	if (!sb->oom) {
+		fputs(sb->buf, f);
 		fflush(f);
 		rv = 0;
 	}
-	vs_sb_free(&sb);
+	vs_sb_free(sb);
 	return rv;
+}
+
+int
+vb_report_json(FILE *f, const vb_report *r)
+{
+	vs_sb sb;
+
+	vs_sb_init(&sb);
+	json_obj(&sb, r);
+	return emit(f, &sb);
+}
+
+/* The ratios --compare reports: vsetd's value over direct's. */
+static const struct {
+	const char *name;
+	double pct;                  /* < 0: not a percentile (see below) */
+} ratio_keys[] = {
+	{ "p50", 50 }, { "p90", 90 }, { "p99", 99 }, { "p999", 99.9 },
+	{ "max", -1 }, { "mean", -2 }, { "qps", -3 },
+};
+
+static double
+ratio_val(const vb_report *r, double pct)
+{
+	if (pct >= 0)
+		return vs_hist_percentile(&r->total.hist, pct);
+	if (pct == -1)
+		return (double)vs_hist_max(&r->total.hist);
+	if (pct == -2)
+		return vs_hist_mean(&r->total.hist);
+	return r->qps;
+}
+
+int
+vb_report_compare_json(FILE *f, const vb_report *v, const vb_report *d)
+{
+	vs_sb sb;
+	size_t i;
+	double a, b;
+
+	vs_sb_init(&sb);
+	vs_sb_puts(&sb, "{\"mode\":\"compare\",\"vsetd\":");
+	json_obj(&sb, v);
+	vs_sb_puts(&sb, ",\"direct\":");
+	json_obj(&sb, d);
+	vs_sb_puts(&sb, ",\"ratio\":{");
+	for (i = 0; i < sizeof(ratio_keys) / sizeof(ratio_keys[0]); i++) {
+		a = ratio_val(v, ratio_keys[i].pct);
+		b = ratio_val(d, ratio_keys[i].pct);
+		vs_sb_printf(&sb, "%s\"%s\":", i ? "," : "", ratio_keys[i].name);
+		if (b > 0)
+			vs_sb_json_double(&sb, a / b);
+		else
+			vs_sb_puts(&sb, "null");
+	}
+	vs_sb_puts(&sb, "}}");
+	return emit(f, &sb);
+}
+
+void
+vb_report_compare_text(FILE *f, const vb_report *v, const vb_report *d)
+{
+	size_t i;
+	double b;
+
+	fprintf(f, "== through vsetd\n");
+	vb_report_text(f, v);
+	fprintf(f, "== direct to the shards\n");
+	vb_report_text(f, d);
+	fprintf(f, "== vsetd / direct\n        ");
+	for (i = 0; i < sizeof(ratio_keys) / sizeof(ratio_keys[0]); i++) {
+		b = ratio_val(d, ratio_keys[i].pct);
+		if (b > 0)
+			fprintf(f, " %s %.3f", ratio_keys[i].name,
+			    ratio_val(v, ratio_keys[i].pct) / b);
+		else
+			fprintf(f, " %s n/a", ratio_keys[i].name);
+	}
+	fputc('\n', f);
 }

@@ -8,7 +8,7 @@
  *   requests, hist_count, duration_s, qps, p50_ms, p90_ms, p99_ms,
  *   p999_ms, max_ms, mean_ms, errors, errors_by_code {NAME: n},
  *   codes {NAME: n} (OK included), partial, partial_ratio,
- *   ops {search, insert, delete, items}, late,
+ *   ops {search, insert, delete, get, items}, late,
  *   agents_cpu_us_per_req (the load generators' own CPU),
  *   recall (only with --recall; null when no search had ground truth),
  *   load {items, failed, requests, seconds, items_per_s} (only with --load),
@@ -36,6 +36,7 @@ typedef struct vb_agent_summary {
 
 typedef struct vb_report {
 	const Vsetbench__V1__Plan *plan;
+	int direct;                  /* this run went straight to the shards */
 	double total_rate;           /* --rate as given (all agents) */
 	size_t rows, dim;
 	int have_run;
@@ -54,5 +55,13 @@ typedef struct vb_report {
 void vb_report_text(FILE *f, const vb_report *r);
 /* 0, or -1 if out of memory. */
 int vb_report_json(FILE *f, const vb_report *r);
+
+/* --compare: both runs, then vsetd/direct ratios.  JSON:
+ *   {"mode":"compare", "vsetd":{...}, "direct":{...},
+ *    "ratio":{"p50","p90","p99","p999","max","mean","qps"}}
+ * where each inner object is as above and each ratio is vsetd / direct
+ * (null when direct's value is 0). */
+void vb_report_compare_text(FILE *f, const vb_report *v, const vb_report *d);
+int vb_report_compare_json(FILE *f, const vb_report *v, const vb_report *d);
 
 #endif

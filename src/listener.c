@@ -240,12 +240,19 @@ vsd_listener_stop(struct vsd_server *srv)
 {
 	int i;
 
+	/* No new connections, then cancel every slot's pending receive or
+	 * send and wait for its callback (which does not resubmit on
+	 * NNG_ECANCELED), and only then close the socket.  Closing first
+	 * while clients keep sending was seen to hang nng_close() in nng
+	 * 1.5.2. */
+	nng_listener_close(srv->listener);
+	for (i = 0; srv->slots != NULL && i < srv->nslots; i++)
+		if (srv->slots[i].aio != NULL)
+			nng_aio_stop(srv->slots[i].aio);
 	nng_close(srv->sock);
 	for (i = 0; srv->slots != NULL && i < srv->nslots; i++) {
-		if (srv->slots[i].aio != NULL) {
-			nng_aio_stop(srv->slots[i].aio);
+		if (srv->slots[i].aio != NULL)
 			nng_aio_free(srv->slots[i].aio);
-		}
 		if (srv->slots[i].msg != NULL)
 			nng_msg_free(srv->slots[i].msg);
 	}

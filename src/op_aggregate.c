@@ -133,7 +133,9 @@ vsd_info_field(struct vsd_call *call, const redisReply *k,
 	char *buf;
 
 	vsetd__v1__info_field__init(f);
-	f->name = k->type == REDIS_REPLY_STRING ? k->str : "";
+	/* RESP2 sends VINFO's names as simple strings (STATUS). */
+	f->name = k->type == REDIS_REPLY_STRING ||
+	    k->type == REDIS_REPLY_STATUS ? k->str : "";
 	if (v->type == REDIS_REPLY_STRING || v->type == REDIS_REPLY_STATUS) {
 		f->value = v->str;
 		return 0;

@@ -179,10 +179,13 @@ vsd_params_from_vinfo(const redisReply *r, struct vsd_coll_params *p)
 		long long iv = v->type == REDIS_REPLY_INTEGER ? v->integer :
 		    v->type == REDIS_REPLY_STRING ? atoll(v->str) : 0;
 
-		if (k->type != REDIS_REPLY_STRING)
+		/* RESP2 sends the names and quant-type as simple strings. */
+		if (k->type != REDIS_REPLY_STRING &&
+		    k->type != REDIS_REPLY_STATUS)
 			continue;
 		if (strcmp(k->str, "quant-type") == 0 &&
-		    v->type == REDIS_REPLY_STRING)
+		    (v->type == REDIS_REPLY_STRING ||
+		    v->type == REDIS_REPLY_STATUS))
 			p->quant = strcmp(v->str, "bin") == 0 ?
 			    VSETD__V1__QUANTIZATION__QUANT_BIN :
 			    strcmp(v->str, "int8") == 0 ?

@@ -138,8 +138,10 @@ vsd_op_get(struct vsd_call *call, const ProtobufCMessage *m)
 	}
 	if (req->raw) {
 		raw = call->cmds[2].reply;
+		/* The quantization comes as a simple string (STATUS). */
 		if (raw->type != REDIS_REPLY_ARRAY || raw->elements < 3 ||
-		    raw->element[0]->type != REDIS_REPLY_STRING ||
+		    (raw->element[0]->type != REDIS_REPLY_STRING &&
+		    raw->element[0]->type != REDIS_REPLY_STATUS) ||
 		    raw->element[1]->type != REDIS_REPLY_STRING)
 			goto bad;
 		if ((resp->raw = vsd_call_alloc(call, sizeof(*resp->raw))) ==

@@ -39,6 +39,9 @@ print_help(void)
 	for (cmd = vset_commands; cmd->name != NULL; cmd++)
 		printf("  %s %s\n      %s\n", cmd->name, cmd->synopsis,
 		    cmd->summary);
+	for (cmd = vset_surface_commands; cmd->name != NULL; cmd++)
+		printf("  %s %s\n      %s\n", cmd->name, cmd->synopsis,
+		    cmd->summary);
 	fputs(
 "\n"
 "Global options (before the command):\n"
@@ -131,6 +134,10 @@ main(int argc, char **argv)
 	for (cmd = vset_commands; cmd->name != NULL; cmd++)
 		if (strcmp(cmd->name, argv[optind]) == 0)
 			break;
+	if (cmd->name == NULL)
+		for (cmd = vset_surface_commands; cmd->name != NULL; cmd++)
+			if (strcmp(cmd->name, argv[optind]) == 0)
+				break;
 	if (cmd->name == NULL)
 		return vset_usage_error(NULL, "unknown command '%s'",
 		    argv[optind]);

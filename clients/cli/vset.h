@@ -102,8 +102,10 @@ typedef struct vset_command {
 	int (*run)(const vset_global *g, int argc, char **argv);
 } vset_command;
 
-/* NULL-name-terminated table. */
+/* NULL-name-terminated tables: vset_cmds.c (insert, delete, search) and
+ * vset_surface.c (collections, reads, aggregates). */
 extern const vset_command vset_commands[];
+extern const vset_command vset_surface_commands[];
 
 /* ------------------------------------------------------------ vset_stats.c */
 

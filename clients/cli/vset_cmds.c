@@ -23,6 +23,14 @@ enum {
 	OPT_ATTRS,
 	OPT_EF,
 	OPT_REQUIRE_ALL,
+	OPT_BY_ID,
+	OPT_FILTER,
+	OPT_FILTER_EF,
+	OPT_EPSILON,
+	OPT_TRUTH,
+	OPT_NOTHREAD,
+	OPT_WITH_ATTRS,
+	OPT_RATIO,
 };
 
 static int
@@ -231,8 +239,10 @@ out:
 /* ------------------------------------------------------------ search */
 
 static const char search_help[] =
-"Usage: vset [GLOBAL OPTIONS] search COLLECTION V1,V2,... [-k K] [--ef N]\n"
-"                                    [--require-all]\n"
+"Usage: vset [GLOBAL OPTIONS] search COLLECTION (V1,V2,... | --by-id ID)\n"
+"           [-k K] [--ef N] [--filter EXPR] [--filter-ef N] [--epsilon E]\n"
+"           [--truth] [--nothread] [--with-attrs] [--shard-k-ratio R]\n"
+"           [--require-all]\n"
 "\n"
 "Find the K elements most similar (cosine) to the vector, over all shards.\n"
 "Write a negative first component as is: vset search c -0.5,1.\n"
@@ -244,6 +254,16 @@ static const char search_help[] =
 "                 higher finds better matches, slower\n"
 "  --require-all  fail unless every shard answers, instead of printing a\n"
 "                 partial result\n"
+"  --by-id ID     search with the vector of element ID (NOT_FOUND if missing)\n"
+"  --filter EXPR  VSIM FILTER expression, e.g. '.year > 2000'\n"
+"  --filter-ef N  VSIM FILTER-EF\n"
+"  --epsilon E    only results with score >= 1 - E (0 < E <= 2)\n"
+"  --truth        exact linear scan (VSIM TRUTH)\n"
+"  --nothread     VSIM NOTHREAD\n"
+"  --with-attrs   also print each result's JSON attributes (JSON: \"attrs\",\n"
+"                 null when none)\n"
+"  --shard-k-ratio R  ask each shard for ceil(K*R) results, 0 < R <= 1\n"
+"                 (faster with many shards; may miss true top-K results)\n"
 "  -h, --help     show this help\n"
 "\n"
 "Prints one line per hit, best first: RANK ID SCORE (score in [0,1],\n"
@@ -261,12 +281,22 @@ cmd_search(const vset_global *g, int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "ef", required_argument, NULL, OPT_EF },
 		{ "require-all", no_argument, NULL, OPT_REQUIRE_ALL },
+		{ "by-id", required_argument, NULL, OPT_BY_ID },
+		{ "filter", required_argument, NULL, OPT_FILTER },
+		{ "filter-ef", required_argument, NULL, OPT_FILTER_EF },
+		{ "epsilon", required_argument, NULL, OPT_EPSILON },
+		{ "truth", no_argument, NULL, OPT_TRUTH },
+		{ "nothread", no_argument, NULL, OPT_NOTHREAD },
+		{ "with-attrs", no_argument, NULL, OPT_WITH_ATTRS },
+		{ "shard-k-ratio", required_argument, NULL, OPT_RATIO },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *pos[2], *arg = NULL;
 	vs_search_result *res = NULL;
+	vs_search_options so;
 	vs_search_params sp;
+	char *dend;
 	vs_client *c = NULL;
 	float *vec = NULL;
 	size_t npos = 0;
@@ -276,6 +306,7 @@ cmd_search(const vset_global *g, int argc, char **argv)
 	int rv = VSET_EXIT_USAGE, opt, code;
 
 	memset(&sp, 0, sizeof(sp));
+	memset(&so, 0, sizeof(so));
 	vset_argp_init(&p, "search", argc, argv, "hk:", longopts);
 	while ((opt = vset_argp_next(&p, &arg)) != VSET_ARG_END) {
 		switch (opt) {
@@ -308,6 +339,49 @@ cmd_search(const vset_global *g, int argc, char **argv)
 		case OPT_REQUIRE_ALL:
 			sp.require_all = 1;
 			break;
+		case OPT_BY_ID:
+			so.by_id = arg;
+			break;
+		case OPT_FILTER:
+			so.filter = arg;
+			break;
+		case OPT_FILTER_EF:
+			if (vset_parse_uint(arg, 1, UINT32_MAX, &n) != 0) {
+				vset_usage_error("search", "--filter-ef needs a "
+				    "whole number of 1 or more, not '%s'", arg);
+				goto out;
+			}
+			so.filter_ef = (uint32_t)n;
+			break;
+		case OPT_EPSILON:
+		case OPT_RATIO:
+			{
+				double d = strtod(arg, &dend);
+
+				if (dend == arg || *dend != '\0' || !(d > 0) ||
+				    d > (opt == OPT_EPSILON ? 2 : 1)) {
+					vset_usage_error("search", "%s needs a "
+					    "number in (0, %d], not '%s'",
+					    opt == OPT_EPSILON ? "--epsilon" :
+					    "--shard-k-ratio",
+					    opt == OPT_EPSILON ? 2 : 1, arg);
+					goto out;
+				}
+				if (opt == OPT_EPSILON)
+					so.epsilon = d;
+				else
+					so.shard_k_ratio = d;
+			}
+			break;
+		case OPT_TRUTH:
+			so.truth = 1;
+			break;
+		case OPT_NOTHREAD:
+			so.nothread = 1;
+			break;
+		case OPT_WITH_ATTRS:
+			so.with_attrs = 1;
+			break;
 		case 'h':
 		case OPT_HELP:
 			fputs(search_help, stdout);
@@ -315,12 +389,17 @@ cmd_search(const vset_global *g, int argc, char **argv)
 			goto out;
 		}
 	}
-	if (npos < 2) {
+	if (so.by_id != NULL && npos == 2) {
+		vset_usage_error("search", "give a vector or --by-id, not both");
+		goto out;
+	}
+	if (npos < (so.by_id != NULL ? 1 : 2)) {
 		vset_usage_error("search", "missing %s",
 		    npos == 0 ? "COLLECTION and vector" : "vector");
 		goto out;
 	}
-	if (vset_parse_vector(pos[1], &vec, &sp.dim, err, sizeof(err)) != 0) {
+	if (so.by_id == NULL && vset_parse_vector(pos[1], &vec, &sp.dim, err,
+	    sizeof(err)) != 0) {
 		vset_usage_error("search", "%s", err);
 		goto out;
 	}
@@ -329,7 +408,7 @@ cmd_search(const vset_global *g, int argc, char **argv)
 	rv = VSET_EXIT_ERROR;
 	if (connect_or_fail(g, &c) != VS_OK)
 		goto out;
-	if ((code = vs_search(c, &sp, &res)) != VS_OK) {
+	if ((code = vs_search_ex(c, &sp, &so, &res)) != VS_OK) {
 		vset_print_error(code);
 		goto out;
 	}
@@ -348,7 +427,9 @@ const vset_command vset_commands[] = {
 	    "insert one element, or overwrite it", cmd_insert },
 	{ "delete", "COLLECTION ID...",
 	    "delete elements by id", cmd_delete },
-	{ "search", "COLLECTION V1,V2,... [-k K] [--ef N] [--require-all]",
+	{ "search", "COLLECTION (V1,V2,... | --by-id ID) [-k K] [--ef N] "
+	    "[--filter EXPR] [--filter-ef N] [--epsilon E] [--truth] "
+	    "[--nothread] [--with-attrs] [--require-all]",
 	    "find the K elements nearest to a vector", cmd_search },
 	{ "stats", "[--survey URL]...",
 	    "routers' request, latency and shard statistics", vset_cmd_stats },

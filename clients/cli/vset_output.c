@@ -73,7 +73,15 @@ search_json(const vs_search_result *r)
 		json_str(&sb, r->hits[i].id);
 		vs_sb_puts(&sb, ",\"score\":");
 		vs_sb_json_double(&sb, r->hits[i].score);
-		vs_sb_printf(&sb, ",\"shard\":%u}", r->hits[i].shard);
+		vs_sb_printf(&sb, ",\"shard\":%u", r->hits[i].shard);
+		/* --with-attrs: the attributes as JSON (validated when
+		 * stored), or null. */
+		if (r->attrs != NULL) {
+			vs_sb_puts(&sb, ",\"attrs\":");
+			vs_sb_puts(&sb, r->attrs[i] != NULL ? r->attrs[i] :
+			    "null");
+		}
+		vs_sb_putc(&sb, '}');
 	}
 	vs_sb_printf(&sb, "],\"partial\":%s,", r->partial ? "true" : "false");
 	json_shards(&sb, &r->shards);
@@ -99,8 +107,10 @@ search_human(const vs_search_result *r)
 	size_t i;
 
 	for (i = 0; i < r->n_hits; i++)
-		printf("%zu %s %.6f\n", i + 1, str_or_empty(r->hits[i].id),
-		    r->hits[i].score);
+		printf("%zu %s %.6f%s%s\n", i + 1, str_or_empty(r->hits[i].id),
+		    r->hits[i].score, r->attrs != NULL ? " " : "",
+		    r->attrs == NULL ? "" : r->attrs[i] != NULL ? r->attrs[i] :
+		    "null");
 	printf("shards: total=%u ok=%u failed=%u timed_out=%u\n", s->total,
 	    s->ok, s->failed, s->timed_out);
 }

@@ -32,6 +32,7 @@ import unittest
 from typing import Any, Dict, List, Tuple
 
 SRC = os.environ.get("VSETD_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.join(SRC, "tests", "python"))
 from vsetd_harness import Deployment  # noqa: E402  (process management only)
 

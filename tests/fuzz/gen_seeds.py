@@ -147,6 +147,7 @@ def main():
     # found by fuzz_envelope: protobuf-c accepts an unknown field 0 keyed
     # with a non-minimal varint, but not its own re-encoding of it
     E["reply-unknown-field-0"] = b"\x20\x80\x32\x80\x00\x06"
+    E["reply-status-unknown-field-0"] = b"\x12\x05\x80\x80\x80\x00\x00"
     E["request-unknown-field-0"] = env(SERVICE + "Search", srch, 33) + b"\x80\x00\x06"
 
     # ---------------------------------------------------------- dispatch

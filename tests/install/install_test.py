@@ -33,6 +33,7 @@ from typing import Dict, List, Tuple
 
 SRC = os.path.abspath(os.environ.get("VSETD_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", "..")))
 BUILD = os.path.abspath(os.environ.get("VSETD_BUILD_ROOT", os.path.join(SRC, "build")))
+sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.join(SRC, "tests", "python"))
 from vsetd_harness import Deployment  # noqa: E402
 
@@ -115,12 +116,17 @@ class InstalledFiles(unittest.TestCase):
         # loader's path (the install prefix is not the real one).
         lib_env = {**os.environ, "LD_LIBRARY_PATH": staged("libdir")}
         helptext = run([staged("bindir", "vset"), "--help"], env=lib_env).stdout
-        for cmd in ("insert", "delete", "search"):
+        commands = re.findall(r"^  ([a-z]+) ", helptext.split("Commands:")[1].split("\n\n")[0], re.M)
+        self.assertIn("search", commands)
+        for cmd in commands:
             helptext += run([staged("bindir", "vset"), cmd, "--help"], env=lib_env).stdout
         with open(staged("mandir", "man1", "vset.1")) as f:
             man = f.read().replace("\\-", "-")
         for opt in listed_options(helptext):
             self.assertTrue(opt in man, f"vset.1 does not document {opt}")
+        for cmd in commands:
+            self.assertTrue(f".BR {cmd} " in man or f".BI {cmd} " in man or f".B {cmd}\n" in man,
+                            f"vset.1 has no entry for the command {cmd}")
 
     def test_docs_installed(self) -> None:
         for name in ("vsetd.conf.example", "protocol.md"):

@@ -17,6 +17,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 from typing import Callable, Dict, List, Sequence
@@ -168,6 +169,19 @@ class LiveServer(unittest.TestCase):
                 self.assertIn(word, cm.exception.message)
         # None of that broke anything.
         self.assertEqual(self.client.search("dims", [1.0, 2.0, 3.0], k=1).ids(), ["x0"])
+
+    def test_dimension_belongs_to_the_collection(self) -> None:
+        # One element fixes the dimension for every shard, also for shards
+        # that hold no element of the collection yet.
+        self.client.insert("onedim", [("first", [1.0, 2.0, 3.0])])
+        for i in range(12):
+            with self.subTest(id=f"other{i}"):
+                with self.assertRaises(vsetd.InvalidArgument) as cm:
+                    self.client.insert("onedim", [(f"other{i}", [1.0, 2.0])])
+                self.assertIn("dimension", cm.exception.message)
+        with self.assertRaises(vsetd.InvalidArgument):
+            self.client.search("onedim", [1.0, 2.0])
+        self.assertEqual(self.client.search("onedim", [1.0, 2.0, 3.0]).ids(), ["first"])
 
     def test_unknown_method_is_unimplemented(self) -> None:
         with self.assertRaises(vsetd.Unimplemented) as cm:
@@ -340,6 +354,48 @@ class Unreachable(unittest.TestCase):
             self.assertEqual(c.search("s", [1.0, 0.0], k=1).ids(), ["a"])
             c.close()
             self.assertEqual(dep.stop_vsetd(), 0)
+
+
+class Limits(unittest.TestCase):
+    def test_oversized_request_closes_the_connection(self) -> None:
+        with Deployment(shards=1, vsetd_args=["--max-message-bytes", "65536"]) as dep:
+            with vsetd.Client(dep.url, timeout=3.0) as c:
+                big = [(f"id{i}", [0.5] * 64) for i in range(400)]  # > 100 KB
+                with self.assertRaises(vsetd.Unavailable) as cm:
+                    c.insert("big", big)
+                self.assertIn("closed", cm.exception.message)
+                # Nothing was written, and the next call dials again.
+                self.assertEqual(c.search("big", [0.5] * 64).results, [])
+                self.assertEqual(c.insert("big", big[:50]).added, 50)
+
+    def test_threads_share_a_client(self) -> None:
+        def unit(i: int) -> List[float]:
+            return [1.0 if j == i else 0.0 for j in range(8)]
+
+        with Deployment(shards=2) as dep:
+            with vsetd.Client(dep.url, timeout=5.0) as c:
+                c.insert("thr", [(f"t{i}", unit(i)) for i in range(8)])
+                errors: List[BaseException] = []
+
+                def worker(n: int) -> None:
+                    # Each thread's answers are recognisably its own (its
+                    # element first, its own k), so a reply handed to the
+                    # wrong caller would show.
+                    try:
+                        for _ in range(25):
+                            got = c.search("thr", unit(n), k=n + 1)
+                            if got.ids()[0] != f"t{n}" or len(got) != n + 1:
+                                raise AssertionError(f"thread {n} got {got.ids()}")
+                    except BaseException as e:  # reported below
+                        errors.append(e)
+
+                threads = [threading.Thread(target=worker, args=(n,)) for n in (1, 3, 5, 7)]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join(60)
+                self.assertFalse(any(t.is_alive() for t in threads))
+                self.assertEqual(errors, [])
 
 
 class IpcListener(unittest.TestCase):

@@ -10,7 +10,6 @@
  * process group, so meson's timeout kill reaches them too; the table below
  * lets our own signal handler kill them before it re-raises.
  */
-#define _GNU_SOURCE
 #include "rel_util.h"
 
 #include <errno.h>
@@ -665,6 +664,29 @@ rel_redis_start(struct rel_redis *r, int port, const char *dir,
 		rel_sleep_ms(100);
 	}
 	return -1;
+}
+
+int
+rel_shards_start(struct rel_redis *r, int n, const char *dir,
+    const char *const *extra, const char *password, const char **argv,
+    char (*hosts)[40])
+{
+	char sdir[PATH_MAX];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(sdir, sizeof(sdir), "%s/shard%d", dir, i);
+		if (mkdir(sdir, 0700) != 0 && errno != EEXIST) {
+			rel_log("mkdir %s: %s", sdir, strerror(errno));
+			return -1;
+		}
+		if (rel_redis_start(&r[i], 0, sdir, extra, password) != 0)
+			return -1;
+		snprintf(hosts[i], 40, "127.0.0.1:%d", r[i].port);
+		argv[2 * i] = "--shard";
+		argv[2 * i + 1] = hosts[i];
+	}
+	return 0;
 }
 
 void

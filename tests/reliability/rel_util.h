@@ -109,6 +109,12 @@ void rel_log_tail(const char *path, size_t max_bytes);
  * password: for our own checks, when extra has --requirepass. */
 int rel_redis_start(struct rel_redis *r, int port, const char *dir,
     const char *const *extra, const char *password);
+/* n Redis servers in dir/shard0 .. dir/shard<n-1> (created here), each
+ * with extra; argv gets "--shard" "127.0.0.1:PORT" pairs (2n entries, the
+ * strings in hosts[i], which must stay alive while argv is used). */
+int rel_shards_start(struct rel_redis *r, int n, const char *dir,
+    const char *const *extra, const char *password, const char **argv,
+    char (*hosts)[40]);
 /* kill -9 (its data survives only in its AOF). */
 void rel_redis_kill(struct rel_redis *r);
 /* Start again on the same port and dir with the same arguments. */

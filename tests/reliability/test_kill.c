@@ -22,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <cmocka.h>
 
@@ -66,6 +65,7 @@ struct worker {
 struct state {
 	char dir[4096];
 	struct rel_redis shard[NSHARDS];
+	char hosts[NSHARDS][40];
 	struct rel_vsetd v;
 	struct rel_data *d;
 };
@@ -115,38 +115,25 @@ static int
 group_setup(void **st)
 {
 	struct state *s;
-	char sdir[4200], sh[NSHARDS][40];
-	const char *args[2 * NSHARDS + 8];
+	const char *args[2 * NSHARDS + 8] = { "--listen", "tcp://127.0.0.1:0" };
 	vs_client *cli = NULL;
-	int i, a = 0;
+	int rv;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return -1;
 	*st = s;
-	if (rel_tmpdir(s->dir, sizeof(s->dir), "kill") != 0)
-		return -1;
-	args[a++] = "--listen";
-	args[a++] = "tcp://127.0.0.1:0";
-	for (i = 0; i < NSHARDS; i++) {
-		snprintf(sdir, sizeof(sdir), "%s/shard%d", s->dir, i);
-		if (mkdir(sdir, 0700) != 0 ||
-		    rel_redis_start(&s->shard[i], 0, sdir, NULL, NULL) != 0)
-			return -1;
-		snprintf(sh[i], sizeof(sh[i]), "127.0.0.1:%d",
-		    s->shard[i].port);
-		args[a++] = "--shard";
-		args[a++] = sh[i];
-	}
-	args[a] = NULL;
-	if (rel_vsetd_start(&s->v, s->dir, "kill", args, NULL) != 0)
+	if (rel_tmpdir(s->dir, sizeof(s->dir), "kill") != 0 ||
+	    rel_shards_start(s->shard, NSHARDS, s->dir, NULL, NULL, args + 2,
+	    s->hosts) != 0 ||
+	    rel_vsetd_start(&s->v, s->dir, "kill", args, NULL) != 0)
 		return -1;
 	if ((s->d = rel_data_new("k", NITEMS, DIM, NSHARDS, 0x4b111)) == NULL)
 		return -1;
 	if (rel_connect(&cli, s->v.url, 3000) != VS_OK)
 		return -1;
-	i = rel_data_load(cli, COLL, s->d);
+	rv = rel_data_load(cli, COLL, s->d);
 	vs_close(cli);
-	return i;
+	return rv;
 }
 
 static int

@@ -1,0 +1,239 @@
+/*
+ * test_sigstop.c - a frozen shard (SIGSTOP) never holds a reply past the
+ * deadline plus a small margin.
+ *
+ * A stopped Redis keeps its TCP connections and accepts new ones (the
+ * kernel completes the handshake) but never answers: the worst kind of
+ * shard failure, since nothing tells vsetd it is gone.  Users rely on:
+ *   - every call returning by its deadline + MARGIN_MS (the client's
+ *     documented grace, VS_REPLY_GRACE_MS), measured around the client
+ *     call, over NCALLS calls with a DEADLINE_MS deadline;
+ *   - status OK, partial, the frozen shard counted timed out (or failed),
+ *     the other shards' hits all there;
+ *   - require_all turning it into DEADLINE_EXCEEDED;
+ *   - after SIGCONT, full answers again (bounded wait).
+ * The overshoot (duration - deadline) is printed as TAP comments, twice:
+ *   - over NCALLS calls in a row against the frozen shard
+ *     ("# overshoot p50=..ms p99=..ms max=..ms").  Most are negative: after
+ *     3 timeouts the circuit breaker skips the shard, so only its probes
+ *     wait for the deadline;
+ *   - over the calls that did wait the full deadline, gathered over NCYCLES
+ *     SIGCONT/SIGSTOP cycles (each cycle closes the breaker, so the calls
+ *     until it reopens all wait): "# waited overshoot p50= p99= max=".
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "rel_data.h"
+#include "rel_util.h"
+#include "vsetd.h"
+
+#define NSHARDS 3
+#define VICTIM 1
+#define NITEMS 300
+#define DIM 16
+#define COLL "stop"
+#define K 10
+#define NCALLS 200
+#define DEADLINE_MS 100
+#define MARGIN_MS 250           /* VS_REPLY_GRACE_MS: the documented margin */
+#define RECOVER_MS 3000
+#define NCYCLES 12
+#define MAX_WAITED 256
+
+struct state {
+	char dir[4096];
+	struct rel_redis shard[NSHARDS];
+	char hosts[NSHARDS][40];
+	struct rel_vsetd v;
+	struct rel_data *d;
+	vs_client *cli;
+};
+
+static int
+group_setup(void **st)
+{
+	struct state *s;
+	const char *args[2 * NSHARDS + 8] = { "--listen", "tcp://127.0.0.1:0" };
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return -1;
+	*st = s;
+	if (rel_tmpdir(s->dir, sizeof(s->dir), "stop") != 0 ||
+	    rel_shards_start(s->shard, NSHARDS, s->dir, NULL, NULL, args + 2,
+	    s->hosts) != 0 ||
+	    rel_vsetd_start(&s->v, s->dir, "stop", args, NULL) != 0)
+		return -1;
+	if ((s->d = rel_data_new("s", NITEMS, DIM, NSHARDS, 0x5709)) == NULL)
+		return -1;
+	if (rel_connect(&s->cli, s->v.url, 3000) != VS_OK)
+		return -1;
+	return rel_data_load(s->cli, COLL, s->d);
+}
+
+static int
+group_teardown(void **st)
+{
+	struct state *s = *st;
+	int i;
+
+	if (s == NULL)
+		return 0;
+	vs_close(s->cli);
+	rel_proc_kill(&s->v.p);
+	for (i = 0; i < NSHARDS; i++)
+		rel_redis_kill(&s->shard[i]);
+	rel_data_free(s->d);
+	rel_rmtree(s->dir);
+	free(s);
+	return 0;
+}
+
+static void
+search_params(struct state *s, vs_search_params *sp, int i)
+{
+	memset(sp, 0, sizeof(*sp));
+	sp->collection = COLL;
+	sp->vector = s->d->vec + (size_t)(i % NITEMS) * DIM;
+	sp->dim = DIM;
+	sp->k = K;
+}
+
+/* Search (1 s deadline) until an answer is full again, at most RECOVER_MS:
+ * the time it took, or -1. */
+static int64_t
+wait_full(struct state *s)
+{
+	int64_t t0 = rel_now_ms();
+	vs_search_result *res;
+	vs_search_params sp;
+	int rv, full = 0;
+
+	vs_set_timeout(s->cli, 1000);
+	while (rel_now_ms() - t0 < RECOVER_MS) {
+		search_params(s, &sp, 0);
+		res = NULL;
+		rv = vs_search(s->cli, &sp, &res);
+		full = rv == VS_OK && !res->partial &&
+		    res->shards.ok == NSHARDS;
+		vs_search_result_free(res);
+		if (full)
+			return rel_now_ms() - t0;
+		rel_sleep_ms(10);
+	}
+	return -1;
+}
+
+static void
+test_sigstop_deadline(void **st)
+{
+	struct state *s = *st;
+	static double over[NCALLS], wover[MAX_WAITED];
+	double p50, p99, max;
+	vs_search_result *res;
+	vs_search_params sp;
+	int64_t t, dur;
+	int i, c, rv, nw, waited = 0;
+	size_t h;
+
+	assert_int_equal(rel_redis_stop(&s->shard[VICTIM]), 0);
+	vs_set_timeout(s->cli, DEADLINE_MS);
+	for (i = 0; i < NCALLS; i++) {
+		search_params(s, &sp, i);
+		res = NULL;
+		t = rel_now_ms();
+		rv = vs_search(s->cli, &sp, &res);
+		dur = rel_now_ms() - t;
+		over[i] = (double)(dur - DEADLINE_MS);
+		if (dur >= DEADLINE_MS * 9 / 10)
+			waited++;
+		if (rv != VS_OK || dur > DEADLINE_MS + MARGIN_MS)
+			fprintf(stderr, "# call %d: %s %s after %lld ms\n", i,
+			    vs_code_name(rv), vs_errmsg(), (long long)dur);
+		assert_int_equal(rv, VS_OK);
+		assert_true(dur <= DEADLINE_MS + MARGIN_MS);
+		assert_int_equal(res->partial, 1);
+		assert_int_equal(res->shards.ok, NSHARDS - 1);
+		assert_int_equal(res->shards.timed_out + res->shards.failed, 1);
+		assert_int_equal(res->n_hits, K);
+		for (h = 0; h < res->n_hits; h++)
+			assert_int_not_equal(res->hits[h].shard, VICTIM);
+		vs_search_result_free(res);
+	}
+	p50 = rel_quantile(over, NCALLS, 0.50);
+	p99 = rel_quantile(over, NCALLS, 0.99);
+	max = over[NCALLS - 1];
+	fprintf(stderr, "# overshoot p50=%.0fms p99=%.0fms max=%.0fms "
+	    "(deadline %d ms, %d calls, %d waited for the frozen shard, "
+	    "margin %d ms)\n", p50, p99, max, DEADLINE_MS, NCALLS, waited,
+	    MARGIN_MS);
+
+	/* require_all: a too-slow shard is DEADLINE_EXCEEDED, still bounded. */
+	for (i = 0; i < 5; i++) {
+		search_params(s, &sp, i);
+		sp.require_all = 1;
+		res = NULL;
+		t = rel_now_ms();
+		rv = vs_search(s->cli, &sp, &res);
+		dur = rel_now_ms() - t;
+		vs_search_result_free(res);
+		assert_int_equal(rv, VS_DEADLINE_EXCEEDED);
+		assert_true(dur <= DEADLINE_MS + MARGIN_MS);
+	}
+
+	/* SIGCONT: full answers again, bounded. */
+	assert_int_equal(rel_redis_cont(&s->shard[VICTIM]), 0);
+	t = wait_full(s);
+	fprintf(stderr, "# after SIGCONT: full answers in %lld ms\n",
+	    (long long)t);
+	assert_true(t >= 0);
+
+	/* The calls that really wait: each cycle stops the shard with the
+	 * breaker closed, so calls wait until 3 timeouts open it again. */
+	nw = 0;
+	for (c = 0; c < NCYCLES; c++) {
+		assert_int_equal(rel_redis_stop(&s->shard[VICTIM]), 0);
+		vs_set_timeout(s->cli, DEADLINE_MS);
+		for (i = 0; i < 10; i++) {
+			search_params(s, &sp, i);
+			res = NULL;
+			t = rel_now_ms();
+			rv = vs_search(s->cli, &sp, &res);
+			dur = rel_now_ms() - t;
+			assert_int_equal(rv, VS_OK);
+			assert_int_equal(res->partial, 1);
+			vs_search_result_free(res);
+			assert_true(dur <= DEADLINE_MS + MARGIN_MS);
+			if (dur >= DEADLINE_MS * 9 / 10 && nw < MAX_WAITED)
+				wover[nw++] = (double)(dur - DEADLINE_MS);
+		}
+		assert_int_equal(rel_redis_cont(&s->shard[VICTIM]), 0);
+		assert_true(wait_full(s) >= 0);
+	}
+	assert_true(nw > 0);
+	p50 = rel_quantile(wover, nw, 0.50);
+	p99 = rel_quantile(wover, nw, 0.99);
+	fprintf(stderr, "# waited overshoot p50=%.0fms p99=%.0fms max=%.0fms "
+	    "(%d calls that waited the %d ms deadline)\n", p50, p99,
+	    wover[nw - 1], nw, DEADLINE_MS);
+
+	assert_true(rel_proc_alive(&s->v.p));
+	assert_int_equal(rel_vsetd_term(&s->v, 5000), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sigstop_deadline),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
