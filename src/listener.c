@@ -17,9 +17,11 @@
  * The listener enforces --max-message-bytes (NNG_OPT_RECVMAXSZ): nng closes
  * the connection of a client that sends more, without telling us.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
@@ -235,21 +237,82 @@ vsd_listener_start(struct vsd_server *srv, char *bound, size_t boundlen)
 	return 0;
 }
 
+/* nng_close() on a helper thread, so a close that never finishes (seen
+ * with nng 1.5.2 when clients keep sending during shutdown: it waits on
+ * something internal forever) cannot keep the process from exiting. */
+struct vsd_closer {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	nng_socket sock;
+	int done;
+};
+
+static void *
+vsd_closer_main(void *arg)
+{
+	struct vsd_closer *c = arg;
+
+	nng_close(c->sock);
+	pthread_mutex_lock(&c->mu);
+	c->done = 1;
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+	return NULL;
+}
+
+/* 1 if the socket closed within ms. */
+static int
+vsd_close_bounded(nng_socket sock, int ms)
+{
+	static struct vsd_closer c;  /* outlives us if the close never ends */
+	struct timespec until;
+	pthread_t th;
+	int done;
+
+	pthread_mutex_init(&c.mu, NULL);
+	pthread_cond_init(&c.cv, NULL);
+	c.sock = sock;
+	c.done = 0;
+	if (pthread_create(&th, NULL, vsd_closer_main, &c) != 0) {
+		nng_close(sock);
+		return 1;
+	}
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&c.mu);
+	while (!c.done)
+		if (pthread_cond_timedwait(&c.cv, &c.mu, &until) != 0)
+			break;
+	done = c.done;
+	pthread_mutex_unlock(&c.mu);
+	if (done)
+		pthread_join(th, NULL);
+	else
+		pthread_detach(th);
+	return done;
+}
+
 void
 vsd_listener_stop(struct vsd_server *srv)
 {
 	int i;
 
-	/* No new connections, then cancel every slot's pending receive or
-	 * send and wait for its callback (which does not resubmit on
-	 * NNG_ECANCELED), and only then close the socket.  Closing first
-	 * while clients keep sending was seen to hang nng_close() in nng
-	 * 1.5.2. */
+	/* No new connections; cancel every slot's pending receive or send
+	 * and wait for its callback (which does not resubmit on
+	 * NNG_ECANCELED); after that no callback of ours can run again, so
+	 * the slots can be freed whatever the socket close does. */
 	nng_listener_close(srv->listener);
 	for (i = 0; srv->slots != NULL && i < srv->nslots; i++)
 		if (srv->slots[i].aio != NULL)
 			nng_aio_stop(srv->slots[i].aio);
-	nng_close(srv->sock);
+	if (!vsd_close_bounded(srv->sock, 1000))
+		vsd_warn("closing the socket did not finish within 1 s "
+		    "(nng 1.5.2); exiting without waiting for it");
 	for (i = 0; srv->slots != NULL && i < srv->nslots; i++) {
 		if (srv->slots[i].aio != NULL)
 			nng_aio_free(srv->slots[i].aio);

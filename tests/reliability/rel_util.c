@@ -522,6 +522,15 @@ rel_proc_cmdline_contains(const struct rel_proc *p, const char *needle)
 	return rv;
 }
 
+int
+rel_proc_maps_contain(const struct rel_proc *p, const char *needle)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)p->pid);
+	return rel_file_contains(path, needle);
+}
+
 /* ------------------------------------------------------------ redis */
 
 static redisContext *

@@ -98,6 +98,8 @@ void rel_proc_kill(struct rel_proc *p);
 long rel_proc_rss_kb(const struct rel_proc *p);
 /* Whether /proc/PID/cmdline contains needle: 1/0, -1 on error. */
 int rel_proc_cmdline_contains(const struct rel_proc *p, const char *needle);
+/* Whether /proc/PID/maps names needle (e.g. "libasan"): 1/0, -1 error. */
+int rel_proc_maps_contain(const struct rel_proc *p, const char *needle);
 /* Print the last max_bytes of the log as TAP comments. */
 void rel_log_tail(const char *path, size_t max_bytes);
 

@@ -12,6 +12,11 @@
  *   - vsetd alive afterwards, answering, and exiting 0 on SIGTERM;
  *   - memory bounded: VmRSS after the storm below before + RSS_BOUND_KB.
  * RSS before/after and the counts are printed ("# rss before=.. after=..").
+ * Under AddressSanitizer (-Db_sanitize=address) freed memory sits in ASan's
+ * quarantine (up to 256 MiB) instead of being reused, so RSS says nothing
+ * about vsetd there: the bound is then not checked (printed only), and
+ * LeakSanitizer, which fails vsetd's exit status on a leak, takes its
+ * place via the SIGTERM check.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -154,7 +159,7 @@ test_overload(void **st)
 	vs_search_result *res = NULL;
 	vs_search_params sp;
 	int64_t t0, max_ms = 0;
-	int i, other_code = VS_OK;
+	int i, asan, other_code = VS_OK;
 
 	before = rel_proc_rss_kb(&s->v.p);
 	assert_true(before > 0);
@@ -186,14 +191,17 @@ test_overload(void **st)
 	    "resource_exhausted=%ld other=%ld (last %s) slowest=%lldms\n",
 	    NCLIENTS, RUN_MS, ok, exhausted, other, vs_code_name(other_code),
 	    (long long)max_ms);
-	fprintf(stderr, "# rss before=%ldKiB after=%ldKiB (bound +%ldKiB)\n",
-	    before, after, RSS_BOUND_KB);
+	asan = rel_proc_maps_contain(&s->v.p, "libasan");
+	fprintf(stderr, "# rss before=%ldKiB after=%ldKiB (bound +%ldKiB%s)\n",
+	    before, after, RSS_BOUND_KB,
+	    asan ? "; ASan build: not checked" : "");
 	assert_int_equal(slow, 0);
 	assert_int_equal(other, 0);
 	assert_true(ok > 0);
 	assert_true(exhausted > 0);
 	assert_true(after > 0);
-	assert_true(after < before + RSS_BOUND_KB);
+	if (asan != 1)
+		assert_true(after < before + RSS_BOUND_KB);
 
 	/* Still serving normally once the storm is over. */
 	assert_true(rel_proc_alive(&s->v.p));

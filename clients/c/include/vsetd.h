@@ -84,7 +84,10 @@ typedef struct vs_connect_options {
 	const char *tls_ca_file;
 	const char *tls_cert_file;
 	const char *tls_key_file;
-	const char *tls_server_name; /* NULL = the host in the URL */
+	/* NULL = the host in the URL.  The TLS library (mbedTLS) matches it
+	 * against the certificate's DNS names and CN only, never against IP
+	 * addresses: with an IP URL, set a DNS name the certificate carries. */
+	const char *tls_server_name;
 } vs_connect_options;
 
 /* vs_connect with options (TLS).  A TLS handshake the server refuses, or a

@@ -6,6 +6,7 @@
  * timeout on the first call.  After that nng redials on its own (50 ms
  * growing to 1 s) if the connection drops.
  */
+#include <arpa/inet.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/tls/tls.h>
@@ -53,6 +54,18 @@ vs_tls_own_cert_files(nng_tls_config *tls, const char *certf,
 	free(cert);
 	free(key);
 	return rv;
+}
+
+/* Does the URL's host part spell an IPv4 or IPv6 address? */
+static int
+vs_url_is_ip(const char *url)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+	char host[256];
+
+	vs_url_host(url, host, sizeof(host));
+	return inet_pton(AF_INET, host, buf) == 1 ||
+	    inet_pton(AF_INET6, host, buf) == 1;
 }
 
 static int
@@ -155,8 +168,17 @@ vs_connect_opts(vs_client **out, const char *url,
 	    vs_dialer_tls(c, url, o) != VS_OK)
 		goto fail;
 	if ((rv = nng_dialer_start(c->dialer, 0)) != 0) {
-		vs_set_error(VS_UNAVAILABLE, "cannot connect to %s: %s", url,
-		    nng_strerror(rv));
+		/* mbedTLS (nng's TLS engine on Debian 12) matches the expected
+		 * name against DNS names and the CN only, never against IP
+		 * addresses: say so rather than leave just "Cryptographic
+		 * error". */
+		vs_set_error(VS_UNAVAILABLE, "cannot connect to %s: %s%s", url,
+		    nng_strerror(rv), strncmp(url, "tls+", 4) == 0 &&
+		    o->tls_server_name == NULL && vs_url_is_ip(url) ?
+		    " (the URL names an IP address, which the TLS library "
+		    "cannot match against the certificate: set "
+		    "tls_server_name to a DNS name the certificate carries, "
+		    "e.g. localhost)" : "");
 		goto fail;
 	}
 	vs_clear_error();
