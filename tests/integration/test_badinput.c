@@ -117,16 +117,15 @@ static int
 has_word(const char *msg, const char *word)
 {
 	size_t n = strlen(word);
-	const char *p = msg;
+	const char *p;
 
-	while ((p = strcasestr(p, word)) != NULL) {
+	for (p = strcasestr(msg, word); p != NULL; p = strcasestr(p + 1, word)) {
 		int before = p == msg || !(isalnum((unsigned char)p[-1]) ||
 		    p[-1] == '_');
 		int after = !(isalnum((unsigned char)p[n]) || p[n] == '_');
 
 		if (before && after)
 			return 1;
-		p++;
 	}
 	return 0;
 }
