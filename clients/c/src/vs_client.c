@@ -33,7 +33,9 @@ vs_close(vs_client *c)
 {
 	if (c == NULL)
 		return;
+	vs_chans_free(c);
 	nng_close(c->sock);
+	pthread_mutex_destroy(&c->mu);
 	free(c);
 }
 

@@ -145,6 +145,7 @@ vs_connect_opts(vs_client **out, const char *url,
 		return VS_RESOURCE_EXHAUSTED;
 	}
 	c->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : VS_DEFAULT_TIMEOUT_MS;
+	pthread_mutex_init(&c->mu, NULL);
 	vs_transport_init(c);
 	if ((rv = nng_req0_open(&c->sock)) != 0) {
 		vs_set_error(VS_INTERNAL, "opening REQ socket: %s",
@@ -187,6 +188,7 @@ vs_connect_opts(vs_client **out, const char *url,
 fail:
 	code = vs_errcode();
 	nng_close(c->sock);
+	pthread_mutex_destroy(&c->mu);
 	free(c);
 	return code;
 }

@@ -14,6 +14,7 @@
 
 #include <protobuf-c/protobuf-c.h>
 #include <nng/nng.h>
+#include <pthread.h>
 
 #include "vsetd.h"
 
@@ -21,12 +22,28 @@
  * its deadline, and this covers the transit and a busy client machine. */
 #define VS_REPLY_GRACE_MS 250
 
+/* A request context and its aio, kept for reuse between calls. */
+struct vs_chan {
+	nng_ctx ctx;
+	nng_aio *aio;
+	struct vs_chan *next;
+};
+
 struct vs_client {
 	ProtobufCService service;    /* must be first: stubs get &c->service */
 	nng_socket sock;
 	nng_dialer dialer;
 	int timeout_ms;
+	pthread_mutex_t mu;          /* guards idle */
+	struct vs_chan *idle;        /* free channels; vs_close frees them */
 };
+
+/* Take a channel (reused, or opened) / give it back.  A channel whose call
+ * failed is closed instead of kept, so no stale reply can reach the next
+ * call on it. */
+struct vs_chan *vs_chan_get(struct vs_client *c);
+void vs_chan_put(struct vs_client *c, struct vs_chan *ch, int reusable);
+void vs_chans_free(struct vs_client *c);
 
 /* Record this thread's last status (message is copied, may be NULL). */
 void vs_set_error(int code, const char *fmt, ...)

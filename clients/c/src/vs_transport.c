@@ -80,17 +80,78 @@ vs_nng_code(int rv)
 	}
 }
 
+struct vs_chan *
+vs_chan_get(struct vs_client *c)
+{
+	struct vs_chan *ch;
+	int rv;
+
+	pthread_mutex_lock(&c->mu);
+	ch = c->idle;
+	if (ch != NULL)
+		c->idle = ch->next;
+	pthread_mutex_unlock(&c->mu);
+	if (ch != NULL)
+		return ch;
+	if ((ch = calloc(1, sizeof(*ch))) == NULL) {
+		vs_set_error(VS_RESOURCE_EXHAUSTED, "out of memory");
+		return NULL;
+	}
+	if ((rv = nng_ctx_open(&ch->ctx, c->sock)) != 0 ||
+	    (rv = nng_aio_alloc(&ch->aio, NULL, NULL)) != 0) {
+		vs_set_error(vs_nng_code(rv), "opening request context: %s",
+		    nng_strerror(rv));
+		if (nng_ctx_id(ch->ctx) > 0)
+			nng_ctx_close(ch->ctx);
+		free(ch);
+		return NULL;
+	}
+	return ch;
+}
+
+static void
+vs_chan_close(struct vs_chan *ch)
+{
+	nng_aio_free(ch->aio);
+	nng_ctx_close(ch->ctx);
+	free(ch);
+}
+
+void
+vs_chan_put(struct vs_client *c, struct vs_chan *ch, int reusable)
+{
+	if (!reusable) {
+		vs_chan_close(ch);
+		return;
+	}
+	pthread_mutex_lock(&c->mu);
+	ch->next = c->idle;
+	c->idle = ch;
+	pthread_mutex_unlock(&c->mu);
+}
+
+void
+vs_chans_free(struct vs_client *c)
+{
+	struct vs_chan *ch, *next;
+
+	for (ch = c->idle; ch != NULL; ch = next) {
+		next = ch->next;
+		vs_chan_close(ch);
+	}
+	c->idle = NULL;
+}
+
 Vsetd__V1__ReplyEnvelope *
 vs_transport_call(struct vs_client *c, const char *method,
     const uint8_t *req, size_t req_len)
 {
 	Vsetd__V1__RequestEnvelope env = VSETD__V1__REQUEST_ENVELOPE__INIT;
 	Vsetd__V1__ReplyEnvelope *reply = NULL;
-	nng_ctx ctx = NNG_CTX_INITIALIZER;
-	nng_aio *aio = NULL;
+	struct vs_chan *ch = NULL;
 	nng_msg *msg = NULL;
+	int rv, ok = 0;
 	size_t len;
-	int rv;
 
 	env.method = (char *)method;
 	env.payload.data = (uint8_t *)req;
@@ -104,34 +165,32 @@ vs_transport_call(struct vs_client *c, const char *method,
 		goto out;
 	}
 	vsetd__v1__request_envelope__pack(&env, nng_msg_body(msg));
-	if ((rv = nng_ctx_open(&ctx, c->sock)) != 0 ||
-	    (rv = nng_aio_alloc(&aio, NULL, NULL)) != 0) {
-		vs_set_error(vs_nng_code(rv), "opening request context: %s",
-		    nng_strerror(rv));
+	if ((ch = vs_chan_get(c)) == NULL)
 		goto out;
-	}
 	/* The send only queues (REQ has no backpressure to wait on); the
 	 * timeout that matters is the receive's: deadline plus grace. */
-	nng_aio_set_timeout(aio, c->timeout_ms + VS_REPLY_GRACE_MS);
-	nng_aio_set_msg(aio, msg);
-	nng_ctx_send(ctx, aio);
-	nng_aio_wait(aio);
-	if ((rv = nng_aio_result(aio)) != 0) {
+	nng_aio_set_timeout(ch->aio, c->timeout_ms + VS_REPLY_GRACE_MS);
+	nng_aio_set_msg(ch->aio, msg);
+	nng_ctx_send(ch->ctx, ch->aio);
+	nng_aio_wait(ch->aio);
+	if ((rv = nng_aio_result(ch->aio)) != 0) {
 		/* On failure the message is still ours. */
 		vs_set_error(vs_nng_code(rv), "sending to server: %s",
 		    nng_strerror(rv));
 		goto out;
 	}
 	msg = NULL;
-	nng_aio_set_timeout(aio, c->timeout_ms + VS_REPLY_GRACE_MS);
-	nng_ctx_recv(ctx, aio);
-	nng_aio_wait(aio);
-	if ((rv = nng_aio_result(aio)) != 0) {
+	nng_aio_set_timeout(ch->aio, c->timeout_ms + VS_REPLY_GRACE_MS);
+	nng_ctx_recv(ch->ctx, ch->aio);
+	nng_aio_wait(ch->aio);
+	if ((rv = nng_aio_result(ch->aio)) != 0) {
 		vs_set_error(vs_nng_code(rv), "no reply from server: %s",
 		    nng_strerror(rv));
 		goto out;
 	}
-	msg = nng_aio_get_msg(aio);
+	msg = nng_aio_get_msg(ch->aio);
+	nng_aio_set_msg(ch->aio, NULL);
+	ok = 1;         /* the context finished its exchange: reusable */
 	reply = vsetd__v1__reply_envelope__unpack(NULL, nng_msg_len(msg),
 	    nng_msg_body(msg));
 	if (reply == NULL) {
@@ -147,10 +206,8 @@ vs_transport_call(struct vs_client *c, const char *method,
 out:
 	if (msg != NULL)
 		nng_msg_free(msg);
-	if (aio != NULL)
-		nng_aio_free(aio);
-	if (nng_ctx_id(ctx) > 0)
-		nng_ctx_close(ctx);
+	if (ch != NULL)
+		vs_chan_put(c, ch, ok);
 	return reply;
 }
 
