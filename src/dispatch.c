@@ -14,6 +14,7 @@
 #include "log.h"
 #include "ops.h"
 #include "vs_time.h"
+#include "wire_check.h"
 
 #define VSD_SERVICE_PREFIX "/vsetd.v1.VectorService/"
 
@@ -146,8 +147,12 @@ vsd_dispatch(struct vsd_worker *w, const nng_msg *req, int64_t recv_us)
 
 	env = vsd_envelope_decode(nng_msg_body((nng_msg *)req),
 	    nng_msg_len((nng_msg *)req), &call.st);
-	if (env == NULL)
+	if (env == NULL) {
+		/* still answer to the caller's id when the bytes carry one */
+		id = vsd_envelope_peek_id(nng_msg_body((nng_msg *)req),
+		    nng_msg_len((nng_msg *)req));
 		goto out;
+	}
 	id = env->request_id;
 	if ((method = vsd_find_method(env->method, &md)) == NULL) {
 		vsd_status_set(&call.st, VSD_UNIMPLEMENTED,
@@ -161,6 +166,9 @@ vsd_dispatch(struct vsd_worker *w, const nng_msg *req, int64_t recv_us)
 		    (long long)(vs_now_us() - recv_us));
 		goto out;
 	}
+	if (vsd_wire_check(md->input, env->payload.data, env->payload.len,
+	    call.lim->max_batch, "payload", &call.st) != VSD_OK)
+		goto out;
 	in = protobuf_c_message_unpack(md->input, &alloc, env->payload.len,
 	    env->payload.data);
 	if (in == NULL) {

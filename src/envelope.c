@@ -5,12 +5,18 @@
 #include <string.h>
 
 #include "envelope.h"
+#include "wire_check.h"
 
 Vsetd__V1__RequestEnvelope *
 vsd_envelope_decode(const uint8_t *buf, size_t len, struct vsd_status *st)
 {
 	Vsetd__V1__RequestEnvelope *env;
 
+	/* No repeated fields in an envelope: the check bounds unknown fields
+	 * and refuses a NUL in the method name. */
+	if (vsd_wire_check(&vsetd__v1__request_envelope__descriptor, buf, len,
+	    0, "request envelope", st) != VSD_OK)
+		return NULL;
 	env = vsetd__v1__request_envelope__unpack(NULL, len, buf);
 	if (env == NULL) {
 		vsd_status_set(st, VSD_INVALID_ARGUMENT, "malformed request "

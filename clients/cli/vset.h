@@ -7,6 +7,7 @@
  *                  numbers, the per-command option loop, usage errors)
  *   vset_cmds.c    insert, delete, search: their options, the call, exit code
  *   vset_output.c  printing results, human-readable or --json
+ *   vset_load.c    load: bulk import of .npy, .fvecs and CSV files
  *
  * Exit statuses are part of the interface (scripts test them):
  * 0 success, 1 the call failed (or some items were not written),
@@ -110,6 +111,11 @@ extern const vset_command vset_surface_commands[];
 /* ------------------------------------------------------------ vset_stats.c */
 
 int vset_cmd_stats(const vset_global *g, int argc, char **argv);
+
+/* ------------------------------------------------------------ vset_load.c */
+
+/* vset load: bulk import of a .npy, .fvecs or CSV file in batches. */
+int vset_cmd_load(const vset_global *g, int argc, char **argv);
 
 /* ------------------------------------------------------------ vset_output.c */
 

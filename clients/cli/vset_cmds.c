@@ -431,6 +431,10 @@ const vset_command vset_commands[] = {
 	    "[--filter EXPR] [--filter-ef N] [--epsilon E] [--truth] "
 	    "[--nothread] [--with-attrs] [--require-all]",
 	    "find the K elements nearest to a vector", cmd_search },
+	{ "load", "COLLECTION FILE [--batch B] [--limit ROWS] [--format F] "
+	    "[--id-column C] [--id-prefix P] [--attrs-column C] "
+	    "[--skip-header]",
+	    "bulk import from .npy, .fvecs or CSV", vset_cmd_load },
 	{ "stats", "[--survey URL]...",
 	    "routers' request, latency and shard statistics", vset_cmd_stats },
 	{ NULL, NULL, NULL, NULL },

@@ -29,6 +29,7 @@
 #include "server.h"
 #include "vs_time.h"
 #include "vsetd.pb-c.h"
+#include "wire_check.h"
 
 /* Same size as worker.c's VSD_ARENA_CHUNK, so arena growth behaves the
  * same as in the server. */
@@ -388,6 +389,7 @@ fz_dispatch_msg(const uint8_t *data, size_t size)
 	const ProtobufCMethodDescriptor *md;
 	Vsetd__V1__RequestEnvelope *env;
 	Vsetd__V1__ReplyEnvelope *re;
+	struct vsd_status wst;
 	ProtobufCMessage *in = NULL;
 	nng_msg *req, *reply;
 
@@ -413,10 +415,16 @@ fz_dispatch_msg(const uint8_t *data, size_t size)
 	    re->status->message[0] != '\0'), re);
 
 	env = vsetd__v1__request_envelope__unpack(NULL, size, data);
-	if (env == NULL || env->method[0] == '\0') {
+	if (env == NULL || env->method[0] == '\0' ||
+	    vsd_wire_check(&vsetd__v1__request_envelope__descriptor, data,
+	    size, 0, "request envelope", &wst) != VSD_OK) {
+		/* Not decodable, no method, or refused before decoding (a NUL
+		 * in a string, too many unknown fields): INVALID_ARGUMENT,
+		 * echoing whatever request id the bytes carry. */
 		FZ_CHECK_REPLY(re->status != NULL &&
 		    re->status->code == VSETD__V1__CODE__INVALID_ARGUMENT, re);
-		FZ_CHECK_REPLY(re->request_id == 0 && re->payload.len == 0, re);
+		FZ_CHECK_REPLY(re->request_id == vsd_envelope_peek_id(data,
+		    size) && re->payload.len == 0, re);
 		goto out;
 	}
 	FZ_CHECK_REPLY(re->request_id == env->request_id, re);

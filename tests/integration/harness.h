@@ -2,10 +2,13 @@
  * harness.h - real Redis 8 shards and a real vsetd for integration tests.
  *
  * Design.  A test starts one h_cluster: N redis-server processes
- * ($REDIS_SERVER), each on a free loopback port in its own mkdtemp()
- * directory, and optionally one vsetd ($VSETD_BIN) listening on an ephemeral
- * port in front of them.  Every wait (PING, "listening on", exit) is bounded,
- * so a broken binary fails the test instead of hanging it.
+ * ($REDIS_SERVER), each on a free loopback port in its own directory under
+ * one mkdtemp() directory, and optionally one vsetd ($VSETD_BIN) listening
+ * on an ephemeral port in front of them.  Every wait (PING, "listening on",
+ * exit) is bounded, so a broken binary fails the test instead of hanging it.
+ * The processes themselves are the shared test core's (tests/lib: tp_proc.h,
+ * tp_redis.h, tp_vsetd.h), which tests needing more than a plain cluster
+ * (extra Redis arguments, TLS, several vsetd) use directly.
  *
  * Nothing may outlive the test process, whichever way it ends:
  *   - h_cluster_destroy() (call it from the cmocka group teardown) kills
@@ -21,7 +24,7 @@
  * Set VSETD_TEST_KEEP=1 to keep the directories (logs) after the run.
  *
  * Errors.  Functions returning int give 0 on success and -1 on failure,
- * after printing the reason to stderr as a TAP comment ("# harness: ...").
+ * after printing the reason to stderr as a TAP comment ("# tp: ...").
  *
  * Ownership.  h_cluster_start() hands the caller an h_cluster, freed (with
  * all its processes and directories) by h_cluster_destroy().  Strings from
@@ -69,7 +72,7 @@ int h_vsetd_stop(h_cluster *c, int sig, int timeout_ms, int *status);
 
 /* "tcp://127.0.0.1:PORT" of the running vsetd ("" when none). */
 const char *h_vsetd_url(const h_cluster *c);
-/* Path of the vsetd log file (all runs of this cluster, appended). */
+/* Path of the log file of the latest vsetd run (each run has its own). */
 const char *h_vsetd_log(const h_cluster *c);
 pid_t h_vsetd_pid(const h_cluster *c);
 

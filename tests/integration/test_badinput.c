@@ -61,45 +61,17 @@ group_setup(void **state)
 		"--max-dim", "64", "--max-batch", "100", NULL,
 	};
 	vs_item items[NITEMS];
-	vs_write_result *r = NULL;
 	struct bad *t;
-	uint64_t seed = 0x5eed0005;
-	int i, rv;
 
-	if ((t = calloc(1, sizeof(*t))) == NULL)
+	if ((t = tu_state_new(sizeof(*t), NSHARDS, args)) == NULL)
 		return -1;
-	if (tu_fixture_start(&t->f, NSHARDS, args) != 0) {
-		free(t);
-		return -1;
-	}
-	for (i = 0; i < NITEMS; i++) {
-		snprintf(t->ids[i], sizeof(t->ids[i]), "b-%02d", i);
-		tu_rand_vec(&seed, t->vec[i], DIM);
-		items[i].id = t->ids[i];
-		items[i].vector = t->vec[i];
-		items[i].dim = DIM;
-		items[i].attrs_json = NULL;
-	}
-	rv = vs_insert(t->f.cli, COLL, items, NITEMS, &r);
-	vs_write_result_free(r);
-	if (rv != VS_OK) {
-		fprintf(stderr, "# insert: %s %s\n", vs_code_name(rv),
-		    vs_errmsg());
-		tu_fixture_stop(&t->f);
-		free(t);
+	tu_items_make(items, NITEMS, t->ids[0], sizeof(t->ids[0]), t->vec[0],
+	    DIM, "b-%02d", 0x5eed0005);
+	if (tu_insert_new(t->f.cli, COLL, items, NITEMS) != 0) {
+		tu_state_free(t);
 		return -1;
 	}
 	*state = t;
-	return 0;
-}
-
-static int
-group_teardown(void **state)
-{
-	struct bad *t = *state;
-
-	tu_fixture_stop(&t->f);
-	free(t);
 	return 0;
 }
 
@@ -687,5 +659,6 @@ main(void)
 		cmocka_unit_test(test_oversized_message),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, group_setup,
+	    tu_group_teardown);
 }

@@ -39,47 +39,20 @@ static int
 group_setup(void **state)
 {
 	vs_item items[NITEMS];
-	vs_write_result *r = NULL;
 	struct del *t;
-	uint64_t seed = 0x5eed0003;
-	int i, rv;
+	int i;
 
-	if ((t = calloc(1, sizeof(*t))) == NULL)
+	if ((t = tu_state_new(sizeof(*t), NSHARDS, NULL)) == NULL)
 		return -1;
-	if (tu_fixture_start(&t->f, NSHARDS, NULL) != 0) {
-		free(t);
-		return -1;
-	}
-	for (i = 0; i < NITEMS; i++) {
-		snprintf(t->ids[i], sizeof(t->ids[i]), "d-%02d", i);
+	tu_items_make(items, NITEMS, t->ids[0], sizeof(t->ids[0]), t->vec[0],
+	    DIM, "d-%02d", 0x5eed0003);
+	for (i = 0; i < NITEMS; i++)
 		t->idp[i] = t->ids[i];
-		tu_rand_vec(&seed, t->vec[i], DIM);
-		items[i].id = t->ids[i];
-		items[i].vector = t->vec[i];
-		items[i].dim = DIM;
-		items[i].attrs_json = NULL;
-	}
-	rv = vs_insert(t->f.cli, COLL, items, NITEMS, &r);
-	if (rv != VS_OK || r == NULL || r->added != NITEMS) {
-		fprintf(stderr, "# insert: %s %s\n", vs_code_name(rv),
-		    vs_errmsg());
-		vs_write_result_free(r);
-		tu_fixture_stop(&t->f);
-		free(t);
+	if (tu_insert_new(t->f.cli, COLL, items, NITEMS) != 0) {
+		tu_state_free(t);
 		return -1;
 	}
-	vs_write_result_free(r);
 	*state = t;
-	return 0;
-}
-
-static int
-group_teardown(void **state)
-{
-	struct del *t = *state;
-
-	tu_fixture_stop(&t->f);
-	free(t);
 	return 0;
 }
 
@@ -210,5 +183,6 @@ main(void)
 		cmocka_unit_test(test_delete_missing_is_not_found),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, group_setup,
+	    tu_group_teardown);
 }

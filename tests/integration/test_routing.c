@@ -37,34 +37,12 @@ static int
 group_setup(void **state)
 {
 	struct routing *t;
-	uint64_t seed = 0x5eed0001;
-	int i;
 
-	if ((t = calloc(1, sizeof(*t))) == NULL)
+	if ((t = tu_state_new(sizeof(*t), NSHARDS, NULL)) == NULL)
 		return -1;
-	if (tu_fixture_start(&t->f, NSHARDS, NULL) != 0) {
-		free(t);
-		return -1;
-	}
-	for (i = 0; i < NITEMS; i++) {
-		snprintf(t->ids[i], sizeof(t->ids[i]), "item-%03d", i);
-		tu_rand_vec(&seed, t->vec[i], DIM);
-		t->items[i].id = t->ids[i];
-		t->items[i].vector = t->vec[i];
-		t->items[i].dim = DIM;
-		t->items[i].attrs_json = NULL;
-	}
+	tu_items_make(t->items, NITEMS, t->ids[0], sizeof(t->ids[0]),
+	    t->vec[0], DIM, "item-%03d", 0x5eed0001);
 	*state = t;
-	return 0;
-}
-
-static int
-group_teardown(void **state)
-{
-	struct routing *t = *state;
-
-	tu_fixture_stop(&t->f);
-	free(t);
 	return 0;
 }
 
@@ -215,5 +193,6 @@ main(void)
 		cmocka_unit_test(test_update_takes_new_vector),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, group_setup,
+	    tu_group_teardown);
 }

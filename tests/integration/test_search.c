@@ -43,47 +43,18 @@ struct search {
 static int
 group_setup(void **state)
 {
-	static vs_item items[NITEMS];
-	vs_write_result *r = NULL;
+	vs_item items[NITEMS];
 	struct search *t;
-	uint64_t seed = 0x5eed0002;
-	int i, rv;
 
-	if ((t = calloc(1, sizeof(*t))) == NULL)
+	if ((t = tu_state_new(sizeof(*t), NSHARDS, NULL)) == NULL)
 		return -1;
-	if (tu_fixture_start(&t->f, NSHARDS, NULL) != 0) {
-		free(t);
-		return -1;
-	}
-	for (i = 0; i < NITEMS; i++) {
-		snprintf(t->ids[i], sizeof(t->ids[i]), "s-%04d", i);
-		tu_rand_vec(&seed, t->vec[i], DIM);
-		items[i].id = t->ids[i];
-		items[i].vector = t->vec[i];
-		items[i].dim = DIM;
-		items[i].attrs_json = NULL;
-	}
-	rv = vs_insert(t->f.cli, COLL, items, NITEMS, &r);
-	if (rv != VS_OK || r == NULL || r->added != NITEMS) {
-		fprintf(stderr, "# insert: %s %s\n", vs_code_name(rv),
-		    vs_errmsg());
-		vs_write_result_free(r);
-		tu_fixture_stop(&t->f);
-		free(t);
+	tu_items_make(items, NITEMS, t->ids[0], sizeof(t->ids[0]), t->vec[0],
+	    DIM, "s-%04d", 0x5eed0002);
+	if (tu_insert_new(t->f.cli, COLL, items, NITEMS) != 0) {
+		tu_state_free(t);
 		return -1;
 	}
-	vs_write_result_free(r);
 	*state = t;
-	return 0;
-}
-
-static int
-group_teardown(void **state)
-{
-	struct search *t = *state;
-
-	tu_fixture_stop(&t->f);
-	free(t);
 	return 0;
 }
 
@@ -328,5 +299,6 @@ main(void)
 		cmocka_unit_test(test_missing_collection_is_empty),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, group_setup,
+	    tu_group_teardown);
 }

@@ -8,8 +8,9 @@
  *
  * Randomness is a seeded splitmix64: every run sees the same data, so a
  * failure reproduces.  Ownership: tu_fixture_start() fills a caller-owned
- * struct whose cluster and client tu_fixture_stop() frees; nothing else
- * allocates.
+ * struct whose cluster and client tu_fixture_stop() frees.  tu_state_new()
+ * allocates a group state (any struct whose first member is a tu_fixture)
+ * that tu_state_free() / tu_group_teardown() free; nothing else allocates.
  */
 #ifndef VS_TESTUTIL_H
 #define VS_TESTUTIL_H
@@ -17,6 +18,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -85,6 +87,43 @@ tu_fixture_stop(struct tu_fixture *f)
 	f->cl = NULL;
 }
 
+/* A group state of size bytes, zeroed, whose first member is a struct
+ * tu_fixture, with the fixture started (tu_fixture_start).  NULL on
+ * failure, with nothing left behind. */
+static inline void *
+tu_state_new(size_t size, int nshards, const char *const *args)
+{
+	struct tu_fixture *f;
+
+	if ((f = calloc(1, size)) == NULL)
+		return NULL;
+	if (tu_fixture_start(f, nshards, args) != 0) {
+		free(f);
+		return NULL;
+	}
+	return f;
+}
+
+/* Stop the fixture of a tu_state_new() state and free it.  NULL: no-op. */
+static inline void
+tu_state_free(void *state)
+{
+	struct tu_fixture *f = state;
+
+	if (f == NULL)
+		return;
+	tu_fixture_stop(f);
+	free(f);
+}
+
+/* cmocka group teardown for a tu_state_new() state. */
+static inline int
+tu_group_teardown(void **state)
+{
+	tu_state_free(*state);
+	return 0;
+}
+
 /* splitmix64 */
 static inline uint64_t
 tu_rand(uint64_t *s)
@@ -111,6 +150,43 @@ tu_rand_vec(uint64_t *s, float *v, size_t dim)
 
 	for (i = 0; i < dim; i++)
 		v[i] = tu_randf(s);
+}
+
+/* n items: ids + i*id_size gets fmt formatted with i (an int), vec +
+ * i*dim a vector drawn from a splitmix64 seeded with seed (in order, so the
+ * data is the same every run), and items[i] points at both. */
+static inline void
+tu_items_make(vs_item *items, int n, char *ids, size_t id_size, float *vec,
+    size_t dim, const char *fmt, uint64_t seed)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(ids + (size_t)i * id_size, id_size, fmt, i);
+		tu_rand_vec(&seed, vec + (size_t)i * dim, dim);
+		items[i].id = ids + (size_t)i * id_size;
+		items[i].vector = vec + (size_t)i * dim;
+		items[i].dim = dim;
+		items[i].attrs_json = NULL;
+	}
+}
+
+/* Insert items[0..n) into a collection that has none of them: 0 when the
+ * call succeeded and added all n, -1 otherwise (printed). */
+static inline int
+tu_insert_new(vs_client *cli, const char *collection, const vs_item *items,
+    size_t n)
+{
+	vs_write_result *r = NULL;
+	int rv, ok;
+
+	rv = vs_insert(cli, collection, items, n, &r);
+	ok = rv == VS_OK && r != NULL && r->added == n;
+	if (!ok)
+		fprintf(stderr, "# insert %s: %s %s\n", collection,
+		    vs_code_name(rv), vs_errmsg());
+	vs_write_result_free(r);
+	return ok ? 0 : -1;
 }
 
 /* The score Redis reports: 1 - cosine_distance/2 = (1 + cos)/2. */

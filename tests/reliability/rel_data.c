@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rel_util.h"
 #include "vs_hash.h"
 
 struct rel_data *
@@ -91,4 +90,58 @@ rel_data_load(vs_client *c, const char *coll, const struct rel_data *d)
 		wr = NULL;
 	}
 	return 0;
+}
+
+void
+rel_search_params(vs_search_params *sp, const struct rel_data *d,
+    const char *coll, size_t i, uint32_t k)
+{
+	memset(sp, 0, sizeof(*sp));
+	sp->collection = coll;
+	sp->vector = d->vec + (i % d->n) * d->dim;
+	sp->dim = d->dim;
+	sp->k = k;
+}
+
+/* ------------------------------------------------------------ numbers */
+
+static int
+rel_cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+double
+rel_quantile(double *v, size_t n, double q)
+{
+	size_t rank;
+
+	if (n == 0)
+		return 0.0;
+	qsort(v, n, sizeof(*v), rel_cmp_double);
+	/* Nearest rank: the smallest value with at least q*n values <= it. */
+	rank = (size_t)(q * (double)n + 0.999999);
+	if (rank < 1)
+		rank = 1;
+	if (rank > n)
+		rank = n;
+	return v[rank - 1];
+}
+
+void
+rel_rand_vec(uint64_t *seed, float *v, size_t dim)
+{
+	size_t i;
+	uint64_t z;
+
+	for (i = 0; i < dim; i++) {
+		z = (*seed += 0x9e3779b97f4a7c15ULL);
+		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+		z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+		z ^= z >> 31;
+		v[i] = (float)((double)(z >> 11) / 9007199254740992.0) * 2.0f -
+		    1.0f;
+	}
 }

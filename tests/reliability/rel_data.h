@@ -40,4 +40,14 @@ int rel_connect(vs_client **out, const char *url, int timeout_ms);
  * updated, -1 otherwise (printed). */
 int rel_data_load(vs_client *c, const char *coll, const struct rel_data *d);
 
+/* *sp zeroed, then a top-k search of coll for item i % d->n's vector
+ * (sp points into d: d must outlive the call). */
+void rel_search_params(vs_search_params *sp, const struct rel_data *d,
+    const char *coll, size_t i, uint32_t k);
+
+/* The q-quantile (0..1) of v[0..n) by nearest rank; sorts v. */
+double rel_quantile(double *v, size_t n, double q);
+/* Deterministic pseudo-random vector (splitmix64 state *seed). */
+void rel_rand_vec(uint64_t *seed, float *v, size_t dim);
+
 #endif

@@ -29,7 +29,7 @@
 #include <cmocka.h>
 
 #include "rel_data.h"
-#include "rel_util.h"
+#include "rel_rig.h"
 #include "vsetd.h"
 
 #define NSHARDS 2
@@ -47,11 +47,7 @@
 enum { NOT_SENT, ACKED, NOT_ACKED };
 
 struct state {
-	char dir[4096];
-	struct rel_redis shard[NSHARDS];
-	char hosts[NSHARDS][40];
-	struct rel_vsetd v;
-	struct rel_data *d;
+	struct rel_rig rig;
 	/* stream */
 	pthread_t th;
 	atomic_int stop;
@@ -71,16 +67,16 @@ stream(void *arg)
 	size_t i, j;
 	int64_t t;
 
-	if ((s->connect_rv = rel_connect(&cli, s->v.url, CALL_MS)) != VS_OK)
+	if ((s->connect_rv = rel_connect(&cli, s->rig.v.url, CALL_MS)) != VS_OK)
 		return NULL;
 	for (i = 0; i + BATCH <= MAX_ITEMS && !atomic_load(&s->stop);
 	    i += BATCH) {
 		wr = NULL;
-		t = rel_now_ms();
-		vs_insert(cli, COLL, s->d->items + i, BATCH, &wr);
-		if (rel_now_ms() - t > CALL_MS + MARGIN_MS)
+		t = tp_now_ms();
+		vs_insert(cli, COLL, s->rig.d->items + i, BATCH, &wr);
+		if (tp_now_ms() - t > CALL_MS + MARGIN_MS)
 			s->slow++;
-		t = rel_now_ms();
+		t = tp_now_ms();
 		for (j = 0; j < BATCH; j++) {
 			int o = wr != NULL && j < wr->n_items ?
 			    wr->items[j].outcome : VS_WRITE_FAILED;
@@ -101,36 +97,14 @@ group_setup(void **st)
 {
 	static const char *const aof[] = { "--appendonly", "yes",
 	    "--appendfsync", "always", NULL };
+	static const char *const none[] = { NULL };
 	struct state *s;
-	const char *args[2 * NSHARDS + 8] = { "--listen", "tcp://127.0.0.1:0" };
 
-	if ((s = calloc(1, sizeof(*s))) == NULL)
+	if (rel_rig_new(st, sizeof(*s), "aof", NSHARDS, aof, NULL, none) != 0)
 		return -1;
-	*st = s;
-	if (rel_tmpdir(s->dir, sizeof(s->dir), "aof") != 0 ||
-	    rel_shards_start(s->shard, NSHARDS, s->dir, aof, NULL, args + 2,
-	    s->hosts) != 0 ||
-	    rel_vsetd_start(&s->v, s->dir, "aof", args, NULL) != 0)
-		return -1;
-	s->d = rel_data_new("a", MAX_ITEMS, DIM, NSHARDS, 0xa0f);
-	return s->d != NULL ? 0 : -1;
-}
-
-static int
-group_teardown(void **st)
-{
-	struct state *s = *st;
-	int i;
-
-	if (s == NULL)
-		return 0;
-	rel_proc_kill(&s->v.p);
-	for (i = 0; i < NSHARDS; i++)
-		rel_redis_kill(&s->shard[i]);
-	rel_data_free(s->d);
-	rel_rmtree(s->dir);
-	free(s);
-	return 0;
+	s = *st;
+	s->rig.d = rel_data_new("a", MAX_ITEMS, DIM, NSHARDS, 0xa0f);
+	return s->rig.d != NULL ? 0 : -1;
 }
 
 static void
@@ -144,41 +118,43 @@ test_aof_kill9(void **st)
 	int sh, p;
 
 	assert_int_equal(pthread_create(&s->th, NULL, stream, s), 0);
-	rel_sleep_ms(KILL_AFTER_MS);
-	kill_ms = rel_now_ms();
-	rel_redis_kill(&s->shard[VICTIM]);
-	rel_sleep_ms(DOWN_MS);
-	if (rel_redis_restart(&s->shard[VICTIM]) != 0) {
+	tp_sleep_ms(KILL_AFTER_MS);
+	kill_ms = tp_now_ms();
+	tp_redis_kill(&s->rig.shard[VICTIM]);
+	tp_sleep_ms(DOWN_MS);
+	if (tp_redis_restart(&s->rig.shard[VICTIM]) != 0) {
 		atomic_store(&s->stop, 1);
 		pthread_join(s->th, NULL);
 		fail_msg("shard %d did not restart from its AOF", VICTIM);
 	}
-	ready_ms = rel_now_ms();
-	rel_sleep_ms(AFTER_MS);
+	ready_ms = tp_now_ms();
+	tp_sleep_ms(AFTER_MS);
 	atomic_store(&s->stop, 1);
 	pthread_join(s->th, NULL);
 	assert_int_equal(s->connect_rv, VS_OK);
 
 	for (sh = 0; sh < NSHARDS; sh++)
-		assert_non_null(rc[sh] = rel_redis_connect(&s->shard[sh], 2000));
+		assert_non_null(rc[sh] = tp_redis_connect(&s->rig.shard[sh],
+		    2000));
 	for (i = 0; i < s->sent; i++) {
 		if (s->fate[i] != ACKED) {
 			nacked++;
 			continue;
 		}
 		acked++;
-		if (s->d->owner[i] == VICTIM) {
+		if (s->rig.d->owner[i] == VICTIM) {
 			if (s->ack_ms[i] < kill_ms)
 				before++;
 			else if (s->ack_ms[i] > ready_ms)
 				after++;
 		}
-		p = rel_vemb(rc[s->d->owner[i]], COLL, s->d->ids[i], NULL, 0);
+		p = tp_vemb(rc[s->rig.d->owner[i]], COLL, s->rig.d->ids[i], NULL,
+		    0);
 		if (p != 1) {
 			if (lost < 10)
 				fprintf(stderr, "# LOST: %s (shard %u) was "
 				    "acknowledged, VEMB says %d\n",
-				    s->d->ids[i], s->d->owner[i], p);
+				    s->rig.d->ids[i], s->rig.d->owner[i], p);
 			lost++;
 		}
 	}
@@ -193,8 +169,8 @@ test_aof_kill9(void **st)
 	assert_true(before > 0);
 	assert_true(nacked > 0);
 	assert_true(after > 0);
-	assert_true(rel_proc_alive(&s->v.p));
-	assert_int_equal(rel_vsetd_term(&s->v, 5000), 0);
+	assert_true(tp_proc_alive(&s->rig.v.p));
+	assert_int_equal(tp_vsetd_term(&s->rig.v, 5000), 0);
 }
 
 int
@@ -204,5 +180,6 @@ main(void)
 		cmocka_unit_test(test_aof_kill9),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, group_setup,
+	    rel_rig_teardown);
 }

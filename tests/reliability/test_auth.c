@@ -29,7 +29,7 @@
 #include <cmocka.h>
 
 #include "rel_data.h"
-#include "rel_util.h"
+#include "rel_rig.h"
 #include "vsetd.h"
 
 #define NSHARDS 2
@@ -42,40 +42,33 @@
 #define PASSWORD "secret"
 
 struct state {
-	char dir[4096];
-	struct rel_redis shard[NSHARDS];
-	char hosts[NSHARDS][40];
-	struct rel_vsetd v[3];       /* one per test; tracked: not on a stack */
-	struct rel_data *d;
+	struct rel_rig rig;          /* shards and data; no vsetd of its own */
+	struct tp_vsetd v[3];        /* one per test; tracked: not on a stack */
 };
 
 static int
 group_setup(void **st)
 {
 	static const char *const extra[] = { "--requirepass", PASSWORD, NULL };
-	const char *args[2 * NSHARDS];
 	struct state *s;
 	redisReply *r;
 	int i, ok;
 
-	if ((s = calloc(1, sizeof(*s))) == NULL)
+	if (rel_rig_new(st, sizeof(*s), "auth", NSHARDS,
+	    extra, PASSWORD, NULL) != 0)
 		return -1;
-	*st = s;
-	if (rel_tmpdir(s->dir, sizeof(s->dir), "auth") != 0 ||
-	    rel_shards_start(s->shard, NSHARDS, s->dir, extra, PASSWORD, args,
-	    s->hosts) != 0)
-		return -1;
+	s = *st;
 	for (i = 0; i < NSHARDS; i++) {
-		r = rel_redis_cmd(&s->shard[i], "ACL SETUSER vsuser on >userpw "
-		    "~vsetd:* +@all");
+		r = tp_redis_cmd(&s->rig.shard[i], "ACL SETUSER vsuser on "
+		    ">userpw ~vsetd:* +@all");
 		ok = r != NULL && r->type == REDIS_REPLY_STATUS;
 		if (r != NULL)
 			freeReplyObject(r);
 		if (!ok)
 			return -1;
 	}
-	s->d = rel_data_new("u", NITEMS, DIM, NSHARDS, 0xa07);
-	return s->d != NULL ? 0 : -1;
+	s->rig.d = rel_data_new("u", NITEMS, DIM, NSHARDS, 0xa07);
+	return s->rig.d != NULL ? 0 : -1;
 }
 
 static int
@@ -87,51 +80,37 @@ group_teardown(void **st)
 	if (s == NULL)
 		return 0;
 	for (i = 0; i < 3; i++)
-		rel_proc_kill(&s->v[i].p);
-	for (i = 0; i < NSHARDS; i++)
-		rel_redis_kill(&s->shard[i]);
-	rel_data_free(s->d);
-	rel_rmtree(s->dir);
-	free(s);
+		tp_proc_kill(&s->v[i].p);
+	rel_rig_free(s);
 	return 0;
-}
-
-static void
-search_params(struct state *s, vs_search_params *sp, int i)
-{
-	memset(sp, 0, sizeof(*sp));
-	sp->collection = COLL;
-	sp->vector = s->d->vec + (size_t)(i % NITEMS) * DIM;
-	sp->dim = DIM;
-	sp->k = K;
 }
 
 /* Whether /proc/PID/environ of p contains needle. */
 static int
-environ_contains(const struct rel_proc *p, const char *needle)
+environ_contains(const struct tp_proc *p, const char *needle)
 {
 	char path[64];
 
 	snprintf(path, sizeof(path), "/proc/%d/environ", (int)p->pid);
-	return rel_file_contains(path, needle);
+	return tp_file_contains(path, needle);
 }
 
 /* The data loads, searches are full: the shards accepted our AUTH. */
 static void
-check_works(struct state *s, const struct rel_vsetd *v)
+check_works(struct state *s, const struct tp_vsetd *v)
 {
 	vs_search_result *res = NULL;
 	vs_client *cli = NULL;
 	vs_search_params sp;
 
 	assert_int_equal(rel_connect(&cli, v->url, CALL_MS), VS_OK);
-	assert_int_equal(rel_data_load(cli, COLL, s->d), 0);
-	search_params(s, &sp, 0);
+	assert_int_equal(rel_data_load(cli, COLL, s->rig.d), 0);
+	rel_search_params(&sp, s->rig.d, COLL, 0, K);
 	assert_int_equal(vs_search(cli, &sp, &res), VS_OK);
 	assert_int_equal(res->partial, 0);
 	assert_int_equal(res->shards.ok, NSHARDS);
 	assert_int_equal(res->n_hits, K);
-	assert_string_equal(res->hits[0].id, s->d->ids[0]);
+	assert_string_equal(res->hits[0].id, s->rig.d->ids[0]);
 	vs_search_result_free(res);
 	vs_close(cli);
 }
@@ -142,7 +121,7 @@ test_wrong_password(void **st)
 	struct state *s = *st;
 	const char *args[2 * NSHARDS + 4] = { "--listen", "tcp://127.0.0.1:0" };
 	const char *env[] = { "VSETD_REDIS_PASSWORD=wrong", NULL };
-	struct rel_vsetd *v = &s->v[0];
+	struct tp_vsetd *v = &s->v[0];
 	vs_search_result *res;
 	vs_write_result *wr;
 	vs_client *cli = NULL;
@@ -151,20 +130,18 @@ test_wrong_password(void **st)
 	int i, rv, named;
 	int64_t t;
 
-	for (i = 0; i < NSHARDS; i++) {
-		args[2 + 2 * i] = "--shard";
-		args[3 + 2 * i] = s->hosts[i];
-	}
+	for (i = 0; i < 2 * NSHARDS; i++)
+		args[2 + i] = s->rig.shard_args[i];
 	args[2 + 2 * NSHARDS] = NULL;
-	assert_int_equal(rel_vsetd_start(v, s->dir, "wrong", args, env), 0);
-	assert_int_equal(rel_proc_cmdline_contains(&v->p, "wrong"), 0);
+	assert_int_equal(tp_vsetd_start(v, s->rig.dir, "wrong", args, env), 0);
+	assert_int_equal(tp_proc_cmdline_contains(&v->p, "wrong"), 0);
 	assert_int_equal(rel_connect(&cli, v->url, CALL_MS), VS_OK);
 	for (i = 0; i < 10; i++) {
-		search_params(s, &sp, i);
+		rel_search_params(&sp, s->rig.d, COLL, i, K);
 		res = NULL;
-		t = rel_now_ms();
+		t = tp_now_ms();
 		rv = vs_search(cli, &sp, &res);
-		t = rel_now_ms() - t;
+		t = tp_now_ms() - t;
 		assert_true(t <= CALL_MS + MARGIN_MS);
 		if (i == 0)
 			fprintf(stderr, "# wrong password: search %s %s\n",
@@ -192,7 +169,7 @@ test_wrong_password(void **st)
 		vs_search_result_free(res);
 	}
 	wr = NULL;
-	rv = vs_insert(cli, COLL, s->d->items, 4, &wr);
+	rv = vs_insert(cli, COLL, s->rig.d->items, 4, &wr);
 	fprintf(stderr, "# wrong password: insert %s %s\n", vs_code_name(rv),
 	    vs_errmsg());
 	assert_int_not_equal(rv, VS_OK);
@@ -202,8 +179,8 @@ test_wrong_password(void **st)
 	}
 	vs_write_result_free(wr);
 	vs_close(cli);
-	assert_true(rel_proc_alive(&v->p));
-	assert_int_equal(rel_vsetd_term(v, 5000), 0);
+	assert_true(tp_proc_alive(&v->p));
+	assert_int_equal(tp_vsetd_term(v, 5000), 0);
 }
 
 static void
@@ -212,18 +189,18 @@ test_config_password(void **st)
 	struct state *s = *st;
 	char conf[4200], text[1024];
 	const char *args[] = { "--config", conf, NULL };
-	struct rel_vsetd *v = &s->v[1];
+	struct tp_vsetd *v = &s->v[1];
 
-	snprintf(conf, sizeof(conf), "%s/vsetd.conf", s->dir);
+	snprintf(conf, sizeof(conf), "%s/vsetd.conf", s->rig.dir);
 	snprintf(text, sizeof(text), "# test config\nlisten = "
 	    "tcp://127.0.0.1:0\nshard = %s\nshard = %s\nredis-password = %s\n",
-	    s->hosts[0], s->hosts[1], PASSWORD);
-	assert_int_equal(rel_write_file(conf, text), 0);
-	assert_int_equal(rel_vsetd_start(v, s->dir, "conf", args, NULL), 0);
-	assert_int_equal(rel_proc_cmdline_contains(&v->p, PASSWORD), 0);
+	    s->rig.hosts[0], s->rig.hosts[1], PASSWORD);
+	assert_int_equal(tp_write_file(conf, text), 0);
+	assert_int_equal(tp_vsetd_start(v, s->rig.dir, "conf", args, NULL), 0);
+	assert_int_equal(tp_proc_cmdline_contains(&v->p, PASSWORD), 0);
 	assert_int_equal(environ_contains(&v->p, PASSWORD), 0);
 	check_works(s, v);
-	assert_int_equal(rel_vsetd_term(v, 5000), 0);
+	assert_int_equal(tp_vsetd_term(v, 5000), 0);
 }
 
 static void
@@ -232,24 +209,22 @@ test_acl_user(void **st)
 	struct state *s = *st;
 	char conf[4200], text[1024];
 	const char *args[2 * NSHARDS + 4] = { "--config", conf };
-	struct rel_vsetd *v = &s->v[2];
+	struct tp_vsetd *v = &s->v[2];
 	int i;
 
-	for (i = 0; i < NSHARDS; i++) {
-		args[2 + 2 * i] = "--shard";
-		args[3 + 2 * i] = s->hosts[i];
-	}
+	for (i = 0; i < 2 * NSHARDS; i++)
+		args[2 + i] = s->rig.shard_args[i];
 	args[2 + 2 * NSHARDS] = NULL;
-	snprintf(conf, sizeof(conf), "%s/acl.conf", s->dir);
+	snprintf(conf, sizeof(conf), "%s/acl.conf", s->rig.dir);
 	/* Port 1 is nothing: only the command line's shards may be used. */
 	snprintf(text, sizeof(text), "listen = tcp://127.0.0.1:0\n"
 	    "shard = 127.0.0.1:1\nredis-user = vsuser\n"
 	    "redis-password = userpw\n");
-	assert_int_equal(rel_write_file(conf, text), 0);
-	assert_int_equal(rel_vsetd_start(v, s->dir, "acl", args, NULL), 0);
-	assert_int_equal(rel_proc_cmdline_contains(&v->p, "userpw"), 0);
+	assert_int_equal(tp_write_file(conf, text), 0);
+	assert_int_equal(tp_vsetd_start(v, s->rig.dir, "acl", args, NULL), 0);
+	assert_int_equal(tp_proc_cmdline_contains(&v->p, "userpw"), 0);
 	check_works(s, v);
-	assert_int_equal(rel_vsetd_term(v, 5000), 0);
+	assert_int_equal(tp_vsetd_term(v, 5000), 0);
 }
 
 int

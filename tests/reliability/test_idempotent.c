@@ -24,7 +24,7 @@
 #include <cmocka.h>
 
 #include "rel_data.h"
-#include "rel_util.h"
+#include "rel_rig.h"
 #include "vsetd.h"
 #include "vsetd.pb-c.h"
 
@@ -36,36 +36,28 @@
 #define DELETE "/vsetd.v1.VectorService/Delete"
 
 struct state {
-	char dir[4096];
-	struct rel_redis shard[NSHARDS];
-	char hosts[NSHARDS][40];
-	struct rel_vsetd v;
-	struct rel_data *d;
-	vs_client *cli;
+	struct rel_rig rig;
 	redisContext *rc[NSHARDS];
 };
 
 static int
 group_setup(void **st)
 {
+	static const char *const none[] = { NULL };
 	struct state *s;
-	const char *args[2 * NSHARDS + 8] = { "--listen", "tcp://127.0.0.1:0" };
 	int i;
 
-	if ((s = calloc(1, sizeof(*s))) == NULL)
+	if (rel_rig_new(st, sizeof(*s), "idem", NSHARDS, NULL, NULL, none) != 0)
 		return -1;
-	*st = s;
-	if (rel_tmpdir(s->dir, sizeof(s->dir), "idem") != 0 ||
-	    rel_shards_start(s->shard, NSHARDS, s->dir, NULL, NULL, args + 2,
-	    s->hosts) != 0 ||
-	    rel_vsetd_start(&s->v, s->dir, "idem", args, NULL) != 0)
-		return -1;
+	s = *st;
 	for (i = 0; i < NSHARDS; i++)
-		if ((s->rc[i] = rel_redis_connect(&s->shard[i], 2000)) == NULL)
+		if ((s->rc[i] = tp_redis_connect(&s->rig.shard[i], 2000)) ==
+		    NULL)
 			return -1;
-	if ((s->d = rel_data_new("i", NITEMS, DIM, NSHARDS, 0x1de)) == NULL)
+	if ((s->rig.d = rel_data_new("i", NITEMS, DIM, NSHARDS, 0x1de)) ==
+	    NULL)
 		return -1;
-	return rel_connect(&s->cli, s->v.url, 3000) == VS_OK ? 0 : -1;
+	return rel_connect(&s->rig.cli, s->rig.v.url, 3000) == VS_OK ? 0 : -1;
 }
 
 static int
@@ -76,16 +68,10 @@ group_teardown(void **st)
 
 	if (s == NULL)
 		return 0;
-	vs_close(s->cli);
-	rel_proc_kill(&s->v.p);
-	for (i = 0; i < NSHARDS; i++) {
+	for (i = 0; i < NSHARDS; i++)
 		if (s->rc[i] != NULL)
 			redisFree(s->rc[i]);
-		rel_redis_kill(&s->shard[i]);
-	}
-	rel_data_free(s->d);
-	rel_rmtree(s->dir);
-	free(s);
+	rel_rig_free(s);
 	return 0;
 }
 
@@ -102,7 +88,7 @@ call_items(struct state *s, const char *method, const uint8_t *req,
 	Vsetd__V1__DeleteResponse *dr = NULL;
 	int rv;
 
-	rv = vs_call_raw(s->cli, method, req, len, &reply, &rlen);
+	rv = vs_call_raw(s->rig.cli, method, req, len, &reply, &rlen);
 	if (rv != VS_OK) {
 		fprintf(stderr, "# %s: %s %s\n", method, vs_code_name(rv),
 		    vs_errmsg());
@@ -122,7 +108,7 @@ call_items(struct state *s, const char *method, const uint8_t *req,
 	}
 	assert_int_equal(n, NITEMS);
 	for (i = 0; i < n; i++) {
-		assert_string_equal(res[i]->id, s->d->ids[i]);
+		assert_string_equal(res[i]->id, s->rig.d->ids[i]);
 		out[i] = res[i]->outcome;
 	}
 	if (ir != NULL)
@@ -141,8 +127,8 @@ stored(struct state *s, float *vec, int want)
 	int i;
 
 	for (i = 0; i < NITEMS; i++)
-		assert_int_equal(rel_vemb(s->rc[s->d->owner[i]], COLL,
-		    s->d->ids[i], vec + (size_t)i * DIM, DIM), want);
+		assert_int_equal(tp_vemb(s->rc[s->rig.d->owner[i]], COLL,
+		    s->rig.d->ids[i], vec + (size_t)i * DIM, DIM), want);
 }
 
 static long long
@@ -179,11 +165,11 @@ test_insert_delete_twice(void **st)
 
 	for (i = 0; i < NITEMS; i++) {
 		vsetd__v1__item__init(&item[i]);
-		item[i].id = s->d->ids[i];
+		item[i].id = s->rig.d->ids[i];
 		item[i].n_vector = DIM;
-		item[i].vector = s->d->vec + (size_t)i * DIM;
+		item[i].vector = s->rig.d->vec + (size_t)i * DIM;
 		itemp[i] = &item[i];
-		ids[i] = s->d->ids[i];
+		ids[i] = s->rig.d->ids[i];
 	}
 	ins.collection = COLL;
 	ins.n_items = NITEMS;
@@ -208,17 +194,13 @@ test_insert_delete_twice(void **st)
 	free(buf);
 
 	/* Each id found exactly once. */
-	memset(&sp, 0, sizeof(sp));
-	sp.collection = COLL;
-	sp.vector = s->d->vec;
-	sp.dim = DIM;
-	sp.k = 2 * NITEMS;
-	assert_int_equal(vs_search(s->cli, &sp, &res), VS_OK);
+	rel_search_params(&sp, s->rig.d, COLL, 0, 2 * NITEMS);
+	assert_int_equal(vs_search(s->rig.cli, &sp, &res), VS_OK);
 	assert_int_equal(res->n_hits, NITEMS);
 	for (i = 0; i < NITEMS; i++) {
 		seen = 0;
 		for (h = 0; h < res->n_hits; h++)
-			seen += strcmp(res->hits[h].id, s->d->ids[i]) == 0;
+			seen += strcmp(res->hits[h].id, s->rig.d->ids[i]) == 0;
 		assert_int_equal(seen, 1);
 	}
 	vs_search_result_free(res);
@@ -241,7 +223,7 @@ test_insert_delete_twice(void **st)
 	free(buf);
 	stored(s, first, 0);
 	assert_int_equal(total_count(s), 0);
-	assert_int_equal(rel_vsetd_term(&s->v, 5000), 0);
+	assert_int_equal(tp_vsetd_term(&s->rig.v, 5000), 0);
 }
 
 int

@@ -26,7 +26,7 @@
 #include <cmocka.h>
 
 #include "rel_data.h"
-#include "rel_util.h"
+#include "rel_rig.h"
 #include "vsetd.h"
 
 #define NSHARDS 3
@@ -63,11 +63,7 @@ struct worker {
 };
 
 struct state {
-	char dir[4096];
-	struct rel_redis shard[NSHARDS];
-	char hosts[NSHARDS][40];
-	struct rel_vsetd v;
-	struct rel_data *d;
+	struct rel_rig rig;
 };
 
 static void *
@@ -82,19 +78,15 @@ search_loop(void *arg)
 
 	if ((w->connect_rv = rel_connect(&cli, w->url, DEADLINE_MS)) != VS_OK)
 		return NULL;
-	for (i = 0; i < MAX_CALLS && rel_now_ms() < w->end_ms; i++) {
+	for (i = 0; i < MAX_CALLS && tp_now_ms() < w->end_ms; i++) {
 		struct call *c = &w->calls[w->n++];
 
-		memset(&sp, 0, sizeof(sp));
-		sp.collection = COLL;
-		sp.vector = w->d->vec + (size_t)((i * NTHREADS + w->idx) %
-		    NITEMS) * DIM;
-		sp.dim = DIM;
-		sp.k = K;
+		rel_search_params(&sp, w->d, COLL,
+		    (size_t)(i * NTHREADS + w->idx), K);
 		res = NULL;
-		c->start_ms = rel_now_ms();
+		c->start_ms = tp_now_ms();
 		c->code = vs_search(cli, &sp, &res);
-		c->dur_ms = rel_now_ms() - c->start_ms;
+		c->dur_ms = tp_now_ms() - c->start_ms;
 		if (res != NULL) {
 			c->partial = res->partial;
 			c->ok = res->shards.ok;
@@ -114,43 +106,14 @@ search_loop(void *arg)
 static int
 group_setup(void **st)
 {
+	static const char *const none[] = { NULL };
 	struct state *s;
-	const char *args[2 * NSHARDS + 8] = { "--listen", "tcp://127.0.0.1:0" };
-	vs_client *cli = NULL;
-	int rv;
 
-	if ((s = calloc(1, sizeof(*s))) == NULL)
+	if (rel_rig_new(st, sizeof(*s), "kill", NSHARDS, NULL, NULL, none) != 0)
 		return -1;
-	*st = s;
-	if (rel_tmpdir(s->dir, sizeof(s->dir), "kill") != 0 ||
-	    rel_shards_start(s->shard, NSHARDS, s->dir, NULL, NULL, args + 2,
-	    s->hosts) != 0 ||
-	    rel_vsetd_start(&s->v, s->dir, "kill", args, NULL) != 0)
-		return -1;
-	if ((s->d = rel_data_new("k", NITEMS, DIM, NSHARDS, 0x4b111)) == NULL)
-		return -1;
-	if (rel_connect(&cli, s->v.url, 3000) != VS_OK)
-		return -1;
-	rv = rel_data_load(cli, COLL, s->d);
-	vs_close(cli);
-	return rv;
-}
-
-static int
-group_teardown(void **st)
-{
-	struct state *s = *st;
-	int i;
-
-	if (s == NULL)
-		return 0;
-	rel_proc_kill(&s->v.p);
-	for (i = 0; i < NSHARDS; i++)
-		rel_redis_kill(&s->shard[i]);
-	rel_data_free(s->d);
-	rel_rmtree(s->dir);
-	free(s);
-	return 0;
+	s = *st;
+	s->rig.d = rel_data_new("k", NITEMS, DIM, NSHARDS, 0x4b111);
+	return rel_rig_load(&s->rig, COLL, 3000);
 }
 
 static void
@@ -165,19 +128,19 @@ test_kill_under_load(void **st)
 	int i, j, total = 0, before = 0, after = 0, bad = 0;
 	int64_t max_after = 0;
 
-	t0 = rel_now_ms();
+	t0 = tp_now_ms();
 	for (i = 0; i < NTHREADS; i++) {
 		memset(&w[i], 0, sizeof(w[i]));
-		w[i].url = s->v.url;
-		w[i].d = s->d;
+		w[i].url = s->rig.v.url;
+		w[i].d = s->rig.d;
 		w[i].idx = i;
 		w[i].end_ms = t0 + RUN_MS;
 		assert_int_equal(pthread_create(&w[i].th, NULL, search_loop,
 		    &w[i]), 0);
 	}
-	rel_sleep_ms(KILL_AFTER_MS);
-	kill_ms = rel_now_ms();
-	rel_redis_kill(&s->shard[VICTIM]);
+	tp_sleep_ms(KILL_AFTER_MS);
+	kill_ms = tp_now_ms();
+	tp_redis_kill(&s->rig.shard[VICTIM]);
 	for (i = 0; i < NTHREADS; i++)
 		pthread_join(w[i].th, NULL);
 
@@ -230,19 +193,15 @@ test_kill_under_load(void **st)
 	assert_true(after > 0);
 
 	/* vsetd is still up and answering; require_all now says UNAVAILABLE. */
-	assert_true(rel_proc_alive(&s->v.p));
-	assert_int_equal(rel_connect(&cli, s->v.url, 2000), VS_OK);
-	memset(&sp, 0, sizeof(sp));
-	sp.collection = COLL;
-	sp.vector = s->d->vec;
-	sp.dim = DIM;
-	sp.k = K;
+	assert_true(tp_proc_alive(&s->rig.v.p));
+	assert_int_equal(rel_connect(&cli, s->rig.v.url, 2000), VS_OK);
+	rel_search_params(&sp, s->rig.d, COLL, 0, K);
 	sp.require_all = 1;
 	assert_int_equal(vs_search(cli, &sp, &res), VS_UNAVAILABLE);
 	vs_search_result_free(res);
 	res = NULL;
 	vs_close(cli);
-	assert_int_equal(rel_vsetd_term(&s->v, 5000), 0);
+	assert_int_equal(tp_vsetd_term(&s->rig.v, 5000), 0);
 }
 
 int
@@ -252,5 +211,6 @@ main(void)
 		cmocka_unit_test(test_kill_under_load),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, group_setup,
+	    rel_rig_teardown);
 }

@@ -30,7 +30,7 @@
 #include <cmocka.h>
 
 #include "rel_data.h"
-#include "rel_util.h"
+#include "rel_rig.h"
 #include "vsetd.h"
 
 #define NSHARDS 2
@@ -58,11 +58,7 @@ struct client {
 };
 
 struct state {
-	char dir[4096];
-	struct rel_redis shard[NSHARDS];
-	char hosts[NSHARDS][40];
-	struct rel_vsetd v;
-	struct rel_data *d;
+	struct rel_rig rig;
 };
 
 static void *
@@ -77,17 +73,13 @@ hammer(void *arg)
 
 	if ((c->connect_rv = rel_connect(&cli, c->url, DEADLINE_MS)) != VS_OK)
 		return NULL;
-	for (i = 0; i < MAX_CALLS && rel_now_ms() < c->end_ms; i++) {
-		memset(&sp, 0, sizeof(sp));
-		sp.collection = COLL;
-		sp.vector = c->d->vec + (size_t)((i * NCLIENTS + c->idx) %
-		    NITEMS) * DIM;
-		sp.dim = DIM;
-		sp.k = K;
+	for (i = 0; i < MAX_CALLS && tp_now_ms() < c->end_ms; i++) {
+		rel_search_params(&sp, c->d, COLL,
+		    (size_t)(i * NCLIENTS + c->idx), K);
 		res = NULL;
-		t = rel_now_ms();
+		t = tp_now_ms();
 		rv = vs_search(cli, &sp, &res);
-		t = rel_now_ms() - t;
+		t = tp_now_ms() - t;
 		vs_search_result_free(res);
 		if (t > c->max_ms)
 			c->max_ms = t;
@@ -109,44 +101,16 @@ hammer(void *arg)
 static int
 group_setup(void **st)
 {
+	static const char *const args[] = { "--max-inflight", "8",
+	    "--workers", "2", NULL };
 	struct state *s;
-	const char *args[2 * NSHARDS + 8] = { "--listen", "tcp://127.0.0.1:0",
-	    "--max-inflight", "8", "--workers", "2" };
-	vs_client *cli = NULL;
-	int rv;
 
-	if ((s = calloc(1, sizeof(*s))) == NULL)
+	if (rel_rig_new(st, sizeof(*s), "overload", NSHARDS,
+	    NULL, NULL, args) != 0)
 		return -1;
-	*st = s;
-	if (rel_tmpdir(s->dir, sizeof(s->dir), "overload") != 0 ||
-	    rel_shards_start(s->shard, NSHARDS, s->dir, NULL, NULL, args + 6,
-	    s->hosts) != 0 ||
-	    rel_vsetd_start(&s->v, s->dir, "overload", args, NULL) != 0)
-		return -1;
-	if ((s->d = rel_data_new("o", NITEMS, DIM, NSHARDS, 0x10ad)) == NULL)
-		return -1;
-	if (rel_connect(&cli, s->v.url, 5000) != VS_OK)
-		return -1;
-	rv = rel_data_load(cli, COLL, s->d);
-	vs_close(cli);
-	return rv;
-}
-
-static int
-group_teardown(void **st)
-{
-	struct state *s = *st;
-	int i;
-
-	if (s == NULL)
-		return 0;
-	rel_proc_kill(&s->v.p);
-	for (i = 0; i < NSHARDS; i++)
-		rel_redis_kill(&s->shard[i]);
-	rel_data_free(s->d);
-	rel_rmtree(s->dir);
-	free(s);
-	return 0;
+	s = *st;
+	s->rig.d = rel_data_new("o", NITEMS, DIM, NSHARDS, 0x10ad);
+	return rel_rig_load(&s->rig, COLL, 5000);
 }
 
 static void
@@ -161,13 +125,13 @@ test_overload(void **st)
 	int64_t t0, max_ms = 0;
 	int i, asan, other_code = VS_OK;
 
-	before = rel_proc_rss_kb(&s->v.p);
+	before = tp_proc_rss_kb(&s->rig.v.p);
 	assert_true(before > 0);
-	t0 = rel_now_ms();
+	t0 = tp_now_ms();
 	for (i = 0; i < NCLIENTS; i++) {
 		memset(&c[i], 0, sizeof(c[i]));
-		c[i].url = s->v.url;
-		c[i].d = s->d;
+		c[i].url = s->rig.v.url;
+		c[i].d = s->rig.d;
 		c[i].idx = i;
 		c[i].end_ms = t0 + RUN_MS;
 		assert_int_equal(pthread_create(&c[i].th, NULL, hammer, &c[i]),
@@ -175,7 +139,7 @@ test_overload(void **st)
 	}
 	for (i = 0; i < NCLIENTS; i++)
 		pthread_join(c[i].th, NULL);
-	after = rel_proc_rss_kb(&s->v.p);
+	after = tp_proc_rss_kb(&s->rig.v.p);
 	for (i = 0; i < NCLIENTS; i++) {
 		assert_int_equal(c[i].connect_rv, VS_OK);
 		ok += c[i].ok;
@@ -191,7 +155,7 @@ test_overload(void **st)
 	    "resource_exhausted=%ld other=%ld (last %s) slowest=%lldms\n",
 	    NCLIENTS, RUN_MS, ok, exhausted, other, vs_code_name(other_code),
 	    (long long)max_ms);
-	asan = rel_proc_maps_contain(&s->v.p, "libasan");
+	asan = tp_proc_maps_contain(&s->rig.v.p, "libasan");
 	fprintf(stderr, "# rss before=%ldKiB after=%ldKiB (bound +%ldKiB%s)\n",
 	    before, after, RSS_BOUND_KB,
 	    asan ? "; ASan build: not checked" : "");
@@ -204,19 +168,15 @@ test_overload(void **st)
 		assert_true(after < before + RSS_BOUND_KB);
 
 	/* Still serving normally once the storm is over. */
-	assert_true(rel_proc_alive(&s->v.p));
-	assert_int_equal(rel_connect(&cli, s->v.url, 2000), VS_OK);
-	memset(&sp, 0, sizeof(sp));
-	sp.collection = COLL;
-	sp.vector = s->d->vec;
-	sp.dim = DIM;
-	sp.k = K;
+	assert_true(tp_proc_alive(&s->rig.v.p));
+	assert_int_equal(rel_connect(&cli, s->rig.v.url, 2000), VS_OK);
+	rel_search_params(&sp, s->rig.d, COLL, 0, K);
 	assert_int_equal(vs_search(cli, &sp, &res), VS_OK);
 	assert_int_equal(res->partial, 0);
 	assert_int_equal(res->n_hits, K);
 	vs_search_result_free(res);
 	vs_close(cli);
-	assert_int_equal(rel_vsetd_term(&s->v, 5000), 0);
+	assert_int_equal(tp_vsetd_term(&s->rig.v, 5000), 0);
 }
 
 int
@@ -226,5 +186,6 @@ main(void)
 		cmocka_unit_test(test_overload),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, group_setup,
+	    rel_rig_teardown);
 }

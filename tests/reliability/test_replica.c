@@ -31,7 +31,8 @@
 #include <cmocka.h>
 
 #include "rel_data.h"
-#include "rel_util.h"
+#include "tp_redis.h"
+#include "tp_vsetd.h"
 #include "vsetd.h"
 
 #define NSHARDS 2
@@ -46,9 +47,9 @@
 
 struct state {
 	char dir[4096];
-	struct rel_redis prim[NSHARDS], repl[NSHARDS];
+	struct tp_redis prim[NSHARDS], repl[NSHARDS];
 	char shardarg[NSHARDS][96];
-	struct rel_vsetd a, b;
+	struct tp_vsetd a, b;
 	struct rel_data *d, *extra;
 	vs_client *cli;
 };
@@ -68,21 +69,21 @@ group_setup(void **st)
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return -1;
 	*st = s;
-	if (rel_tmpdir(s->dir, sizeof(s->dir), "replica") != 0)
+	if (tp_tmpdir(s->dir, sizeof(s->dir), "replica") != 0)
 		return -1;
 	args[a++] = "--listen";
 	args[a++] = "tcp://127.0.0.1:0";
 	for (i = 0; i < NSHARDS; i++) {
 		snprintf(sub, sizeof(sub), "%s/p%d", s->dir, i);
 		if (mkdir(sub, 0700) != 0 ||
-		    rel_redis_start(&s->prim[i], 0, sub, pextra, NULL) != 0)
+		    tp_redis_start(&s->prim[i], 0, sub, pextra, NULL) != 0)
 			return -1;
 		snprintf(sub, sizeof(sub), "%s/r%d", s->dir, i);
 		snprintf(port, sizeof(port), "%d", s->prim[i].port);
 		extra[2] = port;
 		if (mkdir(sub, 0700) != 0 ||
-		    rel_redis_start(&s->repl[i], 0, sub, extra, NULL) != 0 ||
-		    rel_redis_wait_link_up(&s->repl[i], 10000) != 0)
+		    tp_redis_start(&s->repl[i], 0, sub, extra, NULL) != 0 ||
+		    tp_redis_wait_link_up(&s->repl[i], 10000) != 0)
 			return -1;
 		snprintf(s->shardarg[i], sizeof(s->shardarg[i]),
 		    "127.0.0.1:%d,127.0.0.1:%d", s->prim[i].port,
@@ -95,7 +96,7 @@ group_setup(void **st)
 	args[a++] = "--wait-ms";
 	args[a++] = WAIT_MS;
 	args[a] = NULL;
-	if (rel_vsetd_start(&s->a, s->dir, "a", args, NULL) != 0)
+	if (tp_vsetd_start(&s->a, s->dir, "a", args, NULL) != 0)
 		return -1;
 	if ((s->d = rel_data_new("p", NITEMS, DIM, NSHARDS, 0x4e91)) == NULL ||
 	    (s->extra = rel_data_new("x", 40, DIM, NSHARDS, 0x4e92)) == NULL)
@@ -112,15 +113,15 @@ group_teardown(void **st)
 	if (s == NULL)
 		return 0;
 	vs_close(s->cli);
-	rel_proc_kill(&s->a.p);
-	rel_proc_kill(&s->b.p);
+	tp_proc_kill(&s->a.p);
+	tp_proc_kill(&s->b.p);
 	for (i = 0; i < NSHARDS; i++) {
-		rel_redis_kill(&s->repl[i]);
-		rel_redis_kill(&s->prim[i]);
+		tp_redis_kill(&s->repl[i]);
+		tp_redis_kill(&s->prim[i]);
 	}
 	rel_data_free(s->d);
 	rel_data_free(s->extra);
-	rel_rmtree(s->dir);
+	tp_rmtree(s->dir);
 	free(s);
 	return 0;
 }
@@ -136,7 +137,7 @@ test_wait_ack(void **st)
 	int rv, sh;
 
 	for (sh = 0; sh < NSHARDS; sh++)
-		assert_non_null(rc[sh] = rel_redis_connect(&s->repl[sh], 2000));
+		assert_non_null(rc[sh] = tp_redis_connect(&s->repl[sh], 2000));
 	for (off = 0; off < NITEMS; off += BATCH) {
 		wr = NULL;
 		rv = vs_insert(s->cli, COLL, s->d->items + off, BATCH, &wr);
@@ -148,7 +149,7 @@ test_wait_ack(void **st)
 		vs_write_result_free(wr);
 		/* Right after the ack, before anything else: on the replica. */
 		for (i = off; i < off + BATCH; i++)
-			assert_int_equal(rel_vemb(rc[s->d->owner[i]], COLL,
+			assert_int_equal(tp_vemb(rc[s->d->owner[i]], COLL,
 			    s->d->ids[i], NULL, 0), 1);
 	}
 	for (sh = 0; sh < NSHARDS; sh++)
@@ -182,11 +183,11 @@ test_wait_refused(void **st)
 	assert_true(i0 >= 0 && i1 >= 0);
 	items[0] = s->extra->items[i0];
 	items[1] = s->extra->items[i1];
-	assert_int_equal(rel_redis_stop(&s->repl[1]), 0);
-	t = rel_now_ms();
+	assert_int_equal(tp_redis_stop(&s->repl[1]), 0);
+	t = tp_now_ms();
 	rv = vs_insert(s->cli, COLL, items, 2, &wr);
-	t = rel_now_ms() - t;
-	assert_int_equal(rel_redis_cont(&s->repl[1]), 0);
+	t = tp_now_ms() - t;
+	assert_int_equal(tp_redis_cont(&s->repl[1]), 0);
 	fprintf(stderr, "# insert with replica 1 stopped: %s (%s) in %lld ms\n",
 	    vs_code_name(rv), vs_errmsg(), (long long)t);
 	assert_true(t <= CALL_MS + MARGIN_MS);
@@ -197,17 +198,7 @@ test_wait_refused(void **st)
 	assert_int_equal(wr->items[1].outcome, VS_WRITE_FAILED);
 	assert_int_not_equal(wr->items[1].code, VS_OK);
 	vs_write_result_free(wr);
-	assert_int_equal(rel_redis_wait_link_up(&s->repl[1], 10000), 0);
-}
-
-static void
-search_params(struct state *s, vs_search_params *sp, int i)
-{
-	memset(sp, 0, sizeof(*sp));
-	sp->collection = COLL;
-	sp->vector = s->d->vec + (size_t)(i % NITEMS) * DIM;
-	sp->dim = DIM;
-	sp->k = K;
+	assert_int_equal(tp_redis_wait_link_up(&s->repl[1], 10000), 0);
 }
 
 /* 3. Primary 0 dies: reads from its replica, writes to it refused. */
@@ -224,13 +215,13 @@ test_primary_down(void **st)
 	size_t h;
 	int64_t t;
 
-	rel_redis_kill(&s->prim[0]);
+	tp_redis_kill(&s->prim[0]);
 	for (i = 0; i < 50; i++) {
-		search_params(s, &sp, i);
+		rel_search_params(&sp, s->d, COLL, i, K);
 		res = NULL;
-		t = rel_now_ms();
+		t = tp_now_ms();
 		rv = vs_search(s->cli, &sp, &res);
-		t = rel_now_ms() - t;
+		t = tp_now_ms() - t;
 		assert_int_equal(rv, VS_OK);
 		assert_true(t <= CALL_MS + MARGIN_MS);
 		if (res->partial || res->shards.from_replica != 1)
@@ -270,7 +261,7 @@ test_primary_down(void **st)
 	assert_int_equal(wr->items[0].outcome, VS_WRITE_FAILED);
 	assert_int_equal(wr->items[0].code, VS_UNAVAILABLE);
 	vs_write_result_free(wr);
-	assert_true(rel_proc_alive(&s->a.p));
+	assert_true(tp_proc_alive(&s->a.p));
 }
 
 /* 4. Hedged reads: P1 frozen too, vsetd B asks R1 after --hedge-ms. */
@@ -286,11 +277,11 @@ test_hedge(void **st)
 	vs_search_params sp;
 	int i, rv;
 
-	assert_int_equal(rel_vsetd_start(&s->b, s->dir, "b", args, NULL), 0);
+	assert_int_equal(tp_vsetd_start(&s->b, s->dir, "b", args, NULL), 0);
 	assert_int_equal(rel_connect(&cb, s->b.url, CALL_MS), VS_OK);
-	assert_int_equal(rel_redis_stop(&s->prim[1]), 0);
+	assert_int_equal(tp_redis_stop(&s->prim[1]), 0);
 	for (i = 0; i < 20; i++) {
-		search_params(s, &sp, i);
+		rel_search_params(&sp, s->d, COLL, i, K);
 		res = NULL;
 		rv = vs_search(cb, &sp, &res);
 		if (rv != VS_OK)
@@ -302,10 +293,10 @@ test_hedge(void **st)
 		assert_int_equal(res->n_hits, K);
 		vs_search_result_free(res);
 	}
-	assert_int_equal(rel_redis_cont(&s->prim[1]), 0);
+	assert_int_equal(tp_redis_cont(&s->prim[1]), 0);
 	vs_close(cb);
-	assert_int_equal(rel_vsetd_term(&s->b, 5000), 0);
-	assert_int_equal(rel_vsetd_term(&s->a, 5000), 0);
+	assert_int_equal(tp_vsetd_term(&s->b, 5000), 0);
+	assert_int_equal(tp_vsetd_term(&s->a, 5000), 0);
 }
 
 int

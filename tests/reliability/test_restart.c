@@ -22,7 +22,7 @@
 #include <cmocka.h>
 
 #include "rel_data.h"
-#include "rel_util.h"
+#include "rel_rig.h"
 #include "vsetd.h"
 
 #define NSHARDS 3
@@ -39,12 +39,7 @@
 #define MARGIN_MS 250
 
 struct state {
-	char dir[4096];
-	struct rel_redis shard[NSHARDS];
-	char hosts[NSHARDS][40];
-	struct rel_vsetd v;
-	struct rel_data *d;
-	vs_client *cli;
+	struct rel_rig rig;
 };
 
 static int
@@ -52,40 +47,15 @@ group_setup(void **st)
 {
 	static const char *const aof[] = { "--appendonly", "yes",
 	    "--appendfsync", "always", NULL };
+	static const char *const none[] = { NULL };
 	struct state *s;
-	const char *args[2 * NSHARDS + 8] = { "--listen", "tcp://127.0.0.1:0" };
 
-	if ((s = calloc(1, sizeof(*s))) == NULL)
+	if (rel_rig_new(st, sizeof(*s), "restart", NSHARDS,
+	    aof, NULL, none) != 0)
 		return -1;
-	*st = s;
-	if (rel_tmpdir(s->dir, sizeof(s->dir), "restart") != 0 ||
-	    rel_shards_start(s->shard, NSHARDS, s->dir, aof, NULL, args + 2,
-	    s->hosts) != 0 ||
-	    rel_vsetd_start(&s->v, s->dir, "restart", args, NULL) != 0)
-		return -1;
-	if ((s->d = rel_data_new("r", NITEMS, DIM, NSHARDS, 0x7e57)) == NULL)
-		return -1;
-	if (rel_connect(&s->cli, s->v.url, CALL_DEADLINE_MS) != VS_OK)
-		return -1;
-	return rel_data_load(s->cli, COLL, s->d);
-}
-
-static int
-group_teardown(void **st)
-{
-	struct state *s = *st;
-	int i;
-
-	if (s == NULL)
-		return 0;
-	vs_close(s->cli);
-	rel_proc_kill(&s->v.p);
-	for (i = 0; i < NSHARDS; i++)
-		rel_redis_kill(&s->shard[i]);
-	rel_data_free(s->d);
-	rel_rmtree(s->dir);
-	free(s);
-	return 0;
+	s = *st;
+	s->rig.d = rel_data_new("r", NITEMS, DIM, NSHARDS, 0x7e57);
+	return rel_rig_load(&s->rig, COLL, CALL_DEADLINE_MS);
 }
 
 /* One bounded search: 1 full answer (with VICTIM's hits), 0 partial.  Fails
@@ -99,14 +69,10 @@ search_once(struct state *s, int i)
 	int rv, full, victim = 0;
 	size_t h;
 
-	memset(&sp, 0, sizeof(sp));
-	sp.collection = COLL;
-	sp.vector = s->d->vec + (size_t)(i % NITEMS) * DIM;
-	sp.dim = DIM;
-	sp.k = K;
-	t = rel_now_ms();
-	rv = vs_search(s->cli, &sp, &res);
-	t = rel_now_ms() - t;
+	rel_search_params(&sp, s->rig.d, COLL, (size_t)i, K);
+	t = tp_now_ms();
+	rv = vs_search(s->rig.cli, &sp, &res);
+	t = tp_now_ms() - t;
 	if (rv != VS_OK)
 		fprintf(stderr, "# search: %s %s\n", vs_code_name(rv),
 		    vs_errmsg());
@@ -136,33 +102,33 @@ test_restart_recovery(void **st)
 	size_t owned = 0;
 
 	for (i = 0; i < NITEMS; i++)
-		owned += s->d->owner[i] == VICTIM;
+		owned += s->rig.d->owner[i] == VICTIM;
 	for (c = 0; c < NCYCLES; c++) {
 		assert_int_equal(search_once(s, c), 1);
-		rel_redis_kill(&s->shard[VICTIM]);
-		t = rel_now_ms();
-		for (i = 0; rel_now_ms() - t < DOWN_MS; i++) {
+		tp_redis_kill(&s->rig.shard[VICTIM]);
+		t = tp_now_ms();
+		for (i = 0; tp_now_ms() - t < DOWN_MS; i++) {
 			assert_int_equal(search_once(s, i), 0);
-			rel_sleep_ms(5);
+			tp_sleep_ms(5);
 		}
-		spawn_ms = rel_now_ms();
-		assert_int_equal(rel_redis_restart(&s->shard[VICTIM]), 0);
-		ready_ms = rel_now_ms();
+		spawn_ms = tp_now_ms();
+		assert_int_equal(tp_redis_restart(&s->rig.shard[VICTIM]), 0);
+		ready_ms = tp_now_ms();
 		full = 0;
-		for (i = 0; !full && rel_now_ms() - ready_ms < GIVE_UP_MS; i++) {
+		for (i = 0; !full && tp_now_ms() - ready_ms < GIVE_UP_MS; i++) {
 			full = search_once(s, i);
 			if (!full)
-				rel_sleep_ms(5);
+				tp_sleep_ms(5);
 		}
-		rec = rel_now_ms() - ready_ms;
+		rec = tp_now_ms() - ready_ms;
 		fprintf(stderr, "# recovery cycle %d: full answers %lld ms after "
 		    "the shard answered PING (%lld ms after its spawn)\n", c,
-		    (long long)rec, (long long)(rel_now_ms() - spawn_ms));
+		    (long long)rec, (long long)(tp_now_ms() - spawn_ms));
 		assert_int_equal(full, 1);
 		if (rec > worst)
 			worst = rec;
 		/* The AOF brought every item of the shard back. */
-		r = rel_redis_cmd(&s->shard[VICTIM], "VCARD vsetd:%s", COLL);
+		r = tp_redis_cmd(&s->rig.shard[VICTIM], "VCARD vsetd:%s", COLL);
 		assert_non_null(r);
 		vcard = r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
 		freeReplyObject(r);
@@ -171,8 +137,8 @@ test_restart_recovery(void **st)
 	fprintf(stderr, "# recovery worst=%lldms over %d restarts (bound %d ms)"
 	    "\n", (long long)worst, NCYCLES, RECOVER_BOUND_MS);
 	assert_true(worst <= RECOVER_BOUND_MS);
-	assert_true(rel_proc_alive(&s->v.p));
-	assert_int_equal(rel_vsetd_term(&s->v, 5000), 0);
+	assert_true(tp_proc_alive(&s->rig.v.p));
+	assert_int_equal(tp_vsetd_term(&s->rig.v, 5000), 0);
 }
 
 int
@@ -182,5 +148,6 @@ main(void)
 		cmocka_unit_test(test_restart_recovery),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, group_setup,
+	    rel_rig_teardown);
 }

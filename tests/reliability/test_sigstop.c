@@ -32,7 +32,7 @@
 #include <cmocka.h>
 
 #include "rel_data.h"
-#include "rel_util.h"
+#include "rel_rig.h"
 #include "vsetd.h"
 
 #define NSHARDS 3
@@ -49,61 +49,20 @@
 #define MAX_WAITED 256
 
 struct state {
-	char dir[4096];
-	struct rel_redis shard[NSHARDS];
-	char hosts[NSHARDS][40];
-	struct rel_vsetd v;
-	struct rel_data *d;
-	vs_client *cli;
+	struct rel_rig rig;
 };
 
 static int
 group_setup(void **st)
 {
+	static const char *const none[] = { NULL };
 	struct state *s;
-	const char *args[2 * NSHARDS + 8] = { "--listen", "tcp://127.0.0.1:0" };
 
-	if ((s = calloc(1, sizeof(*s))) == NULL)
+	if (rel_rig_new(st, sizeof(*s), "stop", NSHARDS, NULL, NULL, none) != 0)
 		return -1;
-	*st = s;
-	if (rel_tmpdir(s->dir, sizeof(s->dir), "stop") != 0 ||
-	    rel_shards_start(s->shard, NSHARDS, s->dir, NULL, NULL, args + 2,
-	    s->hosts) != 0 ||
-	    rel_vsetd_start(&s->v, s->dir, "stop", args, NULL) != 0)
-		return -1;
-	if ((s->d = rel_data_new("s", NITEMS, DIM, NSHARDS, 0x5709)) == NULL)
-		return -1;
-	if (rel_connect(&s->cli, s->v.url, 3000) != VS_OK)
-		return -1;
-	return rel_data_load(s->cli, COLL, s->d);
-}
-
-static int
-group_teardown(void **st)
-{
-	struct state *s = *st;
-	int i;
-
-	if (s == NULL)
-		return 0;
-	vs_close(s->cli);
-	rel_proc_kill(&s->v.p);
-	for (i = 0; i < NSHARDS; i++)
-		rel_redis_kill(&s->shard[i]);
-	rel_data_free(s->d);
-	rel_rmtree(s->dir);
-	free(s);
-	return 0;
-}
-
-static void
-search_params(struct state *s, vs_search_params *sp, int i)
-{
-	memset(sp, 0, sizeof(*sp));
-	sp->collection = COLL;
-	sp->vector = s->d->vec + (size_t)(i % NITEMS) * DIM;
-	sp->dim = DIM;
-	sp->k = K;
+	s = *st;
+	s->rig.d = rel_data_new("s", NITEMS, DIM, NSHARDS, 0x5709);
+	return rel_rig_load(&s->rig, COLL, 3000);
 }
 
 /* Search (1 s deadline) until an answer is full again, at most RECOVER_MS:
@@ -111,22 +70,22 @@ search_params(struct state *s, vs_search_params *sp, int i)
 static int64_t
 wait_full(struct state *s)
 {
-	int64_t t0 = rel_now_ms();
+	int64_t t0 = tp_now_ms();
 	vs_search_result *res;
 	vs_search_params sp;
 	int rv, full = 0;
 
-	vs_set_timeout(s->cli, 1000);
-	while (rel_now_ms() - t0 < RECOVER_MS) {
-		search_params(s, &sp, 0);
+	vs_set_timeout(s->rig.cli, 1000);
+	while (tp_now_ms() - t0 < RECOVER_MS) {
+		rel_search_params(&sp, s->rig.d, COLL, 0, K);
 		res = NULL;
-		rv = vs_search(s->cli, &sp, &res);
+		rv = vs_search(s->rig.cli, &sp, &res);
 		full = rv == VS_OK && !res->partial &&
 		    res->shards.ok == NSHARDS;
 		vs_search_result_free(res);
 		if (full)
-			return rel_now_ms() - t0;
-		rel_sleep_ms(10);
+			return tp_now_ms() - t0;
+		tp_sleep_ms(10);
 	}
 	return -1;
 }
@@ -143,14 +102,14 @@ test_sigstop_deadline(void **st)
 	int i, c, rv, nw, waited = 0;
 	size_t h;
 
-	assert_int_equal(rel_redis_stop(&s->shard[VICTIM]), 0);
-	vs_set_timeout(s->cli, DEADLINE_MS);
+	assert_int_equal(tp_redis_stop(&s->rig.shard[VICTIM]), 0);
+	vs_set_timeout(s->rig.cli, DEADLINE_MS);
 	for (i = 0; i < NCALLS; i++) {
-		search_params(s, &sp, i);
+		rel_search_params(&sp, s->rig.d, COLL, i, K);
 		res = NULL;
-		t = rel_now_ms();
-		rv = vs_search(s->cli, &sp, &res);
-		dur = rel_now_ms() - t;
+		t = tp_now_ms();
+		rv = vs_search(s->rig.cli, &sp, &res);
+		dur = tp_now_ms() - t;
 		over[i] = (double)(dur - DEADLINE_MS);
 		if (dur >= DEADLINE_MS * 9 / 10)
 			waited++;
@@ -177,19 +136,19 @@ test_sigstop_deadline(void **st)
 
 	/* require_all: a too-slow shard is DEADLINE_EXCEEDED, still bounded. */
 	for (i = 0; i < 5; i++) {
-		search_params(s, &sp, i);
+		rel_search_params(&sp, s->rig.d, COLL, i, K);
 		sp.require_all = 1;
 		res = NULL;
-		t = rel_now_ms();
-		rv = vs_search(s->cli, &sp, &res);
-		dur = rel_now_ms() - t;
+		t = tp_now_ms();
+		rv = vs_search(s->rig.cli, &sp, &res);
+		dur = tp_now_ms() - t;
 		vs_search_result_free(res);
 		assert_int_equal(rv, VS_DEADLINE_EXCEEDED);
 		assert_true(dur <= DEADLINE_MS + MARGIN_MS);
 	}
 
 	/* SIGCONT: full answers again, bounded. */
-	assert_int_equal(rel_redis_cont(&s->shard[VICTIM]), 0);
+	assert_int_equal(tp_redis_cont(&s->rig.shard[VICTIM]), 0);
 	t = wait_full(s);
 	fprintf(stderr, "# after SIGCONT: full answers in %lld ms\n",
 	    (long long)t);
@@ -199,14 +158,14 @@ test_sigstop_deadline(void **st)
 	 * breaker closed, so calls wait until 3 timeouts open it again. */
 	nw = 0;
 	for (c = 0; c < NCYCLES; c++) {
-		assert_int_equal(rel_redis_stop(&s->shard[VICTIM]), 0);
-		vs_set_timeout(s->cli, DEADLINE_MS);
+		assert_int_equal(tp_redis_stop(&s->rig.shard[VICTIM]), 0);
+		vs_set_timeout(s->rig.cli, DEADLINE_MS);
 		for (i = 0; i < 10; i++) {
-			search_params(s, &sp, i);
+			rel_search_params(&sp, s->rig.d, COLL, i, K);
 			res = NULL;
-			t = rel_now_ms();
-			rv = vs_search(s->cli, &sp, &res);
-			dur = rel_now_ms() - t;
+			t = tp_now_ms();
+			rv = vs_search(s->rig.cli, &sp, &res);
+			dur = tp_now_ms() - t;
 			assert_int_equal(rv, VS_OK);
 			assert_int_equal(res->partial, 1);
 			vs_search_result_free(res);
@@ -214,7 +173,7 @@ test_sigstop_deadline(void **st)
 			if (dur >= DEADLINE_MS * 9 / 10 && nw < MAX_WAITED)
 				wover[nw++] = (double)(dur - DEADLINE_MS);
 		}
-		assert_int_equal(rel_redis_cont(&s->shard[VICTIM]), 0);
+		assert_int_equal(tp_redis_cont(&s->rig.shard[VICTIM]), 0);
 		assert_true(wait_full(s) >= 0);
 	}
 	assert_true(nw > 0);
@@ -224,8 +183,8 @@ test_sigstop_deadline(void **st)
 	    "(%d calls that waited the %d ms deadline)\n", p50, p99,
 	    wover[nw - 1], nw, DEADLINE_MS);
 
-	assert_true(rel_proc_alive(&s->v.p));
-	assert_int_equal(rel_vsetd_term(&s->v, 5000), 0);
+	assert_true(tp_proc_alive(&s->rig.v.p));
+	assert_int_equal(tp_vsetd_term(&s->rig.v, 5000), 0);
 }
 
 int
@@ -235,5 +194,6 @@ main(void)
 		cmocka_unit_test(test_sigstop_deadline),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, group_setup,
+	    rel_rig_teardown);
 }

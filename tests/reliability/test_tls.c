@@ -40,7 +40,8 @@
 #include <cmocka.h>
 
 #include "rel_data.h"
-#include "rel_util.h"
+#include "tp_redis.h"
+#include "tp_vsetd.h"
 #include "vsetd.h"
 
 #define DIM 8
@@ -51,9 +52,9 @@
 struct state {
 	char dir[4096];
 	char f[8][4200];             /* file paths, see enum */
-	struct rel_redis shard;
+	struct tp_redis shard;
 	char host[1][40];
-	struct rel_vsetd s, m;
+	struct tp_vsetd s, m;
 	struct rel_data *d;
 };
 
@@ -73,7 +74,7 @@ sh(const char *dir, const char *cmd)
 	if (rv != 0) {
 		fprintf(stderr, "# command failed (%d): %s\n", rv, cmd);
 		snprintf(buf, sizeof(buf), "%s/openssl.log", dir);
-		rel_log_tail(buf, 2000);
+		tp_log_tail(buf, 2000);
 	}
 	return rv;
 }
@@ -90,7 +91,7 @@ make_certs(struct state *s)
 	for (i = 0; i < 8; i++)
 		snprintf(s->f[i], sizeof(s->f[i]), "%s/%s", s->dir, names[i]);
 	snprintf(ext, sizeof(ext), "%s/san.ext", s->dir);
-	if (rel_write_file(ext, "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
+	if (tp_write_file(ext, "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
 	    "basicConstraints=CA:FALSE\n") != 0)
 		return -1;
 	return sh(s->dir,
@@ -124,21 +125,21 @@ group_setup(void **st)
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return -1;
 	*st = s;
-	if (rel_tmpdir(s->dir, sizeof(s->dir), "tls") != 0 ||
+	if (tp_tmpdir(s->dir, sizeof(s->dir), "tls") != 0 ||
 	    make_certs(s) != 0 ||
-	    rel_shards_start(&s->shard, 1, s->dir, NULL, NULL, args + 2,
+	    tp_shards_start(&s->shard, 1, s->dir, NULL, NULL, args + 2,
 	    s->host) != 0)
 		return -1;
 	args[4] = "--tls-cert";
 	args[5] = s->f[SRV_CRT];
 	args[6] = "--tls-key";
 	args[7] = s->f[SRV_KEY];
-	if (rel_vsetd_start(&s->s, s->dir, "s", args, NULL) != 0)
+	if (tp_vsetd_start(&s->s, s->dir, "s", args, NULL) != 0)
 		return -1;
 	args[8] = "--tls-ca";
 	args[9] = s->f[CA];
 	args[10] = "--tls-verify-clients";
-	if (rel_vsetd_start(&s->m, s->dir, "m", args, NULL) != 0)
+	if (tp_vsetd_start(&s->m, s->dir, "m", args, NULL) != 0)
 		return -1;
 	if (strncmp(s->s.url, "tls+tcp://", 10) != 0) {
 		fprintf(stderr, "# unexpected URL %s\n", s->s.url);
@@ -167,11 +168,11 @@ group_teardown(void **st)
 
 	if (s == NULL)
 		return 0;
-	rel_proc_kill(&s->s.p);
-	rel_proc_kill(&s->m.p);
-	rel_redis_kill(&s->shard);
+	tp_proc_kill(&s->s.p);
+	tp_proc_kill(&s->m.p);
+	tp_redis_kill(&s->shard);
 	rel_data_free(s->d);
-	rel_rmtree(s->dir);
+	tp_rmtree(s->dir);
 	free(s);
 	return 0;
 }
@@ -189,7 +190,7 @@ try_tls(struct state *s, const char *url, const char *ca, const char *crt,
 	vs_search_params sp;
 	vs_connect_options o;
 	vs_client *cli = NULL;
-	int64_t t = rel_now_ms();
+	int64_t t = tp_now_ms();
 	int rv;
 
 	memset(&o, 0, sizeof(o));
@@ -200,18 +201,14 @@ try_tls(struct state *s, const char *url, const char *ca, const char *crt,
 	o.tls_server_name = server_name;
 	rv = vs_connect_opts(&cli, url, &o);
 	if (rv == VS_OK) {
-		memset(&sp, 0, sizeof(sp));
-		sp.collection = COLL;
-		sp.vector = s->d->vec;
-		sp.dim = DIM;
-		sp.k = 5;
+		rel_search_params(&sp, s->d, COLL, 0, 5);
 		rv = vs_search(cli, &sp, &res);
 		if (rv == VS_OK && res->n_hits != 5)
 			rv = VS_INTERNAL;
 		vs_search_result_free(res);
 		vs_close(cli);
 	}
-	t = rel_now_ms() - t;
+	t = tp_now_ms() - t;
 	fprintf(stderr, "# %s ca=%s cert=%s: %s (%s) in %lld ms\n", url,
 	    ca != NULL ? strrchr(ca, '/') + 1 : "-",
 	    crt != NULL ? strrchr(crt, '/') + 1 : "-", vs_code_name(rv),
@@ -239,7 +236,7 @@ test_server_auth(void **st)
 	snprintf(plain, sizeof(plain), "tcp://%s", s->s.url + 10);
 	assert_int_not_equal(try_tls(s, plain, NULL, NULL, NULL, NULL),
 	    VS_OK);
-	assert_true(rel_proc_alive(&s->s.p));
+	assert_true(tp_proc_alive(&s->s.p));
 }
 
 static void
@@ -256,7 +253,7 @@ test_client_auth(void **st)
 	/* Refused handshakes did not hurt either server. */
 	assert_int_equal(try_tls(s, s->s.url, s->f[CA], NULL, NULL, NAME),
 	    VS_OK);
-	assert_true(rel_proc_alive(&s->m.p));
+	assert_true(tp_proc_alive(&s->m.p));
 }
 
 /* The default server name of an IP URL against an IP subjectAltName:
@@ -288,8 +285,8 @@ test_shutdown(void **st)
 {
 	struct state *s = *st;
 
-	assert_int_equal(rel_vsetd_term(&s->m, 5000), 0);
-	assert_int_equal(rel_vsetd_term(&s->s, 5000), 0);
+	assert_int_equal(tp_vsetd_term(&s->m, 5000), 0);
+	assert_int_equal(tp_vsetd_term(&s->s, 5000), 0);
 }
 
 int
