@@ -59,8 +59,10 @@ print_help(void)
 "Exit status:\n"
 "  0  success (a search answered by only some shards also counts; it\n"
 "     warns on stderr and says \"partial\":true)\n"
-"  1  the call failed, or some items of an insert/delete were not written\n"
-"  2  usage error: the command line was wrong and nothing was sent\n",
+"  1  the call failed, or some items of an insert/delete/load were not\n"
+"     written\n"
+"  2  usage error: the command line was wrong (or, for load, the file\n"
+"     cannot be loaded at all) and nothing was sent\n",
 	    stdout);
 }
 
