@@ -28,7 +28,7 @@ set ylabel "requests/s"
 set xtics rotate by -20
 plot "qps.dat" using 2:xtic(1) title "1 caller", \
      "" using 3 title "16 callers"
-set title "Batch insert, 10,000 rows"
+set title "Batch insert, 20,000 rows"
 set ylabel "items/s"
 plot "insert.dat" using 2:xtic(1) title "vsetd", \
      "" using 3 title "direct pipelined VADD"

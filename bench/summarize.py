@@ -154,7 +154,8 @@ def main():
     md.append("")
 
     # ---- batch insert
-    md.append("### Batch insert (10,000 rows, batches of 100, 2 callers)\n")
+    md.append("### Batch insert (20,000 rows into a new collection, batches "
+              "of 100, 2 callers)\n")
     md.append("| deployment | vsetd items/s | direct pipelined VADD items/s "
               "| vsetd/direct |")
     md.append("|---|---|---|---|")
@@ -177,13 +178,19 @@ def main():
     md.append(f"- insert vsetd/direct (2 shards): {verdict(ri, '>=', 0.9)}")
     md.append(f"- 2 shards / 1 shard through vsetd: {verdict(s21, '>=', 1.6)}"
               f" (direct: {fmt(sx21)})")
+    full = {}
     for d_ in ("two", "one"):
         v = med(runs, f"load-{d_}-vsetd", "load.items_per_s")
         n = med(runs, f"load-{d_}-vsetd", "load.items")
+        full[d_] = v
         if v is not None:
-            md.append(f"- full load of the search collection, "
+            md.append(f"- full load of the search collection through vsetd, "
                       f"{'2 shards' if d_ == 'two' else '1 shard'}: "
                       f"{fmt(n)} rows at {fmt(v, 0)} items/s")
+    if full["two"] and full["one"]:
+        S["load_two_over_one"] = full["two"] / full["one"]
+        md.append(f"- full loads, 2 shards / 1 shard: "
+                  f"{verdict(S['load_two_over_one'], '>=', 1.6)}")
     md.append("")
 
     # ---- CPU
@@ -266,6 +273,18 @@ def main():
             md.append(f"- RSS samples every 10 s: min {lo} KiB, max {hi} "
                       f"KiB, spread {100.0 * (hi - lo) / lo:.1f}%")
         md.append("")
+
+    # ---- how busy the shared machine was
+    p = os.path.join(d, "loadavg.txt")
+    if os.path.exists(p):
+        with open(p) as f:
+            la = [float(l.split()[1]) for l in f if len(l.split()) >= 2]
+        if la:
+            S["loadavg1_median"] = statistics.median(la)
+            S["loadavg1_max"] = max(la)
+            md.append(f"Machine load (1-minute load average at the start of "
+                      f"each run, 2 cores): median {statistics.median(la):.2f},"
+                      f" max {max(la):.2f}.\n")
 
     with open(os.path.join(d, "summary.json"), "w") as f:
         json.dump(S, f, indent=1, sort_keys=True)
