@@ -288,11 +288,12 @@ survey(struct coord *c, Vsetbench__V1__SurveyKind kind,
 		if (rv == NNG_ETIMEDOUT || rv == NNG_ESTATE ||
 		    rv == NNG_ECLOSED)
 			break;       /* the survey expired, or ^C */
+		if (rv == NNG_EINVAL)
+			continue;    /* not one of our messages: skip it */
 		if (rv != 0) {
-			if (rv != NNG_EINVAL)
-				fprintf(stderr, "vset-bench: %s: %s\n", what,
-				    nng_strerror(rv));
-			continue;
+			fprintf(stderr, "vset-bench: %s: %s\n", what,
+			    nng_strerror(rv));
+			break;
 		}
 		dup = 0;
 		for (i = 0; i < got; i++)

@@ -309,7 +309,12 @@ worker_main(void *arg)
 	while (!atomic_load_explicit(&e->phase, memory_order_acquire)) {
 		if (atomic_load_explicit(&e->stop, memory_order_relaxed))
 			goto out;
-		one_request(w, vs_now_us(), -1);
+		now = vs_now_us();
+		one_request(w, now, -1);
+		/* Open loop: warm up at about the planned rate, not flat out,
+		 * so the window does not start behind a backlog. */
+		if (period_us > 0)
+			sleep_until(now + (int64_t)(period_us * (double)e->nw));
 	}
 	while ((i = claim(w)) >= 0) {
 		if (period_us == 0) {

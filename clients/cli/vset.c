@@ -22,7 +22,28 @@ enum {
 	OPT_JSON,
 	OPT_HELP,
 	OPT_VERSION,
+	OPT_TLS_CA,
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
+	OPT_TLS_NAME,
 };
+
+int
+vset_connect(const vset_global *g, vs_client **c)
+{
+	vs_connect_options o;
+	int rv;
+
+	memset(&o, 0, sizeof(o));
+	o.timeout_ms = g->timeout_ms;
+	o.tls_ca_file = g->tls_ca;
+	o.tls_cert_file = g->tls_cert;
+	o.tls_key_file = g->tls_key;
+	o.tls_server_name = g->tls_server_name;
+	if ((rv = vs_connect_opts(c, g->server, &o)) != VS_OK)
+		vset_print_error(rv);
+	return rv;
+}
 
 static void
 print_help(void)
@@ -50,6 +71,14 @@ print_help(void)
 "  --timeout-ms N    connect timeout and deadline of the call, in\n"
 "                    milliseconds, 1 or more (default 5000)\n"
 "  --json            print the result as one JSON object on one line\n"
+"  --tls-ca FILE     for tls+tcp:// servers: PEM CA certificates to verify\n"
+"                    the server with (default: $VSET_TLS_CA; required)\n"
+"  --tls-cert FILE   client certificate (PEM) for servers that ask for one\n"
+"  --tls-key FILE    its private key (PEM)\n"
+"  --tls-server-name NAME\n"
+"                    the name to verify the server certificate against\n"
+"                    (default: the URL's host; must be a DNS name the\n"
+"                    certificate carries: IP addresses cannot be matched)\n"
 "  -h, --help        show this help\n"
 "  -V, --version     show the version\n"
 "\n"
@@ -75,6 +104,10 @@ main(int argc, char **argv)
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ "version", no_argument, NULL, OPT_VERSION },
+		{ "tls-ca", required_argument, NULL, OPT_TLS_CA },
+		{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+		{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
+		{ "tls-server-name", required_argument, NULL, OPT_TLS_NAME },
 		{ NULL, 0, NULL, 0 },
 	};
 	const vset_command *cmd;
@@ -83,12 +116,16 @@ main(int argc, char **argv)
 	const char *env;
 	int rv, opt;
 
+	memset(&g, 0, sizeof(g));
 	g.server = VSET_DEFAULT_SERVER;
 	g.timeout_ms = VSET_DEFAULT_TIMEOUT_MS;
 	g.json = 0;
 	env = getenv("VSET_SERVER");
 	if (env != NULL && *env != '\0')
 		g.server = env;
+	env = getenv("VSET_TLS_CA");
+	if (env != NULL && *env != '\0')
+		g.tls_ca = env;
 
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "+:hV", longopts, NULL)) != -1) {
@@ -102,6 +139,18 @@ main(int argc, char **argv)
 				    "a whole number of 1 or more, not '%s'",
 				    optarg);
 			g.timeout_ms = (int)n;
+			break;
+		case OPT_TLS_CA:
+			g.tls_ca = optarg;
+			break;
+		case OPT_TLS_CERT:
+			g.tls_cert = optarg;
+			break;
+		case OPT_TLS_KEY:
+			g.tls_key = optarg;
+			break;
+		case OPT_TLS_NAME:
+			g.tls_server_name = optarg;
 			break;
 		case OPT_JSON:
 			g.json = 1;

@@ -37,7 +37,16 @@ typedef struct vset_global {
 	const char *server;          /* borrowed from argv or the environment */
 	int timeout_ms;
 	int json;
+	/* tls+tcp:// servers (borrowed from argv or the environment) */
+	const char *tls_ca;
+	const char *tls_cert;
+	const char *tls_key;
+	const char *tls_server_name;
 } vset_global;
+
+/* Connect to g->server with g's timeout and TLS settings; on failure print
+ * "CODE: message" and return the code.  *c is the caller's (vs_close). */
+int vset_connect(const vset_global *g, vs_client **c);
 
 /* ------------------------------------------------------------ vset_args.c */
 

@@ -33,16 +33,6 @@ enum {
 	OPT_RATIO,
 };
 
-static int
-connect_or_fail(const vset_global *g, vs_client **c)
-{
-	int rv;
-
-	if ((rv = vs_connect(c, g->server, g->timeout_ms)) != VS_OK)
-		vset_print_error(rv);
-	return rv;
-}
-
 /* ------------------------------------------------------------ insert */
 
 static const char insert_help[] =
@@ -131,7 +121,7 @@ cmd_insert(const vset_global *g, int argc, char **argv)
 		}
 	}
 	rv = VSET_EXIT_ERROR;
-	if (connect_or_fail(g, &c) != VS_OK)
+	if (vset_connect(g, &c) != VS_OK)
 		goto out;
 	item.id = pos[1];
 	item.vector = vec;
@@ -219,7 +209,7 @@ cmd_delete(const vset_global *g, int argc, char **argv)
 		goto out;
 	}
 	rv = VSET_EXIT_ERROR;
-	if (connect_or_fail(g, &c) != VS_OK)
+	if (vset_connect(g, &c) != VS_OK)
 		goto out;
 	code = vs_delete(c, collection, ids, nids, &res);
 	if (res != NULL && vset_print_write(g, res, 1) != 0)
@@ -406,7 +396,7 @@ cmd_search(const vset_global *g, int argc, char **argv)
 	sp.collection = pos[0];
 	sp.vector = vec;
 	rv = VSET_EXIT_ERROR;
-	if (connect_or_fail(g, &c) != VS_OK)
+	if (vset_connect(g, &c) != VS_OK)
 		goto out;
 	if ((code = vs_search_ex(c, &sp, &so, &res)) != VS_OK) {
 		vset_print_error(code);

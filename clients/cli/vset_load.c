@@ -1269,10 +1269,8 @@ vset_cmd_load(const vset_global *g, int argc, char **argv)
 		fputs("vset: out of memory\n", stderr);
 		goto out;
 	}
-	if ((code = vs_connect(&c, g->server, g->timeout_ms)) != VS_OK) {
-		vset_print_error(code);
+	if ((code = vset_connect(g, &c)) != VS_OK)
 		goto out;
-	}
 	/*
 	 * A file of the wrong dimension would fail every batch in turn: ask
 	 * once up front.  NOT_FOUND is fine (the first batch creates the

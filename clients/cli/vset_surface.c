@@ -60,16 +60,6 @@ parse_simple(const char *cmd, const char *help, int argc, char **argv,
 }
 
 static int
-connect_or_fail(const vset_global *g, vs_client **c)
-{
-	int rv;
-
-	if ((rv = vs_connect(c, g->server, g->timeout_ms)) != VS_OK)
-		vset_print_error(rv);
-	return rv;
-}
-
-static int
 emit(vs_sb *sb)
 {
 	if (vs_sb_putc(sb, '\n') != 0) {
@@ -108,7 +98,7 @@ json_shards(vs_sb *sb, const vs_shards *s)
 /* Run f after connecting; shared tail of every command. */
 #define WITH_CLIENT(g, c, rv)						\
 	do {								\
-		if (connect_or_fail((g), &(c)) != VS_OK) {		\
+		if (vset_connect((g), &(c)) != VS_OK) {		\
 			(rv) = VSET_EXIT_ERROR;				\
 			goto out;					\
 		}							\

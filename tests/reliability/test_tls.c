@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include <cmocka.h>
 
@@ -239,6 +240,52 @@ test_server_auth(void **st)
 	assert_true(tp_proc_alive(&s->s.p));
 }
 
+/* `vset` over TLS: run it, return its wait status, output in out. */
+static int
+run_vset(const char *args, char *out, size_t outlen)
+{
+	char cmd[8192];
+	size_t n;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "\"%s\" %s 2>&1", getenv("VSET_BIN"), args);
+	if ((f = popen(cmd, "r")) == NULL)
+		return -1;
+	n = fread(out, 1, outlen - 1, f);
+	out[n] = '\0';
+	return pclose(f);
+}
+
+static void
+test_cli(void **st)
+{
+	struct state *s = *st;
+	char args[6000], out[4096];
+	int rv;
+
+	snprintf(args, sizeof(args), "--server %s --tls-ca %s "
+	    "--tls-server-name %s --json search " COLL " 1,0,0,0,0,0,0,0 -k 3",
+	    s->s.url, s->f[CA], NAME);
+	rv = run_vset(args, out, sizeof(out));
+	fprintf(stderr, "# vset over TLS: %s", out);
+	assert_int_equal(rv, 0);
+	assert_non_null(strstr(out, "\"results\":[{\"id\""));
+	/* no CA: refused before connecting, with the reason */
+	snprintf(args, sizeof(args), "--server %s search " COLL
+	    " 1,0,0,0,0,0,0,0", s->s.url);
+	rv = run_vset(args, out, sizeof(out));
+	assert_true(WIFEXITED(rv) && WEXITSTATUS(rv) == 1);
+	assert_non_null(strstr(out, "INVALID_ARGUMENT: "));
+	assert_non_null(strstr(out, "CA file"));
+	/* the wrong CA: UNAVAILABLE */
+	snprintf(args, sizeof(args), "--server %s --tls-ca %s "
+	    "--tls-server-name %s search " COLL " 1,0,0,0,0,0,0,0",
+	    s->s.url, s->f[CA_OTHER], NAME);
+	rv = run_vset(args, out, sizeof(out));
+	assert_true(WIFEXITED(rv) && WEXITSTATUS(rv) == 1);
+	assert_non_null(strstr(out, "UNAVAILABLE: "));
+}
+
 static void
 test_client_auth(void **st)
 {
@@ -295,6 +342,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_server_auth),
 		cmocka_unit_test(test_client_auth),
+		cmocka_unit_test(test_cli),
 		cmocka_unit_test(test_ip_url),
 		cmocka_unit_test(test_shutdown),
 	};
