@@ -78,6 +78,13 @@ def fmt(v, nd=3):
     return str(v)
 
 
+def fmt_n(v):
+    """A count (a median of counts may be a .5)."""
+    if v is None:
+        return "n/a"
+    return f"{v:g}"
+
+
 def verdict(v, op, limit):
     if v is None:
         return "not measured"
@@ -145,7 +152,7 @@ def main():
                              S[f"search-{d_}-{mode}-c1"]["qps"], row["qps"]))
             md.append(f"| {mode}, {label} | {fmt(row['qps'], 0)} | "
                       f"{fmt(row['p50_ms'])} | {fmt(row['p99_ms'])} | "
-                      f"{fmt(row['errors'])} | {fmt(row['partial'])} |")
+                      f"{fmt_n(row['errors'])} | {fmt_n(row['partial'])} |")
     rq = ratio(runs, "search-two-vsetd-c16", "search-two-direct-c16", "qps")
     S["ratio_qps16"] = rq
     md.append("")
@@ -186,7 +193,7 @@ def main():
         if v is not None:
             md.append(f"- full load of the search collection through vsetd, "
                       f"{'2 shards' if d_ == 'two' else '1 shard'}: "
-                      f"{fmt(n)} rows at {fmt(v, 0)} items/s")
+                      f"{fmt_n(n)} rows at {fmt(v, 0)} items/s")
     if full["two"] and full["one"]:
         S["load_two_over_one"] = full["two"] / full["one"]
         md.append(f"- full loads, 2 shards / 1 shard: "
@@ -252,7 +259,7 @@ def main():
             md.append(f"| {mode} | {fmt(row['qps'], 0)} | "
                       f"{fmt(row['p50_ms'])} | {fmt(row['p99_ms'])} | "
                       f"{fmt(row['p999_ms'])} | {fmt(row['max_ms'])} | "
-                      f"{fmt(row['late'])} |")
+                      f"{fmt_n(row['late'])} |")
         md.append("")
 
     # ---- long run

@@ -5,7 +5,8 @@
  * Operations, drawn by the plan's weights: search (a query vector, walking
  * the queries in order), insert and delete (`batch` items with ids unique
  * to the agent; deletes remove the thread's own oldest inserts), get (a
- * random loaded row, "i<row>").
+ * random loaded row, "i<row>").  Inserted items are copies of dataset
+ * rows, so a mix with inserts lowers the recall it measures.
  *
  * Closed loop: `concurrency` threads, each sending its next request as soon
  * as the last one answered; latency is send-to-reply.
