@@ -33,6 +33,21 @@ enum {
 	OPT_RATIO,
 };
 
+/* A write's ending: print what was written, even when some items were
+ * not, then the call's error; the exit status. */
+static int
+write_done(const vset_global *g, int code, const vs_write_result *res,
+    int deleting)
+{
+	if (res != NULL && vset_print_write(g, res, deleting) != 0)
+		return VSET_EXIT_ERROR;
+	if (code != VS_OK) {
+		vset_print_error(code);
+		return VSET_EXIT_ERROR;
+	}
+	return VSET_EXIT_OK;
+}
+
 /* ------------------------------------------------------------ insert */
 
 static const char insert_help[] =
@@ -128,14 +143,7 @@ cmd_insert(const vset_global *g, int argc, char **argv)
 	item.dim = dim;
 	item.attrs_json = attrs;
 	code = vs_insert(c, pos[0], &item, 1, &res);
-	/* Print what was written even when some items were not. */
-	if (res != NULL && vset_print_write(g, res, 0) != 0)
-		goto out;
-	if (code != VS_OK) {
-		vset_print_error(code);
-		goto out;
-	}
-	rv = VSET_EXIT_OK;
+	rv = write_done(g, code, res, 0);
 out:
 	vs_write_result_free(res);
 	vs_close(c);
@@ -212,13 +220,7 @@ cmd_delete(const vset_global *g, int argc, char **argv)
 	if (vset_connect(g, &c) != VS_OK)
 		goto out;
 	code = vs_delete(c, collection, ids, nids, &res);
-	if (res != NULL && vset_print_write(g, res, 1) != 0)
-		goto out;
-	if (code != VS_OK) {
-		vset_print_error(code);
-		goto out;
-	}
-	rv = VSET_EXIT_OK;
+	rv = write_done(g, code, res, 1);
 out:
 	vs_write_result_free(res);
 	vs_close(c);
