@@ -27,156 +27,24 @@ import sys
 import tempfile
 import time
 
-VSET = os.environ.get("VSET_BIN")
-VSETD = os.environ.get("VSETD_BIN")
-REDIS_SERVER = os.environ.get("REDIS_SERVER")
-REDIS_CLI = os.environ.get("REDIS_CLI")
+from clitest import (NSHARDS, REDIS_CLI, REDIS_SERVER, T, VSET, VSETD,
+    Deployment, Run, cosine, free_port, shard_of, stop, vec_str)
 
-NSHARDS = 3
+
 DIM = 8
 COLL = "cli"
 KEY = "vsetd:" + COLL
 CMD_TIMEOUT = 20          # seconds, for any one command we run
-START_TIMEOUT = 15        # seconds, for a server to come up
 
 
 # ---------------------------------------------------------------- TAP
 
-class Tap:
-    def __init__(self):
-        self.n = 0
-        self.failed = 0
-
-    def ok(self, cond, name, diag=None):
-        self.n += 1
-        if cond:
-            print("ok %d - %s" % (self.n, name))
-        else:
-            self.failed += 1
-            print("not ok %d - %s" % (self.n, name))
-            if diag is not None:
-                for line in str(diag).splitlines() or [""]:
-                    print("#   " + line)
-        sys.stdout.flush()
-        return cond
-
-    def diag(self, msg):
-        for line in str(msg).splitlines():
-            print("# " + line)
-        sys.stdout.flush()
-
-
-T = Tap()
-
 
 # ---------------------------------------------------------------- routing
 
-M64 = (1 << 64) - 1
-
-
-def shard_of(ident, nshards):
-    """The routing contract of src/common/vs_hash.h, written again from its
-    description: FNV-1a 64, fmix64, jump consistent hash."""
-    h = 0xcbf29ce484222325
-    for b in ident.encode("utf-8"):
-        h ^= b
-        h = (h * 0x100000001b3) & M64
-    h ^= h >> 33
-    h = (h * 0xff51afd7ed558ccd) & M64
-    h ^= h >> 33
-    h = (h * 0xc4ceb9fe1a85ec53) & M64
-    h ^= h >> 33
-    b, j, key = -1, 0, h
-    while j < nshards:
-        b = j
-        key = (key * 2862933555777941757 + 1) & M64
-        j = int(float(b + 1) * (float(1 << 31) / float((key >> 33) + 1)))
-    return b
 
 
 # ---------------------------------------------------------------- processes
-
-class Deployment:
-    """Redis shards and one vsetd, all owned by this object."""
-
-    def __init__(self, tmp):
-        self.tmp = tmp
-        self.procs = []
-        self.ports = []
-        self.redis = []      # Popen per shard, None once killed
-        self.url = None
-        self.vsetd_log = os.path.join(tmp, "vsetd.log")
-
-    def start_redis(self):
-        for attempt in range(5):
-            port = free_port()
-            d = os.path.join(self.tmp, "redis-%d" % port)
-            os.makedirs(d, exist_ok=True)
-            log = open(os.path.join(d, "log"), "w")
-            p = subprocess.Popen(
-                [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1",
-                 "--save", "", "--appendonly", "no", "--dir", d],
-                stdout=log, stderr=subprocess.STDOUT)
-            log.close()
-            self.procs.append(p)
-            deadline = time.monotonic() + START_TIMEOUT
-            while time.monotonic() < deadline and p.poll() is None:
-                if redis_cmd(port, "PING").strip() == "PONG":
-                    return port, p
-                time.sleep(0.05)
-            # Lost the port to someone else, or too slow: try another.
-            stop(p)
-        raise RuntimeError("redis-server did not start")
-
-    def start(self):
-        for _ in range(NSHARDS):
-            port, p = self.start_redis()
-            self.ports.append(port)
-            self.redis.append(p)
-        args = [VSETD, "--listen", "tcp://127.0.0.1:0"]
-        for port in self.ports:
-            args += ["--shard", "127.0.0.1:%d" % port]
-        log = open(self.vsetd_log, "w")
-        p = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-        self.procs.append(p)
-        deadline = time.monotonic() + START_TIMEOUT
-        pat = re.compile(r"listening on (tcp://127\.0\.0\.1:\d+)")
-        while time.monotonic() < deadline and p.poll() is None:
-            with open(self.vsetd_log) as f:
-                m = pat.search(f.read())
-            if m:
-                self.url = m.group(1)
-                return
-            time.sleep(0.05)
-        with open(self.vsetd_log) as f:
-            raise RuntimeError("vsetd did not start:\n" + f.read())
-
-    def kill_shard(self, i):
-        stop(self.redis[i])
-        self.redis[i] = None
-
-    def close(self):
-        for p in reversed(self.procs):
-            stop(p)
-
-
-def free_port():
-    """A port nobody listens on right now (the kernel picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def stop(p):
-    if p is None or p.poll() is not None:
-        return
-    p.terminate()
-    try:
-        p.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        p.wait(timeout=5)
 
 
 def redis_cmd(port, *args):
@@ -186,24 +54,6 @@ def redis_cmd(port, *args):
     except subprocess.TimeoutExpired:
         return ""
     return r.stdout
-
-
-class Run:
-    """One finished vset run."""
-
-    def __init__(self, args, code, out, err, secs):
-        self.args, self.code, self.out, self.err = args, code, out, err
-        self.secs = secs
-
-    def json(self):
-        try:
-            return json.loads(self.out)
-        except ValueError:
-            return None
-
-    def __str__(self):
-        return "vset %s\nexit %s after %.2fs\nstdout: %s\nstderr: %s" % (
-            " ".join(self.args), self.code, self.secs, self.out, self.err)
 
 
 def vset(*args, env_server=None, timeout=CMD_TIMEOUT):
@@ -224,16 +74,6 @@ def vset(*args, env_server=None, timeout=CMD_TIMEOUT):
 
 
 # ---------------------------------------------------------------- helpers
-
-def vec_str(v):
-    return ",".join(repr(float(x)) for x in v)
-
-
-def cosine(a, b):
-    dot = sum(x * y for x, y in zip(a, b))
-    na = math.sqrt(sum(x * x for x in a))
-    nb = math.sqrt(sum(y * y for y in b))
-    return dot / (na * nb)
 
 
 def vemb(port, ident):
