@@ -11,7 +11,13 @@
 void *
 vsd_call_alloc(struct vsd_call *call, size_t size)
 {
-	return vsd_arena_alloc(&call->w->arena, size);
+	void *p = vsd_arena_alloc(&call->w->arena, size);
+
+	/* Recorded here once, so a caller only has to give up. */
+	if (p == NULL && call->st.code == VSD_OK)
+		vsd_status_set(&call->st, VSD_RESOURCE_EXHAUSTED,
+		    "out of memory");
+	return p;
 }
 
 const char *

@@ -185,11 +185,8 @@ vsd_op_get_attributes(struct vsd_call *call, const ProtobufCMessage *m)
 		vsd_not_found(call, req->collection, req->id);
 		return;
 	}
-	if ((resp = vsd_call_alloc(call, sizeof(*resp))) == NULL) {
-		vsd_status_set(&call->st, VSD_RESOURCE_EXHAUSTED,
-		    "out of memory");
+	if ((resp = vsd_call_alloc(call, sizeof(*resp))) == NULL)
 		return;
-	}
 	vsetd__v1__get_attributes_response__init(resp);
 	resp->shard = (uint32_t)shard;
 	attr = call->cmds[1].reply;
@@ -237,11 +234,8 @@ vsd_op_set_attributes(struct vsd_call *call, const ProtobufCMessage *m)
 		vsd_not_found(call, req->collection, req->id);
 		return;
 	}
-	if ((resp = vsd_call_alloc(call, sizeof(*resp))) == NULL) {
-		vsd_status_set(&call->st, VSD_RESOURCE_EXHAUSTED,
-		    "out of memory");
+	if ((resp = vsd_call_alloc(call, sizeof(*resp))) == NULL)
 		return;
-	}
 	vsetd__v1__set_attributes_response__init(resp);
 	resp->shard = (uint32_t)shard;
 	call->resp = &resp->base;
@@ -258,11 +252,8 @@ vsd_op_exists(struct vsd_call *call, const ProtobufCMessage *m)
 	if ((shard = vsd_elem_round(call, req->collection, req->id, want,
 	    1, VSD_RUN_READ)) < 0)
 		return;
-	if ((resp = vsd_call_alloc(call, sizeof(*resp))) == NULL) {
-		vsd_status_set(&call->st, VSD_RESOURCE_EXHAUSTED,
-		    "out of memory");
+	if ((resp = vsd_call_alloc(call, sizeof(*resp))) == NULL)
 		return;
-	}
 	vsetd__v1__exists_response__init(resp);
 	resp->shard = (uint32_t)shard;
 	resp->exists = !vsd_elem_missing(call->cmds[0].reply);

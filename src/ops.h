@@ -49,6 +49,8 @@ vsd_op_fn vsd_op_info;
 vsd_op_fn vsd_op_random_members;
 
 /* op_common.c */
+/* Arena memory for this call; on failure NULL, with call->st already
+ * RESOURCE_EXHAUSTED. */
 void *vsd_call_alloc(struct vsd_call *call, size_t size);
 /* "vsetd:<collection>" in the arena. */
 const char *vsd_call_key(struct vsd_call *call, const char *collection,
