@@ -659,6 +659,15 @@ vs_collection_info_free(vs_collection_info *i)
 	free(i);
 }
 
+/* memcpy that accepts an empty copy: protobuf-c leaves an empty repeated or
+ * bytes field's pointer NULL, and memcpy(dst, NULL, 0) is undefined. */
+static void
+vs_copy_bytes(void *dst, const void *src, size_t n)
+{
+	if (n > 0)
+		memcpy(dst, src, n);
+}
+
 /* A copy of n uint64s (NULL for none); -1 if out of memory. */
 static int
 vs_copy_u64(uint64_t **dst, const uint64_t *src, size_t n)
@@ -817,7 +826,7 @@ vs_get(vs_client *c, const char *collection, const char *id, int raw,
 	    sizeof(float));
 	if (e->id == NULL || e->vector == NULL)
 		goto oom;
-	memcpy(e->vector, resp->vector, resp->n_vector * sizeof(float));
+	vs_copy_bytes(e->vector, resp->vector, resp->n_vector * sizeof(float));
 	e->dim = resp->n_vector;
 	e->shard = resp->shard;
 	if (resp->has_attributes &&
@@ -830,7 +839,7 @@ vs_get(vs_client *c, const char *collection, const char *id, int raw,
 		    1);
 		if (e->raw_quant == NULL || e->raw_data == NULL)
 			goto oom;
-		memcpy(e->raw_data, resp->raw->data.data, resp->raw->data.len);
+		vs_copy_bytes(e->raw_data, resp->raw->data.data, resp->raw->data.len);
 		e->raw_len = resp->raw->data.len;
 		e->raw_norm = resp->raw->norm;
 		e->raw_range = resp->raw->range;
@@ -1091,7 +1100,7 @@ vs_links(vs_client *c, const char *collection, const char *id,
 		    NULL)
 			goto oom;
 		if (l->n_scores == l->n_ids)
-			memcpy(d->scores, l->scores, d->n * sizeof(double));
+			vs_copy_bytes(d->scores, l->scores, d->n * sizeof(double));
 	}
 	*out = r;
 	goto out;
