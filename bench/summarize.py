@@ -245,6 +245,28 @@ def main():
               f"{verdict(S['recall_margin'], '>=', 0)} (difference)")
     md.append("")
 
+    # ---- the floor: the RPC hop with no shard work
+    if "floor-two" in runs:
+        md.append("### The RPC hop alone (vset-bench floor, 1 caller, "
+                  "no shard work)\n")
+        md.append("| path | p50 ms | p99 ms | server CPU us/request |")
+        md.append("|---|---|---|---|")
+        for path, label in (("echo", "nng REQ/REP echo (3,300 bytes)"),
+                            ("vsetd", "vsetd, search refused after decoding")):
+            row = {k: med(runs, "floor-two", f"{path}.{k}") for k in
+                   ("p50_ms", "p99_ms", "server_cpu_us_per_req")}
+            S[f"floor-{path}"] = row
+            md.append(f"| {label} | {fmt(row['p50_ms'])} | "
+                      f"{fmt(row['p99_ms'])} | "
+                      f"{fmt(row['server_cpu_us_per_req'], 1)} |")
+        sh = S.get("cpu-search-two-vsetd-c1", {}).get("shards")
+        e = S["floor-echo"]["server_cpu_us_per_req"]
+        if sh and e:
+            md.append("")
+            md.append(f"- nng's own CPU per request is {100.0 * e / sh:.1f}% "
+                      f"of the shards' CPU per search (1 caller)")
+        md.append("")
+
     # ---- open loop
     if "open-two-vsetd-r300" in runs:
         md.append("### Open loop, 300 searches/s scheduled (2 shards)\n")

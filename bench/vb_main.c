@@ -3,6 +3,7 @@
  *
  *   vset-bench run ...      coordinator (vb_coord.c, options in vb_opts.c)
  *   vset-bench agent ...    load agent (vb_agent.c)
+ *   vset-bench floor ...    the RPC hop's own cost (vb_floor.c)
  *
  * Exit status: 0 ok, 1 failure, 2 usage, 3 results incomplete (an agent
  * did not answer; the summary covers those that did).
@@ -14,6 +15,7 @@
 
 #include "vb_agent.h"
 #include "vb_coord.h"
+#include "vb_floor.h"
 
 static void
 usage(FILE *f)
@@ -21,6 +23,7 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: vset-bench run --dataset SPEC [options]   (run --help)\n"
 	    "       vset-bench agent --coordinator URL [--once]\n"
+	    "       vset-bench floor [--server URL] [options]   (floor --help)\n"
 	    "       vset-bench --version\n");
 }
 
@@ -46,6 +49,8 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "agent") == 0)
 		return vb_agent_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "floor") == 0)
+		return vb_floor_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "run") != 0) {
 		usage(stderr);
 		return 2;

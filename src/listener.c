@@ -1,19 +1,37 @@
 /*
- * listener.c - the nng side: one REP socket, many contexts.
+ * listener.c - the nng side: one REP socket, and the overflow slots.
  *
- * Modeled on nng's demo/async server: each slot is an nng_ctx with its own
- * nng_aio and a three-state machine.
+ * Requests normally go straight to a worker: each worker waits in a
+ * receive on its own nng_ctx (worker.c), so nng's receive wakes the thread
+ * that will answer, with no hand-off in between.  On this kind of host a
+ * thread wake-up is the dearest thing on the request path (tens of us of
+ * CPU on a 2-vCPU guest, docs/benchmarks.md), so the fast path has exactly
+ * one.
  *
- *   RECV  a request arrived: over --max-inflight it is refused at once with
- *         RESOURCE_EXHAUSTED (queueing it would only make it miss its
- *         deadline later); while draining it is refused with UNAVAILABLE;
- *         otherwise it goes to the worker queue (state WORK).
+ * When every worker is busy, requests must still be received: to queue up
+ * to --max-inflight of them, and to refuse the rest at once with
+ * RESOURCE_EXHAUSTED (queueing those would only make them miss their
+ * deadline later).  That is the job of the slots, each an nng_ctx with its
+ * own nng_aio and a small state machine, modeled on nng's demo/async:
+ *
+ *   IDLE  dormant, on the idle list, no receive posted.
+ *   RECV  receiving.  A request over --max-inflight is refused; while
+ *         draining it is refused with UNAVAILABLE; otherwise it joins the
+ *         workers' queue (WORK), and a worker waiting in its own receive is
+ *         kicked out of it to take the queue.
  *   WORK  a worker owns the slot; it calls vsd_listener_reply().
  *   SEND  the reply left (or failed: the message is then still on the aio
- *         and ours to free); count the slot free and receive again.
+ *         and ours to free); back to IDLE, or straight to RECV if every
+ *         worker is still busy.
  *
- * There are more slots than --max-inflight so that requests beyond the
- * limit are received and refused rather than left waiting unseen in nng.
+ * Why slots sleep while workers are idle: rep0 hands a request to the
+ * receive that was posted first.  Slots receiving all the time would sit
+ * ahead of every worker that re-posts its receive, and every request
+ * would take the slow path (slot callback -> queue -> worker).  So slots
+ * are armed only while no worker is waiting (vsd_listener_arm), a few at a
+ * time, and a slot that catches a request while workers are idle simply
+ * queues it and kicks one.
+ *
  * The listener enforces --max-message-bytes (NNG_OPT_RECVMAXSZ): nng closes
  * the connection of a client that sends more, without telling us.
  */
@@ -33,31 +51,88 @@
 #include "vs_time.h"
 #include "vs_file.h"
 
+/* Overflow slots beyond --max-inflight, so that requests beyond the limit
+ * are received and refused rather than left waiting unseen in nng. */
 #define VSD_EXTRA_SLOTS 64
+/* Slots kept receiving while every worker is busy. */
+#define VSD_ARMED_SLOTS 8
+
+int
+vsd_listener_admit(struct vsd_server *srv, nng_msg *req, nng_msg **refusal)
+{
+	uint64_t id;
+	int code, n;
+	const char *why;
+
+	if (atomic_load(&srv->draining)) {
+		code = VSD_UNAVAILABLE;
+		why = "server is shutting down";
+		goto refuse;
+	}
+	n = atomic_fetch_add(&srv->inflight, 1) + 1;
+	if (n <= srv->cfg->max_inflight) {
+		*refusal = NULL;
+		return 1;
+	}
+	atomic_fetch_sub(&srv->inflight, 1);
+	code = VSD_RESOURCE_EXHAUSTED;
+	why = "server busy: too many requests in flight (--max-inflight)";
+refuse:
+	/* request_id is read straight off the wire: no decoding */
+	id = vsd_envelope_peek_id(nng_msg_body(req), nng_msg_len(req));
+	nng_msg_free(req);
+	*refusal = vsd_reply_status(id, code, why);
+	return 0;
+}
+
+void
+vsd_listener_arm(struct vsd_server *srv)
+{
+	struct vsd_slot *arm = NULL, *slot;
+
+	pthread_mutex_lock(&srv->mu);
+	while (srv->nidle == 0 && !srv->stopping &&
+	    srv->narmed < VSD_ARMED_SLOTS && srv->idle != NULL) {
+		slot = srv->idle;
+		srv->idle = slot->next;
+		slot->state = VSD_SLOT_RECV;
+		slot->next = arm;
+		arm = slot;
+		srv->narmed++;
+	}
+	pthread_mutex_unlock(&srv->mu);
+	while (arm != NULL) {
+		slot = arm;
+		arm = slot->next;
+		nng_ctx_recv(slot->ctx, slot->aio);
+	}
+}
+
+/* The slot is done with its request: back to the idle list. */
+static void
+vsd_slot_rest(struct vsd_slot *slot)
+{
+	struct vsd_server *srv = slot->srv;
+
+	pthread_mutex_lock(&srv->mu);
+	slot->state = VSD_SLOT_IDLE;
+	slot->next = srv->idle;
+	srv->idle = slot;
+	pthread_mutex_unlock(&srv->mu);
+	vsd_listener_arm(srv);
+}
 
 static void
 vsd_slot_send(struct vsd_slot *slot, nng_msg *reply)
 {
+	if (reply == NULL) {
+		/* Out of memory: drop the request; the client times out. */
+		vsd_slot_rest(slot);
+		return;
+	}
 	slot->state = VSD_SLOT_SEND;
 	nng_aio_set_msg(slot->aio, reply);
 	nng_ctx_send(slot->ctx, slot->aio);
-}
-
-/* Refuse without queueing; request_id is read straight off the wire. */
-static void
-vsd_slot_refuse(struct vsd_slot *slot, nng_msg *req, int code,
-    const char *why)
-{
-	uint64_t id = vsd_envelope_peek_id(nng_msg_body(req), nng_msg_len(req));
-	nng_msg *reply = vsd_reply_status(id, code, why);
-
-	nng_msg_free(req);
-	if (reply == NULL) {
-		slot->state = VSD_SLOT_RECV;
-		nng_ctx_recv(slot->ctx, slot->aio);
-		return;
-	}
-	vsd_slot_send(slot, reply);
 }
 
 static void
@@ -65,32 +140,27 @@ vsd_slot_cb(void *arg)
 {
 	struct vsd_slot *slot = arg;
 	struct vsd_server *srv = slot->srv;
-	nng_msg *msg;
-	int rv, n;
+	nng_msg *msg, *refusal;
+	int rv;
 
 	rv = nng_aio_result(slot->aio);
 	switch (slot->state) {
 	case VSD_SLOT_RECV:
+		pthread_mutex_lock(&srv->mu);
+		srv->narmed--;
+		pthread_mutex_unlock(&srv->mu);
 		if (rv != 0) {
 			if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
 				return;                 /* shutting down */
-			nng_ctx_recv(slot->ctx, slot->aio);
+			vsd_slot_rest(slot);
 			return;
 		}
 		msg = nng_aio_get_msg(slot->aio);
 		nng_aio_set_msg(slot->aio, NULL);
 		slot->recv_us = vs_now_us();
-		if (atomic_load(&srv->draining)) {
-			vsd_slot_refuse(slot, msg, VSD_UNAVAILABLE,
-			    "server is shutting down");
-			return;
-		}
-		n = atomic_fetch_add(&srv->inflight, 1) + 1;
-		if (n > srv->cfg->max_inflight) {
-			atomic_fetch_sub(&srv->inflight, 1);
-			vsd_slot_refuse(slot, msg, VSD_RESOURCE_EXHAUSTED,
-			    "server busy: too many requests in flight "
-			    "(--max-inflight)");
+		vsd_listener_arm(srv);          /* a replacement, if still busy */
+		if (!vsd_listener_admit(srv, msg, &refusal)) {
+			vsd_slot_send(slot, refusal);
 			return;
 		}
 		slot->msg = msg;
@@ -106,8 +176,7 @@ vsd_slot_cb(void *arg)
 			if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
 				return;
 		}
-		slot->state = VSD_SLOT_RECV;
-		nng_ctx_recv(slot->ctx, slot->aio);
+		vsd_slot_rest(slot);
 		return;
 	default:
 		vsd_err("slot callback in state %d", slot->state);
@@ -119,12 +188,6 @@ void
 vsd_listener_reply(struct vsd_slot *slot, nng_msg *reply)
 {
 	atomic_fetch_sub(&slot->srv->inflight, 1);
-	if (reply == NULL) {
-		/* Out of memory: drop the request; the client times out. */
-		slot->state = VSD_SLOT_RECV;
-		nng_ctx_recv(slot->ctx, slot->aio);
-		return;
-	}
 	vsd_slot_send(slot, reply);
 }
 
@@ -191,7 +254,7 @@ vsd_bound_url(struct vsd_server *srv, char *bound, size_t boundlen)
 }
 
 int
-vsd_listener_start(struct vsd_server *srv, char *bound, size_t boundlen)
+vsd_listener_open(struct vsd_server *srv)
 {
 	const struct vsd_config *cfg = srv->cfg;
 	int i, rv;
@@ -224,14 +287,22 @@ vsd_listener_start(struct vsd_server *srv, char *bound, size_t boundlen)
 			vsd_err("opening context %d: %s", i, nng_strerror(rv));
 			return -1;
 		}
+		slot->state = VSD_SLOT_IDLE;
+		slot->next = srv->idle;
+		srv->idle = slot;
 	}
+	return 0;
+}
+
+int
+vsd_listener_start(struct vsd_server *srv, char *bound, size_t boundlen)
+{
+	int rv;
+
 	if ((rv = nng_listener_start(srv->listener, 0)) != 0) {
-		vsd_err("cannot listen on %s: %s", cfg->listen, nng_strerror(rv));
+		vsd_err("cannot listen on %s: %s", srv->cfg->listen,
+		    nng_strerror(rv));
 		return -1;
-	}
-	for (i = 0; i < srv->nslots; i++) {
-		srv->slots[i].state = VSD_SLOT_RECV;
-		nng_ctx_recv(srv->slots[i].ctx, srv->slots[i].aio);
 	}
 	vsd_bound_url(srv, bound, boundlen);
 	return 0;

@@ -68,13 +68,14 @@ main(int argc, char **argv)
 	srv.limits.max_dim = cfg.max_dim;
 	srv.limits.max_id_bytes = cfg.max_id_bytes;
 	pthread_mutex_init(&srv.mu, NULL);
-	pthread_cond_init(&srv.cv, NULL);
 	nhealth = (size_t)cfg.nshards * VSD_MAX_ENDPOINTS;
 	if ((srv.health = calloc(nhealth, sizeof(*srv.health))) == NULL)
 		goto out;
 	for (h = 0; h < nhealth; h++)
 		vsd_health_init(&srv.health[h], (uint32_t)getpid() ^ (uint32_t)h);
 
+	if (vsd_listener_open(&srv) != 0)
+		goto out;
 	if (vsd_workers_start(&srv) != 0)
 		goto out;
 	workers_up = 1;
@@ -112,7 +113,6 @@ out:
 	for (h = 0; srv.health != NULL && h < nhealth; h++)
 		vsd_health_fini(&srv.health[h]);
 	free(srv.health);
-	pthread_cond_destroy(&srv.cv);
 	pthread_mutex_destroy(&srv.mu);
 	vsd_config_fini(&cfg);
 	if (status == 0)

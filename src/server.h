@@ -1,11 +1,16 @@
 /*
  * server.h - the pieces of one running vsetd and how they meet.
  *
- *   listener.c  nng REP socket; a pool of slots, each an nng_ctx + nng_aio
- *               state machine (RECV -> WORK -> SEND -> RECV).  Callbacks
- *               only move messages; they never block.
- *   worker.c    a fixed pool of threads and the queue between the two.  A
- *               worker owns its shard connections (shards.h) and its arena.
+ *   worker.c    a fixed pool of threads.  Each worker receives requests
+ *               itself on its own nng_ctx (the fast path: nng's receive
+ *               wakes the worker directly), answers them with its own
+ *               shard connections (shards.h) and arena, and sends the
+ *               reply from the same thread.
+ *   listener.c  the nng REP socket, and the overflow: a pool of slots
+ *               (nng_ctx + nng_aio state machines, IDLE -> RECV -> WORK ->
+ *               SEND -> IDLE) armed only while every worker is busy.  They
+ *               queue requests up to --max-inflight and refuse the rest at
+ *               once.  Callbacks only move messages; they never block.
  *   dispatch.c  envelope -> method -> op -> reply envelope, on a worker.
  *
  * The server struct is created by main.c and lives for the process; every
@@ -26,7 +31,18 @@
 #include "stats.h"
 #include "validate.h"
 
-enum vsd_slot_state { VSD_SLOT_RECV, VSD_SLOT_WORK, VSD_SLOT_SEND };
+enum vsd_slot_state {
+	VSD_SLOT_IDLE,               /* dormant, on the server's idle list */
+	VSD_SLOT_RECV, VSD_SLOT_WORK, VSD_SLOT_SEND
+};
+
+/* A worker's receive state, under vsd_server.mu (see worker.c). */
+enum vsd_worker_state {
+	VSD_WORKER_BUSY,             /* running a request or the queue */
+	VSD_WORKER_ARMING,           /* about to post its own receive */
+	VSD_WORKER_POSTED,           /* blocked in its own receive */
+	VSD_WORKER_KICKED            /* its receive is being cancelled */
+};
 
 struct vsd_server;
 
@@ -37,7 +53,7 @@ struct vsd_slot {
 	int state;
 	nng_msg *msg;                /* the request, while WORK */
 	int64_t recv_us;
-	struct vsd_slot *next;       /* work queue link */
+	struct vsd_slot *next;       /* work queue or idle list link */
 };
 
 struct vsd_worker {
@@ -47,6 +63,10 @@ struct vsd_worker {
 	struct vsd_arena arena;
 	struct vsd_shard_result *res;    /* nshards */
 	struct vsd_stats stats;          /* this worker's counters */
+	nng_ctx ctx;                     /* its own REP context */
+	nng_aio *raio;                   /* receive, no callback */
+	nng_aio *saio;                   /* send, no callback */
+	int state;                       /* enum vsd_worker_state */
 };
 
 struct vsd_server {
@@ -54,10 +74,13 @@ struct vsd_server {
 	struct vsd_limits limits;
 	struct vsd_health *health;       /* nshards, shared by workers */
 
-	/* work queue: FIFO of slots in WORK state */
+	/* Under mu: the overflow queue (FIFO of slots in WORK state), the
+	 * idle slots, and how many workers wait in their own receive. */
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
 	struct vsd_slot *qhead, *qtail;
+	struct vsd_slot *idle;           /* slots in IDLE state */
+	int narmed;                      /* slots in RECV state */
+	int nidle;                       /* workers ARMING or POSTED */
 	int stopping;                    /* workers exit when queue drains */
 	struct vsd_worker *workers;
 	int nworkers;
@@ -80,16 +103,29 @@ struct vsd_server {
 };
 
 /* worker.c */
+/* Start the workers; the socket must be open (vsd_listener_open). */
 int vsd_workers_start(struct vsd_server *srv);
-/* Hand a slot in WORK state to the pool (never blocks). */
+/* Queue a slot in WORK state for the pool and wake a worker waiting in
+ * its own receive (never blocks). */
 void vsd_workers_submit(struct vsd_server *srv, struct vsd_slot *slot);
 /* Let the workers finish the queue, then join them. */
 void vsd_workers_stop(struct vsd_server *srv);
 
 /* listener.c */
-/* Open the socket and listener and start every slot.  *bound is the URL
- * actually bound (port 0 resolved), written into a buffer of boundlen. */
+/* Open the socket and the listener (not yet listening) and allocate the
+ * overflow slots, all IDLE. */
+int vsd_listener_open(struct vsd_server *srv);
+/* Start listening.  *bound is the URL actually bound (port 0 resolved),
+ * written into a buffer of boundlen. */
 int vsd_listener_start(struct vsd_server *srv, char *bound, size_t boundlen);
+/* Admit a request that just arrived: 1 if it may run (counted in
+ * inflight), else 0 with *refusal set to the reply to send instead
+ * (RESOURCE_EXHAUSTED or UNAVAILABLE; NULL if out of memory).  The
+ * request is freed when refused. */
+int vsd_listener_admit(struct vsd_server *srv, nng_msg *req,
+    nng_msg **refusal);
+/* While every worker is busy, keep a few overflow slots receiving. */
+void vsd_listener_arm(struct vsd_server *srv);
 /* Send a reply for a slot in WORK state; takes ownership of reply. */
 void vsd_listener_reply(struct vsd_slot *slot, nng_msg *reply);
 void vsd_listener_stop(struct vsd_server *srv);

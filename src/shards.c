@@ -216,6 +216,7 @@ vsd_link_start(struct vsd_links *l, uint32_t s, int e)
 	const struct vsd_config *cfg = l->cfg;
 	char msg[200];
 	size_t i;
+	int done = 0;
 
 	r->tried |= 1u << e;
 	if (k->cap < r->npending) {
@@ -269,6 +270,18 @@ vsd_link_start(struct vsd_links *l, uint32_t s, int e)
 	}
 	k->active = 1;
 	k->want_write = 1;
+	/* Write now rather than after a ppoll() for POLLOUT: the socket is
+	 * almost always writable, and the shard starts a syscall sooner.
+	 * Whatever does not fit (or a connect still in progress: EAGAIN)
+	 * is written when ppoll() says so. */
+	if (redisBufferWrite(k->ctx, &done) != REDIS_OK) {
+		snprintf(msg, sizeof(msg), "%s:%d: %s", k->ep->host,
+		    k->ep->port, k->ctx->errstr);
+		vsd_shard_failed(l, s, e, VSD_SHARD_FAILED, msg);
+		return -1;
+	}
+	if (done)
+		k->want_write = 0;
 	return 0;
 }
 

@@ -1,13 +1,38 @@
 /*
- * worker.c - the worker pool.  Slots arrive from nng callbacks through a
- * mutex-protected FIFO; each worker thread takes one, runs it through
- * dispatch with its own shard links and arena, and sends the reply.
+ * worker.c - the worker pool.
  *
- * Why threads and blocking-style shard I/O rather than everything on nng's
- * callbacks: a request's shard round waits (in ppoll, bounded by the
- * deadline), and nng callbacks must never wait.  With W workers, W requests
- * talk to the shards at once; more wait in the queue, bounded by the number
- * of slots (--max-inflight).
+ * Each worker is a thread with its own nng_ctx, shard links (shards.h) and
+ * arena.  Its loop:
+ *
+ *   1. take a request from the overflow queue if one is there (slots,
+ *      listener.c, fill it only while every worker was busy);
+ *   2. otherwise receive one itself: a receive on its own context with a
+ *      callback-less aio, so the nng thread that delivers the request wakes
+ *      this thread directly;
+ *   3. dispatch it, and send the reply from this thread.
+ *
+ * Why not nng callbacks and a queue for everything (the classic nng async
+ * server): a request's shard round waits in ppoll(), bounded by the
+ * deadline, and nng callbacks must not wait, so work has to move to a
+ * thread of ours.  With callbacks, that costs a second wake-up per request
+ * (nng's callback thread, then ours), and on a small VM a wake-up costs
+ * more CPU than everything else vsetd does for a search.  Receiving in the
+ * worker removes it.
+ *
+ * The handshake with the queue (all under srv->mu): a worker about to wait
+ * in its own receive says so (ARMING), posts the receive, then looks at
+ * the queue once more before declaring itself POSTED.  A slot that queues
+ * a request kicks one POSTED worker by cancelling its receive.  So a
+ * queued request is always seen: either the worker's second look finds
+ * it, or the worker was already POSTED and gets kicked.  A kick that
+ * arrives after the receive completed is harmless: the worker answers
+ * what it received and then takes the queue, and a stale cancel only
+ * costs one spurious wake-up.
+ *
+ * Sending blocks only while an earlier reply to the same connection is
+ * still being written; it is bounded by the request's deadline (a reply
+ * the caller has given up on is dropped), so a client that stops reading
+ * cannot hold a worker.
  */
 #include <stdlib.h>
 
@@ -16,6 +41,101 @@
 #include "vs_time.h"
 
 #define VSD_ARENA_CHUNK (256 * 1024)
+/* Least time a reply may take to leave, even past the deadline. */
+#define VSD_SEND_MIN_MS 100
+
+/* Send reply on the worker's context and wait for it to leave. */
+static void
+vsd_worker_send(struct vsd_worker *w, nng_msg *reply, int64_t recv_us)
+{
+	int64_t left_ms;
+
+	if (reply == NULL)
+		return;         /* out of memory: the client times out */
+	left_ms = (recv_us + (int64_t)w->srv->cfg->deadline_ms * 1000 -
+	    vs_now_us()) / 1000;
+	if (left_ms < VSD_SEND_MIN_MS)
+		left_ms = VSD_SEND_MIN_MS;
+	nng_aio_set_timeout(w->saio, (nng_duration)left_ms);
+	nng_aio_set_msg(w->saio, reply);
+	nng_ctx_send(w->ctx, w->saio);
+	nng_aio_wait(w->saio);
+	if (nng_aio_result(w->saio) != 0) {
+		vsd_debug("reply not sent: %s",
+		    nng_strerror(nng_aio_result(w->saio)));
+		nng_msg_free(nng_aio_get_msg(w->saio));
+		nng_aio_set_msg(w->saio, NULL);
+	}
+}
+
+/* Answer a request from the overflow queue. */
+static void
+vsd_worker_run_slot(struct vsd_worker *w, struct vsd_slot *slot)
+{
+	nng_msg *reply;
+
+	reply = vsd_dispatch(w, slot->msg, slot->recv_us);
+	nng_msg_free(slot->msg);
+	slot->msg = NULL;
+	vsd_arena_reset(&w->arena);
+	vsd_listener_reply(slot, reply);
+}
+
+/* Answer a request the worker received itself. */
+static void
+vsd_worker_run_own(struct vsd_worker *w, nng_msg *req, int64_t recv_us)
+{
+	struct vsd_server *srv = w->srv;
+	nng_msg *reply;
+
+	if (!vsd_listener_admit(srv, req, &reply)) {
+		vsd_worker_send(w, reply, recv_us);
+		return;
+	}
+	reply = vsd_dispatch(w, req, recv_us);
+	nng_msg_free(req);
+	vsd_arena_reset(&w->arena);
+	atomic_fetch_sub(&srv->inflight, 1);
+	vsd_worker_send(w, reply, recv_us);
+}
+
+/* Wait in the worker's own receive.  Returns the request, or NULL when
+ * kicked (the queue has work), stopping, or on a receive error. */
+static nng_msg *
+vsd_worker_receive(struct vsd_worker *w)
+{
+	struct vsd_server *srv = w->srv;
+	nng_msg *msg;
+	int cancel, allbusy, rv;
+
+	nng_ctx_recv(w->ctx, w->raio);
+	pthread_mutex_lock(&srv->mu);
+	cancel = srv->qhead != NULL || srv->stopping;
+	if (w->state == VSD_WORKER_ARMING)
+		w->state = VSD_WORKER_POSTED;
+	pthread_mutex_unlock(&srv->mu);
+	if (cancel)
+		nng_aio_cancel(w->raio);
+	nng_aio_wait(w->raio);
+
+	pthread_mutex_lock(&srv->mu);
+	if (w->state != VSD_WORKER_KICKED)
+		srv->nidle--;
+	w->state = VSD_WORKER_BUSY;
+	allbusy = srv->nidle == 0;
+	pthread_mutex_unlock(&srv->mu);
+
+	if ((rv = nng_aio_result(w->raio)) != 0) {
+		if (rv != NNG_ECANCELED && rv != NNG_ECLOSED)
+			vsd_warn("worker receive: %s", nng_strerror(rv));
+		return NULL;
+	}
+	msg = nng_aio_get_msg(w->raio);
+	nng_aio_set_msg(w->raio, NULL);
+	if (allbusy)
+		vsd_listener_arm(srv);  /* so overflow is still received */
+	return msg;
+}
 
 static void *
 vsd_worker_main(void *arg)
@@ -23,27 +143,48 @@ vsd_worker_main(void *arg)
 	struct vsd_worker *w = arg;
 	struct vsd_server *srv = w->srv;
 	struct vsd_slot *slot;
-	nng_msg *reply;
+	nng_msg *req;
 
 	for (;;) {
 		pthread_mutex_lock(&srv->mu);
-		while (srv->qhead == NULL && !srv->stopping)
-			pthread_cond_wait(&srv->cv, &srv->mu);
 		slot = srv->qhead;
-		if (slot == NULL) {             /* stopping and drained */
+		if (slot != NULL) {
+			srv->qhead = slot->next;
+			if (srv->qhead == NULL)
+				srv->qtail = NULL;
+			pthread_mutex_unlock(&srv->mu);
+			vsd_worker_run_slot(w, slot);
+			continue;
+		}
+		if (srv->stopping) {            /* stopping and drained */
 			pthread_mutex_unlock(&srv->mu);
 			break;
 		}
-		srv->qhead = slot->next;
-		if (srv->qhead == NULL)
-			srv->qtail = NULL;
+		w->state = VSD_WORKER_ARMING;
+		srv->nidle++;
 		pthread_mutex_unlock(&srv->mu);
 
-		reply = vsd_dispatch(w, slot->msg, slot->recv_us);
-		nng_msg_free(slot->msg);
-		slot->msg = NULL;
-		vsd_arena_reset(&w->arena);
-		vsd_listener_reply(slot, reply);
+		if ((req = vsd_worker_receive(w)) != NULL)
+			vsd_worker_run_own(w, req, vs_now_us());
+	}
+	return NULL;
+}
+
+/* Under srv->mu: pick a worker waiting in its own receive, mark it kicked
+ * and return it (its receive is cancelled by the caller, after unlocking). */
+static struct vsd_worker *
+vsd_worker_kick_locked(struct vsd_server *srv)
+{
+	int i;
+
+	for (i = 0; i < srv->nworkers; i++) {
+		struct vsd_worker *w = &srv->workers[i];
+
+		if (w->state == VSD_WORKER_POSTED) {
+			w->state = VSD_WORKER_KICKED;
+			srv->nidle--;
+			return w;
+		}
 	}
 	return NULL;
 }
@@ -51,6 +192,8 @@ vsd_worker_main(void *arg)
 void
 vsd_workers_submit(struct vsd_server *srv, struct vsd_slot *slot)
 {
+	struct vsd_worker *w;
+
 	slot->next = NULL;
 	pthread_mutex_lock(&srv->mu);
 	if (srv->qtail != NULL)
@@ -58,8 +201,27 @@ vsd_workers_submit(struct vsd_server *srv, struct vsd_slot *slot)
 	else
 		srv->qhead = slot;
 	srv->qtail = slot;
-	pthread_cond_signal(&srv->cv);
+	w = vsd_worker_kick_locked(srv);
 	pthread_mutex_unlock(&srv->mu);
+	if (w != NULL)
+		nng_aio_cancel(w->raio);
+}
+
+/* Free what a worker owns (its thread has exited or never ran). */
+static void
+vsd_worker_fini(struct vsd_worker *w)
+{
+	if (w->raio != NULL)
+		nng_aio_free(w->raio);
+	if (w->saio != NULL)
+		nng_aio_free(w->saio);
+	w->raio = w->saio = NULL;
+	vsd_links_free(w->links);
+	w->links = NULL;
+	free(w->res);
+	w->res = NULL;
+	vsd_arena_fini(&w->arena);
+	vsd_stats_fini(&w->stats);
 }
 
 int
@@ -82,15 +244,19 @@ vsd_workers_start(struct vsd_server *srv)
 		w->res = calloc(srv->cfg->nshards, sizeof(*w->res));
 		if (w->links == NULL || w->res == NULL)
 			goto fail;
+		if ((rv = nng_ctx_open(&w->ctx, srv->sock)) != 0 ||
+		    (rv = nng_aio_alloc(&w->raio, NULL, NULL)) != 0 ||
+		    (rv = nng_aio_alloc(&w->saio, NULL, NULL)) != 0) {
+			vsd_err("worker %d: %s", i, nng_strerror(rv));
+			goto fail;
+		}
 		if ((rv = pthread_create(&w->thread, NULL, vsd_worker_main, w)) != 0)
 			goto fail;
 		srv->nworkers++;
 	}
 	return 0;
 fail:
-	vsd_links_free(srv->workers[i].links);
-	free(srv->workers[i].res);
-	vsd_stats_fini(&srv->workers[i].stats);
+	vsd_worker_fini(&srv->workers[i]);
 	vsd_err("starting worker %d failed", i);
 	vsd_workers_stop(srv);
 	return -1;
@@ -101,18 +267,24 @@ vsd_workers_stop(struct vsd_server *srv)
 {
 	int i;
 
+	struct vsd_worker *w;
+
+	/* Workers still in their own receive are kicked out of it; the
+	 * others see `stopping` before they would post another. */
 	pthread_mutex_lock(&srv->mu);
 	srv->stopping = 1;
-	pthread_cond_broadcast(&srv->cv);
 	pthread_mutex_unlock(&srv->mu);
+	for (;;) {
+		pthread_mutex_lock(&srv->mu);
+		w = vsd_worker_kick_locked(srv);
+		pthread_mutex_unlock(&srv->mu);
+		if (w == NULL)
+			break;
+		nng_aio_cancel(w->raio);
+	}
 	for (i = 0; i < srv->nworkers; i++) {
-		struct vsd_worker *w = &srv->workers[i];
-
-		pthread_join(w->thread, NULL);
-		vsd_links_free(w->links);
-		free(w->res);
-		vsd_arena_fini(&w->arena);
-		vsd_stats_fini(&w->stats);
+		pthread_join(srv->workers[i].thread, NULL);
+		vsd_worker_fini(&srv->workers[i]);
 	}
 	free(srv->workers);
 	srv->workers = NULL;

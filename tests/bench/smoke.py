@@ -165,6 +165,38 @@ def check(summary, label, want_load):
     return not failures
 
 
+def check_floor(bench, url, vsetd_pid):
+    """`vset-bench floor`: the nng echo and vsetd's refusal path both
+    answer every request, and both report the server's CPU per request."""
+    n = 300
+    r = subprocess.run([bench, "floor", "--server", url, "--vsetd-pid",
+                        str(vsetd_pid), "--requests", str(n), "--json"],
+                       capture_output=True, text=True, timeout=120)
+    failures = []
+    if r.returncode != 0:
+        failures.append(f"exit {r.returncode}: {r.stderr.strip()}")
+    else:
+        d = json.loads(r.stdout)
+        for path in ("echo", "vsetd"):
+            m = d.get(path, {})
+            if m.get("requests") != n or m.get("errors") != 0:
+                failures.append(f"{path}: {m}")
+            if not (0 < m.get("p50_ms", 0) <= m.get("p99_ms", 0)):
+                failures.append(f"{path}: percentiles {m}")
+            if m.get("server_cpu_us_per_req", -1) <= 0:
+                failures.append(f"{path}: no server CPU figure: {m}")
+    # A bad flag is a usage error, not a run.
+    u = subprocess.run([bench, "floor", "--requests", "0"],
+                       capture_output=True, text=True, timeout=30)
+    if u.returncode != 2 or "--requests" not in u.stderr:
+        failures.append(f"--requests 0: exit {u.returncode}: {u.stderr}")
+    for f in failures:
+        print(f"not ok: floor: {f}")
+    if not failures:
+        print(f"ok: floor: {n} echoes and {n} refused searches")
+    return not failures
+
+
 def main():
     redis = os.environ["REDIS_SERVER"]
     vsetd = os.environ["VSETD_BIN"]
@@ -196,6 +228,7 @@ def main():
             # Same shards, same collection, no vsetd in the path.
             s = bench_run(bench, ["--direct"] + shards, tmp, "direct")
             ok &= check(s, "direct", False)
+            ok &= check_floor(bench, url, vd.pid)
         finally:
             stop_all()
     print("1 passed, 0 failed" if ok else "0 passed, 1 failed")

@@ -93,7 +93,6 @@ fz_setup(void)
 	fz_srv.limits.max_dim = fz_cfg.max_dim;
 	fz_srv.limits.max_id_bytes = fz_cfg.max_id_bytes;
 	pthread_mutex_init(&fz_srv.mu, NULL);
-	pthread_cond_init(&fz_srv.cv, NULL);
 	/* One breaker per endpoint (primary and replicas), as main.c. */
 	fz_nhealth = (size_t)fz_cfg.nshards * VSD_MAX_ENDPOINTS;
 	fz_srv.health = calloc(fz_nhealth, sizeof(*fz_srv.health));
@@ -149,7 +148,6 @@ fz_teardown(void)
 	for (h = 0; fz_srv.health != NULL && h < fz_nhealth; h++)
 		vsd_health_fini(&fz_srv.health[h]);
 	free(fz_srv.health);
-	pthread_cond_destroy(&fz_srv.cv);
 	pthread_mutex_destroy(&fz_srv.mu);
 	vsd_config_fini(&fz_cfg);
 	memset(&fz_w, 0, sizeof(fz_w));
