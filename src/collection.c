@@ -207,7 +207,7 @@ vsd_coll_hset_cmd(struct vsd_call *call, struct vsd_cmd *cmd, uint32_t shard,
 
 /* ------------------------------------------------------------ cache */
 
-static int
+int
 vsd_coll_cache_get(const char *collection, struct vsd_coll_params *p)
 {
 	int64_t now = vs_now_us();

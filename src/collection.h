@@ -84,6 +84,9 @@ const char *vsd_quant_name(int quant);
 int vsd_coll_load(struct vsd_call *call, const char *collection,
     int use_cache, struct vsd_coll_params *p, int *found, uint8_t *missing);
 
+/* 1 and *p if collection's parameters were cached in the last
+ * VSD_COLL_CACHE_MS, else 0. */
+int vsd_coll_cache_get(const char *collection, struct vsd_coll_params *p);
 void vsd_coll_cache_put(const char *collection,
     const struct vsd_coll_params *p);
 void vsd_coll_cache_drop(const char *collection);

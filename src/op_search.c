@@ -18,8 +18,9 @@
  *
  * The metadata read rides in the same pipeline as the VSIMs, so a query
  * whose dimension contradicts the collection is answered with vsetd's own
- * message at no extra round trip (the VSIM replies are then dropped).  It
- * goes last: VSIM runs on a Redis thread and blocks the connection until
+ * message at no extra round trip (the VSIM replies are then dropped); it
+ * is skipped while the collection's parameters are cached (collection.h),
+ * which is most of the time under load.  It goes last: VSIM runs on a Redis thread and blocks the connection until
  * it answers, so HGETALL's reply then leaves with the VSIM's, in one read
  * and one wake-up of the worker.  Sent first, it came back on its own
  * ~0.7 ms earlier and cost each search an extra wake-up per shard, which
@@ -45,7 +46,7 @@
 #include "ops.h"
 
 /* The round's layout: per shard s, `per` commands (one VSIM per query qi,
- * then the metadata HGETALL). */
+ * then the metadata HGETALL unless the parameters were cached). */
 #define VSD_SQ_VSIM(s, per, qi) ((s) * (per) + (qi))
 #define VSD_SQ_META(s, per)     ((s) * (per) + (per) - 1)
 #include "round.h"
@@ -356,13 +357,22 @@ vsd_search_merge(struct vsd_call *call, const struct vsd_sq *q, size_t qi,
 	return VSD_OK;
 }
 
+static void
+vsd_search_dim_error(struct vsd_call *call, const struct vsd_sq *q,
+    const struct vsd_coll_params *params)
+{
+	vsd_status_set(&call->st, VSD_INVALID_ARGUMENT, "query vector has "
+	    "dimension %zu but collection \"%s\" has dimension %u", q->dim,
+	    q->collection, params->dim);
+}
+
 /* Run the queries of q; fills q->resps or sets call->st. */
 static void
 vsd_search_run(struct vsd_call *call, struct vsd_sq *q)
 {
 	const Vsetd__V1__SearchRequest *req = q->req;
 	uint32_t nshards = call->srv->cfg->nshards, s;
-	size_t per = q->nq + 1, keylen, metalen, qi, i;
+	size_t per, keylen, metalen, qi, i;
 	Vsetd__V1__ShardSummary *sum;
 	Vsetd__V1__ShardError **errs;
 	struct vsd_coll_params params;
@@ -370,6 +380,7 @@ vsd_search_run(struct vsd_call *call, struct vsd_sq *q)
 	struct vsd_cmd *cmds;
 	size_t nerrs;
 	double ratio;
+	int have_meta, s_meta;
 
 	ratio = req->shard_k_ratio > 0 ? req->shard_k_ratio : 1.0;
 	q->kshard = (uint32_t)ceil(q->k * ratio);
@@ -378,6 +389,15 @@ vsd_search_run(struct vsd_call *call, struct vsd_sq *q)
 	if (req->with_attributes || req->epsilon > 0)
 		vsd_caps_refresh(call);
 
+	/* Known parameters (cached by a write or search in the last second)
+	 * spare the shards the metadata read; a stale entry can only make
+	 * Redis refuse the query's dimension itself. */
+	have_meta = vsd_coll_cache_get(q->collection, &params);
+	if (have_meta && params.dim != q->dim) {
+		vsd_search_dim_error(call, q, &params);
+		return;
+	}
+	per = q->nq + (have_meta ? 0 : 1);
 	key = vsd_call_key(call, q->collection, &keylen);
 	metakey = vsd_meta_key(call, q->collection, &metalen);
 	cmds = vsd_call_alloc(call, nshards * per * sizeof(*cmds));
@@ -387,11 +407,13 @@ vsd_search_run(struct vsd_call *call, struct vsd_sq *q)
 	for (s = 0; s < nshards; s++) {
 		struct vsd_argv a;
 
-		if (vsd_argv_init(call, &a, 2) != 0)
-			goto oom;
-		vsd_argv_str(&a, "HGETALL");
-		vsd_argv_add(&a, metakey, metalen);
-		vsd_argv_to_cmd(&a, &cmds[VSD_SQ_META(s, per)], s);
+		if (!have_meta) {
+			if (vsd_argv_init(call, &a, 2) != 0)
+				goto oom;
+			vsd_argv_str(&a, "HGETALL");
+			vsd_argv_add(&a, metakey, metalen);
+			vsd_argv_to_cmd(&a, &cmds[VSD_SQ_META(s, per)], s);
+		}
 		for (qi = 0; qi < q->nq; qi++)
 			if (vsd_search_vsim(call, q, key, keylen, q->vecs[qi], s,
 			    &cmds[VSD_SQ_VSIM(s, per, qi)]) != 0)
@@ -399,14 +421,13 @@ vsd_search_run(struct vsd_call *call, struct vsd_sq *q)
 	}
 	vsd_round_run(call, cmds, nshards * per, VSD_RUN_READ, call->deadline_us);
 
-	for (s = 0; s < nshards; s++) {
-		if (vsd_coll_parse(cmds[VSD_SQ_META(s, per)].reply, &params) != 1)
+	for (s = 0; !have_meta && s < nshards; s++) {
+		s_meta = vsd_coll_parse(cmds[VSD_SQ_META(s, per)].reply, &params);
+		if (s_meta != 1)
 			continue;
+		vsd_coll_cache_put(q->collection, &params);
 		if (params.dim != q->dim) {
-			vsd_status_set(&call->st, VSD_INVALID_ARGUMENT,
-			    "query vector has dimension %zu but collection "
-			    "\"%s\" has dimension %u", q->dim, q->collection,
-			    params.dim);
+			vsd_search_dim_error(call, q, &params);
 			return;
 		}
 		break;
