@@ -30,19 +30,22 @@
  * costs one spurious wake-up.
  *
  * Sending blocks only while an earlier reply to the same connection is
- * still being written; it is bounded by the request's deadline (a reply
- * the caller has given up on is dropped), so a client that stops reading
- * cannot hold a worker.
+ * still being written (rep0 hands a reply to an idle connection at once).
+ * The wait is bounded by what is left of --deadline-ms, but at least 1 s,
+ * and the reply is dropped after it, so a client that stops reading its
+ * replies cannot hold a worker for long.
  */
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "server.h"
 #include "vs_time.h"
 
 #define VSD_ARENA_CHUNK (256 * 1024)
-/* Least time a reply may take to leave, even past the deadline. */
-#define VSD_SEND_MIN_MS 100
+/* Least time a reply may wait for its connection, even past the
+ * deadline (an earlier large reply may still be leaving). */
+#define VSD_SEND_MIN_MS 1000
 
 /* Send reply on the worker's context and wait for it to leave. */
 static void
@@ -126,8 +129,11 @@ vsd_worker_receive(struct vsd_worker *w)
 	pthread_mutex_unlock(&srv->mu);
 
 	if ((rv = nng_aio_result(w->raio)) != 0) {
-		if (rv != NNG_ECANCELED && rv != NNG_ECLOSED)
+		if (rv != NNG_ECANCELED) {
+			/* not a kick: do not spin on an error that repeats */
 			vsd_warn("worker receive: %s", nng_strerror(rv));
+			usleep(10000);
+		}
 		return NULL;
 	}
 	msg = nng_aio_get_msg(w->raio);
