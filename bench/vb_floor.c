@@ -45,6 +45,7 @@
 #define VB_FLOOR_SLOTS 8
 #define VB_FLOOR_TIMEOUT_MS 5000
 #define VB_FLOOR_DIM 784            /* a Fashion-MNIST query */
+#define VB_FLOOR_MAX_ERRORS 10      /* then stop: the server is not there */
 
 struct vb_floor_opts {
 	const char *server;
@@ -179,7 +180,7 @@ vb_floor_echo(const struct vb_floor_opts *o, struct vb_floor_result *r)
 	}
 	nng_aio_set_timeout(aio, VB_FLOOR_TIMEOUT_MS);
 	have_cpu = vb_proc_read(pid, &before) == 0;
-	for (i = 0; i < o->requests; i++) {
+	for (i = 0; i < o->requests && r->errors < VB_FLOOR_MAX_ERRORS; i++) {
 		int64_t t0 = vs_now_us();
 
 		if (nng_msg_alloc(&msg, (size_t)o->bytes) != 0)
@@ -249,7 +250,7 @@ vb_floor_vsetd(const struct vb_floor_opts *o, struct vb_floor_result *r)
 	p.k = 10;
 	if (o->vsetd_pid > 0)
 		have_cpu = vb_proc_read((pid_t)o->vsetd_pid, &before) == 0;
-	for (i = 0; i < o->requests; i++) {
+	for (i = 0; i < o->requests && r->errors < VB_FLOOR_MAX_ERRORS; i++) {
 		int64_t t0 = vs_now_us();
 
 		res = NULL;
