@@ -291,11 +291,9 @@ vsd_coll_load(struct vsd_call *call, const char *collection,
 	for (s = 0; s < nshards; s++) {
 		struct vsd_argv a;
 
-		if (vsd_argv_init(call, &a, 2) != 0)
+		if (vsd_argv_key(call, &a, "HGETALL", key, keylen) != 0)
 			return vsd_status_set(&call->st,
 			    VSD_RESOURCE_EXHAUSTED, "out of memory");
-		vsd_argv_str(&a, "HGETALL");
-		vsd_argv_add(&a, key, keylen);
 		vsd_argv_to_cmd(&a, &cmds[s], s);
 	}
 	vsd_round_run(call, cmds, nshards, VSD_RUN_READ, vsd_round_half_deadline(call));

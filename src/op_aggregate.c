@@ -44,13 +44,12 @@ vsd_agg_round(struct vsd_call *call, const char *collection, const char *cmd,
 		return NULL;
 	key = vsd_call_key(call, collection, &keylen);
 	cmds = vsd_call_alloc(call, n * sizeof(*cmds));
-	if (key == NULL || cmds == NULL || vsd_argv_init(call, &a, 2) != 0) {
+	if (key == NULL || cmds == NULL ||
+	    vsd_argv_key(call, &a, cmd, key, keylen) != 0) {
 		vsd_status_set(&call->st, VSD_RESOURCE_EXHAUSTED,
 		    "out of memory");
 		return NULL;
 	}
-	vsd_argv_str(&a, cmd);
-	vsd_argv_add(&a, key, keylen);
 	for (s = 0; s < n; s++)
 		vsd_argv_to_cmd(&a, &cmds[s], s);
 	vsd_round_run(call, cmds, n, VSD_RUN_READ, deadline_us);

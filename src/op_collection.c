@@ -85,15 +85,11 @@ vsd_op_create_collection(struct vsd_call *call, const ProtobufCMessage *m)
 	metakey = vsd_meta_key(call, req->collection, &metalen);
 	resp = vsd_call_alloc(call, sizeof(*resp));
 	if (key == NULL || metakey == NULL || resp == NULL ||
-	    vsd_argv_init(call, &hget, 2) != 0 ||
-	    vsd_argv_init(call, &exists, 2) != 0) {
+	    vsd_argv_key(call, &hget, "HGETALL", metakey, metalen) != 0 ||
+	    vsd_argv_key(call, &exists, "EXISTS", key, keylen) != 0) {
 		vsd_oom(call);
 		return;
 	}
-	vsd_argv_str(&hget, "HGETALL");
-	vsd_argv_add(&hget, metakey, metalen);
-	vsd_argv_str(&exists, "EXISTS");
-	vsd_argv_add(&exists, key, keylen);
 	cmds = vsd_each_shard(call, &hget, 2, 0, NULL);
 	writes = vsd_call_alloc(call, n * sizeof(*writes));
 	if (cmds == NULL || writes == NULL) {
@@ -223,18 +219,12 @@ vsd_op_describe_collection(struct vsd_call *call, const ProtobufCMessage *m)
 	metakey = vsd_meta_key(call, req->collection, &metalen);
 	resp = vsd_call_alloc(call, sizeof(*resp));
 	if (key == NULL || metakey == NULL || resp == NULL ||
-	    vsd_argv_init(call, &hget, 2) != 0 ||
-	    vsd_argv_init(call, &vcard, 2) != 0 ||
-	    vsd_argv_init(call, &vinfo, 2) != 0) {
+	    vsd_argv_key(call, &hget, "HGETALL", metakey, metalen) != 0 ||
+	    vsd_argv_key(call, &vcard, "VCARD", key, keylen) != 0 ||
+	    vsd_argv_key(call, &vinfo, "VINFO", key, keylen) != 0) {
 		vsd_oom(call);
 		return;
 	}
-	vsd_argv_str(&hget, "HGETALL");
-	vsd_argv_add(&hget, metakey, metalen);
-	vsd_argv_str(&vcard, "VCARD");
-	vsd_argv_add(&vcard, key, keylen);
-	vsd_argv_str(&vinfo, "VINFO");
-	vsd_argv_add(&vinfo, key, keylen);
 	if ((cmds = vsd_each_shard(call, &hget, 3, 0, NULL)) == NULL) {
 		vsd_oom(call);
 		return;

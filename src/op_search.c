@@ -372,7 +372,7 @@ vsd_search_run(struct vsd_call *call, struct vsd_sq *q)
 {
 	const Vsetd__V1__SearchRequest *req = q->req;
 	uint32_t nshards = call->srv->cfg->nshards, s;
-	size_t per, keylen, metalen, qi, i;
+	size_t per, keylen, metalen = 0, qi, i;
 	Vsetd__V1__ShardSummary *sum;
 	Vsetd__V1__ShardError **errs;
 	struct vsd_coll_params params;
@@ -399,7 +399,7 @@ vsd_search_run(struct vsd_call *call, struct vsd_sq *q)
 	}
 	per = q->nq + (have_meta ? 0 : 1);
 	key = vsd_call_key(call, q->collection, &keylen);
-	metakey = vsd_meta_key(call, q->collection, &metalen);
+	metakey = have_meta ? "" : vsd_meta_key(call, q->collection, &metalen);
 	cmds = vsd_call_alloc(call, nshards * per * sizeof(*cmds));
 	sum = vsd_call_alloc(call, sizeof(*sum));
 	if (key == NULL || metakey == NULL || cmds == NULL || sum == NULL)
@@ -408,10 +408,9 @@ vsd_search_run(struct vsd_call *call, struct vsd_sq *q)
 		struct vsd_argv a;
 
 		if (!have_meta) {
-			if (vsd_argv_init(call, &a, 2) != 0)
+			if (vsd_argv_key(call, &a, "HGETALL", metakey,
+			    metalen) != 0)
 				goto oom;
-			vsd_argv_str(&a, "HGETALL");
-			vsd_argv_add(&a, metakey, metalen);
 			vsd_argv_to_cmd(&a, &cmds[VSD_SQ_META(s, per)], s);
 		}
 		for (qi = 0; qi < q->nq; qi++)

@@ -18,6 +18,17 @@ vsd_argv_init(struct vsd_call *call, struct vsd_argv *a, int cap)
 	return a->argv != NULL && a->len != NULL ? 0 : -1;
 }
 
+int
+vsd_argv_key(struct vsd_call *call, struct vsd_argv *a, const char *cmd,
+    const char *key, size_t keylen)
+{
+	if (vsd_argv_init(call, a, 2) != 0)
+		return -1;
+	vsd_argv_str(a, cmd);
+	vsd_argv_add(a, key, keylen);
+	return 0;
+}
+
 void
 vsd_argv_add(struct vsd_argv *a, const void *p, size_t n)
 {

@@ -28,6 +28,10 @@ struct vsd_argv {
 
 /* 0, or -1 when out of memory. */
 int vsd_argv_init(struct vsd_call *call, struct vsd_argv *a, int cap);
+/* a := CMD KEY, the common two-word command: 0, or -1 when out of memory.
+ * Neither string is copied. */
+int vsd_argv_key(struct vsd_call *call, struct vsd_argv *a, const char *cmd,
+    const char *key, size_t keylen);
 /* Append bytes p[0..n) (not copied: p must outlive the round). */
 void vsd_argv_add(struct vsd_argv *a, const void *p, size_t n);
 /* Append a NUL-terminated string (not copied). */

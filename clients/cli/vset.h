@@ -102,6 +102,10 @@ void vset_argp_init(vset_argp *p, const char *cmd, int argc, char **argv,
  * VSET_ARG_POSITIONAL with *arg the positional, VSET_ARG_END, or
  * VSET_ARG_ERROR after printing what was wrong. */
 int vset_argp_next(vset_argp *p, const char **arg);
+/* Keep positional arg as pos[*n] (pos has room for max): 0, or a usage
+ * error ("unexpected argument") and VSET_EXIT_USAGE when pos is full. */
+int vset_argp_keep(const vset_argp *p, const char *arg, const char **pos,
+    size_t *n, size_t max);
 
 /* ------------------------------------------------------------ vset_cmds.c */
 

@@ -233,3 +233,13 @@ vset_argp_next(vset_argp *p, const char **arg)
 		return c;
 	}
 }
+
+int
+vset_argp_keep(const vset_argp *p, const char *arg, const char **pos,
+    size_t *n, size_t max)
+{
+	if (*n == max)
+		return vset_usage_error(p->cmd, "unexpected argument '%s'", arg);
+	pos[(*n)++] = arg;
+	return 0;
+}

@@ -95,12 +95,8 @@ cmd_insert(const vset_global *g, int argc, char **argv)
 		case VSET_ARG_ERROR:
 			goto out;
 		case VSET_ARG_POSITIONAL:
-			if (npos == 3) {
-				vset_usage_error("insert", "unexpected argument "
-				    "'%s'", arg);
+			if (vset_argp_keep(&p, arg, pos, &npos, 3) != 0)
 				goto out;
-			}
-			pos[npos++] = arg;
 			break;
 		case OPT_ATTRS:
 			attrs = arg;
@@ -305,12 +301,8 @@ cmd_search(const vset_global *g, int argc, char **argv)
 		case VSET_ARG_ERROR:
 			goto out;
 		case VSET_ARG_POSITIONAL:
-			if (npos == 2) {
-				vset_usage_error("search", "unexpected argument "
-				    "'%s'", arg);
+			if (vset_argp_keep(&p, arg, pos, &npos, 2) != 0)
 				goto out;
-			}
-			pos[npos++] = arg;
 			break;
 		case 'k':
 			if (vset_parse_uint(arg, 1, UINT32_MAX, &n) != 0) {

@@ -1174,12 +1174,8 @@ vset_cmd_load(const vset_global *g, int argc, char **argv)
 		case VSET_ARG_ERROR:
 			goto out;
 		case VSET_ARG_POSITIONAL:
-			if (npos == 2) {
-				vset_usage_error("load", "unexpected argument "
-				    "'%s'", arg);
+			if (vset_argp_keep(&p, arg, pos, &npos, 2) != 0)
 				goto out;
-			}
-			pos[npos++] = arg;
 			break;
 		case OPT_BATCH:
 		case OPT_LIMIT:

@@ -27,7 +27,7 @@ enum {
 /* Generic positional-only parse: exactly npos positionals into pos[]. */
 static int
 parse_simple(const char *cmd, const char *help, int argc, char **argv,
-    const char **pos, int npos, const char *missing)
+    const char **pos, size_t npos, const char *missing)
 {
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, OPT_HELP },
@@ -35,7 +35,8 @@ parse_simple(const char *cmd, const char *help, int argc, char **argv,
 	};
 	const char *arg = NULL;
 	vset_argp p;
-	int opt, n = 0;
+	size_t n = 0;
+	int opt;
 
 	vset_argp_init(&p, cmd, argc, argv, "h", longopts);
 	while ((opt = vset_argp_next(&p, &arg)) != VSET_ARG_END) {
@@ -43,10 +44,8 @@ parse_simple(const char *cmd, const char *help, int argc, char **argv,
 		case VSET_ARG_ERROR:
 			return VSET_EXIT_USAGE;
 		case VSET_ARG_POSITIONAL:
-			if (n == npos)
-				return vset_usage_error(cmd, "unexpected "
-				    "argument '%s'", arg);
-			pos[n++] = arg;
+			if (vset_argp_keep(&p, arg, pos, &n, npos) != 0)
+				return VSET_EXIT_USAGE;
 			break;
 		case 'h':
 		case OPT_HELP:
@@ -364,10 +363,10 @@ cmd_get(const vset_global *g, int argc, char **argv)
 	const char *pos[2], *arg = NULL;
 	vs_element *e = NULL;
 	vs_client *c = NULL;
-	int opt, n = 0, raw = 0, rv = VSET_EXIT_USAGE, code;
+	int opt, raw = 0, rv = VSET_EXIT_USAGE, code;
 	vset_argp ap;
 	vs_sb sb;
-	size_t i;
+	size_t i, n = 0;
 
 	vset_argp_init(&ap, "get", argc, argv, "h", longopts);
 	while ((opt = vset_argp_next(&ap, &arg)) != VSET_ARG_END) {
@@ -375,10 +374,8 @@ cmd_get(const vset_global *g, int argc, char **argv)
 		case VSET_ARG_ERROR:
 			return VSET_EXIT_USAGE;
 		case VSET_ARG_POSITIONAL:
-			if (n == 2)
-				return vset_usage_error("get", "unexpected "
-				    "argument '%s'", arg);
-			pos[n++] = arg;
+			if (vset_argp_keep(&ap, arg, pos, &n, 2) != 0)
+				return VSET_EXIT_USAGE;
 			break;
 		case OPT_RAW:
 			raw = 1;

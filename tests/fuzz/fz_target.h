@@ -1,6 +1,6 @@
 /*
  * fz_target.h - the fuzz targets' entry points, shared by the libFuzzer
- * binaries (fuzz_envelope.c, fuzz_dispatch.c; clang, -Dfuzz=true) and the
+ * binaries (fuzz_main.c, one per target; clang, -Dfuzz=true) and the
  * corpus replay test (fz_replay.c; any compiler, runs in every build).
  *
  * Why one shared file: the replay test must drive exactly the code the

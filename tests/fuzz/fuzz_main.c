@@ -1,11 +1,17 @@
 /*
- * fuzz_envelope.c - libFuzzer entry point for fz_envelope_one() (fz_target.h).
- * Built only with -Dfuzz=true (clang); tests/fuzz/fz_replay.c runs the
- * same entry point over the seed corpus in every build.
+ * fuzz_main.c - libFuzzer entry point for one target of fz_target.h, built
+ * once per target with FZ_ONE defined as its function (fz_envelope_one,
+ * fz_dispatch_one; see meson.build).  Built only with -Dfuzz=true (clang);
+ * tests/fuzz/fz_replay.c runs the same entry points over the seed corpus
+ * in every build.
  */
 #include <stdlib.h>
 
 #include "fz_target.h"
+
+#ifndef FZ_ONE
+#error "FZ_ONE must name the fz_target.h entry point to fuzz"
+#endif
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -26,6 +32,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	fz_envelope_one(data, size);
+	FZ_ONE(data, size);
 	return 0;
 }
