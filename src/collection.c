@@ -2,15 +2,25 @@
  * collection.c - collection metadata: storage format, parsing, checks and
  * the process-wide cache (see collection.h for the design).
  */
+#include <sys/random.h>
+
+#include <inttypes.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "collection.h"
+#include "fence.h"
 #include "round.h"
 #include "vs_time.h"
 
 #define VSD_COLL_CACHE_SLOTS 64
+/* More fields than any vsetd writes, with room for newer versions'. */
+#define VSD_META_MAX_FIELDS 32
+/* EVALSHA sha 1 key + 7 field/value pairs */
+#define VSD_ADOPT_ARGC 18
 
 struct vsd_coll_cache_entry {
 	char name[VSD_MAX_COLLECTION_BYTES + 1];
@@ -121,6 +131,8 @@ vsd_parse_u32(const char *s, uint32_t *out)
 	unsigned long v;
 	char *end;
 
+	if (*s < '0' || *s > '9')
+		return -1;
 	v = strtoul(s, &end, 10);
 	if (end == s || *end != '\0' || v > UINT32_MAX)
 		return -1;
@@ -129,24 +141,46 @@ vsd_parse_u32(const char *s, uint32_t *out)
 }
 
 int
-vsd_coll_parse(const redisReply *r, struct vsd_coll_params *p)
+vsd_coll_gen_ok(const char *g, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len >= VSD_GEN_MAX || strlen(g) != len ||
+	    strcmp(g, VSD_GEN_NONE) == 0)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!((g[i] >= '0' && g[i] <= '9') ||
+		    (g[i] >= 'a' && g[i] <= 'z') || g[i] == '-'))
+			return 0;
+	return 1;
+}
+
+#define VSD_BAD(msg) do { *why = (msg); return -1; } while (0)
+
+int
+vsd_coll_parse(const redisReply *r, struct vsd_coll_params *p,
+    const char **why)
 {
 	size_t i;
 	int have_dim = 0;
 
+	*why = "not a hash";
 	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0)
 		return -1;
 	if (r->elements == 0)
 		return 0;
+	if (r->elements > VSD_META_MAX_FIELDS * 2)
+		VSD_BAD("too many fields");
 	memset(p, 0, sizeof(*p));
 	p->quant = VSETD__V1__QUANTIZATION__QUANT_Q8;
 	p->m = VSD_DEFAULT_M;
+	snprintf(p->gen, sizeof(p->gen), "%s", VSD_GEN_LEGACY);
 	for (i = 0; i < r->elements; i += 2) {
 		const redisReply *k = r->element[i], *v = r->element[i + 1];
 		uint32_t *dst = NULL;
 
 		if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
-			return -1;
+			VSD_BAD("a field or value is not a string");
 		if (strcmp(k->str, "quant") == 0) {
 			if (strcmp(v->str, "noquant") == 0)
 				p->quant = VSETD__V1__QUANTIZATION__QUANT_NOQUANT;
@@ -155,7 +189,13 @@ vsd_coll_parse(const redisReply *r, struct vsd_coll_params *p)
 			else if (strcmp(v->str, "q8") == 0)
 				p->quant = VSETD__V1__QUANTIZATION__QUANT_Q8;
 			else
-				return -1;
+				VSD_BAD("unknown quant");
+			continue;
+		}
+		if (strcmp(k->str, "gen") == 0) {
+			if (!vsd_coll_gen_ok(v->str, v->len))
+				VSD_BAD("malformed gen");
+			memcpy(p->gen, v->str, v->len + 1);
 			continue;
 		}
 		if (strcmp(k->str, "dim") == 0) {
@@ -170,20 +210,47 @@ vsd_coll_parse(const redisReply *r, struct vsd_coll_params *p)
 		}
 		/* Unknown fields come from newer versions: ignore them. */
 		if (dst != NULL && vsd_parse_u32(v->str, dst) != 0)
-			return -1;
+			VSD_BAD("a number field is not a number");
 	}
-	return have_dim && p->dim > 0 ? 1 : -1;
+	if (!have_dim || p->dim == 0 || p->dim > VSD_META_MAX_DIM)
+		VSD_BAD("dim missing or out of range");
+	if (p->m < VSD_MIN_M || p->m > VSD_MAX_M)
+		VSD_BAD("m out of range");
+	if (p->reduce >= p->dim)
+		VSD_BAD("reduce not smaller than dim");
+	if (p->build_ef > VSD_MAX_EF)
+		VSD_BAD("build_ef out of range");
+	return 1;
+}
+
+#undef VSD_BAD
+
+void
+vsd_coll_new_gen(struct vsd_coll_params *p)
+{
+	struct timespec ts;
+	uint64_t rnd = 0;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		rnd ^= (uint64_t)vs_now_us() * 0x9e3779b97f4a7c15ULL ^
+		    (uint64_t)pthread_self();
+	snprintf(p->gen, sizeof(p->gen), "%" PRIx64 "-%016" PRIx64,
+	    (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u,
+	    rnd);
 }
 
 int
-vsd_coll_hset_cmd(struct vsd_call *call, struct vsd_cmd *cmd, uint32_t shard,
+vsd_coll_adopt_cmd(struct vsd_call *call, struct vsd_cmd *cmd, uint32_t shard,
     const char *metakey, size_t metalen, const struct vsd_coll_params *p)
 {
 	struct vsd_argv a;
 
-	if (vsd_argv_init(call, &a, 14) != 0)
+	if (vsd_argv_init(call, &a, VSD_ADOPT_ARGC) != 0)
 		return -1;
-	vsd_argv_str(&a, "HSET");
+	vsd_argv_str(&a, "EVALSHA");
+	vsd_argv_str(&a, vsd_script_sha(VSD_SCRIPT_META_ADOPT));
+	vsd_argv_str(&a, "1");
 	vsd_argv_add(&a, metakey, metalen);
 	vsd_argv_str(&a, "dim");
 	if (vsd_argv_u64(call, &a, p->dim) != 0)
@@ -201,8 +268,44 @@ vsd_coll_hset_cmd(struct vsd_call *call, struct vsd_cmd *cmd, uint32_t shard,
 		return -1;
 	vsd_argv_str(&a, "version");
 	vsd_argv_str(&a, "1");
+	vsd_argv_str(&a, "gen");
+	vsd_argv_str(&a, p->gen);
+	if (a.argc != VSD_ADOPT_ARGC)
+		return -1;
 	vsd_argv_to_cmd(&a, cmd, shard);
 	return 0;
+}
+
+int
+vsd_coll_gen_cmd(struct vsd_call *call, struct vsd_cmd *cmd, uint32_t shard,
+    const char *metakey, size_t metalen)
+{
+	struct vsd_argv a;
+
+	if (vsd_argv_init(call, &a, 4) != 0)
+		return -1;
+	vsd_argv_str(&a, "HMGET");
+	vsd_argv_add(&a, metakey, metalen);
+	vsd_argv_str(&a, "gen");
+	vsd_argv_str(&a, "dim");
+	vsd_argv_to_cmd(&a, cmd, shard);
+	return 0;
+}
+
+const char *
+vsd_coll_gen_of(const redisReply *r)
+{
+	const redisReply *g, *d;
+
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2)
+		return NULL;
+	g = r->element[0];
+	d = r->element[1];
+	if (g->type == REDIS_REPLY_STRING)
+		return vsd_coll_gen_ok(g->str, g->len) ? g->str : NULL;
+	if (g->type != REDIS_REPLY_NIL)
+		return NULL;
+	return d->type == REDIS_REPLY_NIL ? VSD_GEN_NONE : VSD_GEN_LEGACY;
 }
 
 /* ------------------------------------------------------------ cache */
@@ -268,24 +371,27 @@ vsd_coll_cache_drop(const char *collection)
 
 int
 vsd_coll_load(struct vsd_call *call, const char *collection,
-    int use_cache, struct vsd_coll_params *p, int *found, uint8_t *missing)
+    int flags, struct vsd_coll_params *p, int *found, uint8_t *missing)
 {
 	uint32_t s, nshards = call->srv->cfg->nshards, answered = 0;
+	size_t per = (flags & VSD_LOAD_TYPE) ? 2 : 1;
 	struct vsd_cmd *cmds;
-	const char *key;
-	size_t keylen;
-	int rv;
+	const char *key, *datakey = NULL;
+	size_t keylen, datalen = 0;
+	int rv, wrongtype = 0;
 
 	*found = 0;
 	if (missing != NULL)
 		memset(missing, 0, nshards);
-	if (use_cache && vsd_coll_cache_get(collection, p)) {
+	if ((flags & VSD_LOAD_CACHE) && vsd_coll_cache_get(collection, p)) {
 		*found = 1;
 		return VSD_OK;
 	}
 	key = vsd_meta_key(call, collection, &keylen);
-	cmds = vsd_call_alloc(call, nshards * sizeof(*cmds));
-	if (key == NULL || cmds == NULL)
+	if (per == 2)
+		datakey = vsd_call_key(call, collection, &datalen);
+	cmds = vsd_call_alloc(call, nshards * per * sizeof(*cmds));
+	if (key == NULL || cmds == NULL || (per == 2 && datakey == NULL))
 		return vsd_status_set(&call->st, VSD_RESOURCE_EXHAUSTED,
 		    "out of memory");
 	for (s = 0; s < nshards; s++) {
@@ -294,28 +400,69 @@ vsd_coll_load(struct vsd_call *call, const char *collection,
 		if (vsd_argv_key(call, &a, "HGETALL", key, keylen) != 0)
 			return vsd_status_set(&call->st,
 			    VSD_RESOURCE_EXHAUSTED, "out of memory");
-		vsd_argv_to_cmd(&a, &cmds[s], s);
+		vsd_argv_to_cmd(&a, &cmds[s * per], s);
+		if (per == 1)
+			continue;
+		if (vsd_argv_key(call, &a, "TYPE", datakey, datalen) != 0)
+			return vsd_status_set(&call->st,
+			    VSD_RESOURCE_EXHAUSTED, "out of memory");
+		vsd_argv_to_cmd(&a, &cmds[s * per + 1], s);
 	}
-	vsd_round_run(call, cmds, nshards, VSD_RUN_READ, vsd_round_half_deadline(call));
+	vsd_round_run(call, cmds, nshards * per, VSD_RUN_READ,
+	    vsd_round_half_deadline(call));
 	for (s = 0; s < nshards; s++) {
 		struct vsd_coll_params got;
-		const redisReply *r = cmds[s].reply;
+		const redisReply *r = cmds[s * per].reply;
+		struct vsd_shard_result *res = &call->w->res[s];
+		const char *why;
 
-		if (r == NULL || r->type == REDIS_REPLY_ERROR)
+		if (r == NULL)
 			continue;
+		if (r->type == REDIS_REPLY_ERROR) {
+			if (vsd_redis_error_code(r->str) ==
+			    VSD_FAILED_PRECONDITION)
+				return vsd_status_set(&call->st,
+				    VSD_FAILED_PRECONDITION, "shard %u: %s "
+				    "holds another type: %s", s, key, r->str);
+			continue;
+		}
+		if ((rv = vsd_coll_parse(r, &got, &why)) < 0) {
+			res->state = VSD_SHARD_FAILED;
+			snprintf(res->error, sizeof(res->error), "protocol "
+			    "error: malformed metadata in %s: %s", key, why);
+			continue;
+		}
+		if (per == 2) {
+			const redisReply *t = cmds[s * per + 1].reply;
+
+			if (t != NULL && (t->type == REDIS_REPLY_STATUS ||
+			    t->type == REDIS_REPLY_STRING) &&
+			    strcmp(t->str, "none") != 0 &&
+			    strcmp(t->str, "vectorset") != 0 && !wrongtype)
+				wrongtype = vsd_status_set(&call->st,
+				    VSD_FAILED_PRECONDITION, "shard %u: key "
+				    "%.*s holds a %s, not a vector set", s,
+				    (int)datalen, datakey, t->str);
+		}
 		answered++;
-		if ((rv = vsd_coll_parse(r, &got)) < 0)
-			return vsd_status_set(&call->st, VSD_INTERNAL,
-			    "shard %u: malformed metadata in %s", s, key);
 		if (rv == 0) {
 			if (missing != NULL)
 				missing[s] = 1;
 			continue;
 		}
+		/* Shard 0 is the authority (collection.h): it answers
+		 * first in this loop, so its copy wins when present. */
 		if (!*found)
 			*p = got;
 		*found = 1;
 	}
+	/* Another type where a missing collection would be created: refuse
+	 * before anything is written (an existing collection reports it per
+	 * item, from the shard that holds it). */
+	if (wrongtype && !*found)
+		return wrongtype;
+	if (wrongtype)
+		memset(&call->st, 0, sizeof(call->st));
 	if (answered == 0)
 		return vsd_round_no_answer(call, "reading collection metadata");
 	if (*found)

@@ -69,6 +69,14 @@ vsd_agg_reply(struct vsd_call *call, const struct vsd_cmd *c, int type,
 		return NULL;
 	if (r->type == type || (nil_ok && r->type == REDIS_REPLY_NIL))
 		return r;
+	/* Another type at the key (WRONGTYPE) is not the shard failing:
+	 * FAILED_PRECONDITION for the call, as Search and Get answer. */
+	if (r->type == REDIS_REPLY_ERROR && call->st.code == VSD_OK &&
+	    vsd_redis_error_code(r->str) == VSD_FAILED_PRECONDITION) {
+		vsd_status_set(&call->st, VSD_FAILED_PRECONDITION,
+		    "shard %u: %s", c->shard, r->str);
+		return NULL;
+	}
 	res->state = VSD_SHARD_FAILED;
 	snprintf(res->error, sizeof(res->error), "%s",
 	    r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
@@ -79,7 +87,11 @@ vsd_agg_reply(struct vsd_call *call, const struct vsd_cmd *c, int type,
 static Vsetd__V1__ShardSummary *
 vsd_agg_summary(struct vsd_call *call, const char *what)
 {
-	Vsetd__V1__ShardSummary *sum = vsd_round_summary(call);
+	Vsetd__V1__ShardSummary *sum;
+
+	if (call->st.code != VSD_OK)     /* vsd_agg_reply: WRONGTYPE */
+		return NULL;
+	sum = vsd_round_summary(call);
 
 	if (sum != NULL && sum->ok == 0) {
 		vsd_round_no_answer(call, what);
@@ -347,6 +359,8 @@ vsd_op_random_members(struct vsd_call *call, const ProtobufCMessage *m)
 			if (r->element[j]->type == REDIS_REPLY_STRING)
 				resp->ids[resp->n_ids++] = r->element[j]->str;
 	}
+	if (call->st.code != VSD_OK)     /* vsd_agg_reply: WRONGTYPE */
+		return;
 	/* Fisher-Yates: the order must not reveal the shards. */
 	for (i = resp->n_ids; i > 1; i--) {
 		char *t;

@@ -8,12 +8,18 @@
  *             shards would be re-created with defaults by the others)
  *   Describe: HGETALL meta + VCARD key + VINFO key on all
  *   List:     SCAN MATCH vsetd:@meta:* on all, until every cursor is 0
- *   Drop:     DEL key meta on all (every shard must answer)
+ *   Drop:     DEL key meta on all (every shard must answer); OK even
+ *             when nothing was there (keys_deleted 0), so a retry sees
+ *             what the first call saw
+ *
+ * Creation makes the collection's generation (collection.h): shard 0
+ * first, with the adopt script, then the others with what shard 0 holds.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "collection.h"
+#include "fence.h"
 #include "ops.h"
 #include "round.h"
 #include "validate.h"
@@ -63,6 +69,31 @@ vsd_each_shard(struct vsd_call *call, const struct vsd_argv *a,
 	return cmds;
 }
 
+/* The adopt script's answer on a shard must be the collection we meant:
+ * VSD_OK, or ALREADY_EXISTS / a protocol error (st set). */
+static int
+vsd_create_check(struct vsd_call *call, const char *collection,
+    const struct vsd_cmd *c, const struct vsd_coll_params *p,
+    struct vsd_coll_params *got)
+{
+	const char *why;
+	int rv;
+
+	if (vsd_reply_check(call, c->shard, c->reply) != VSD_OK)
+		return call->st.code;
+	if ((rv = vsd_coll_parse(c->reply, got, &why)) != 1)
+		return vsd_status_set(&call->st, VSD_UNAVAILABLE, "shard %u: "
+		    "protocol error: metadata of \"%s\": %s", c->shard,
+		    collection, rv == 0 ? "not written" : why);
+	if (!vsd_coll_params_equal(got, p))
+		return vsd_status_set(&call->st, VSD_ALREADY_EXISTS,
+		    "collection \"%s\" exists with other parameters (dim %u, "
+		    "quant %s, m %u, reduce %u, build_ef %u)", collection,
+		    got->dim, vsd_quant_name(got->quant), got->m, got->reduce,
+		    got->build_ef);
+	return VSD_OK;
+}
+
 void
 vsd_op_create_collection(struct vsd_call *call, const ProtobufCMessage *m)
 {
@@ -73,7 +104,8 @@ vsd_op_create_collection(struct vsd_call *call, const ProtobufCMessage *m)
 	struct vsd_coll_params p, got;
 	struct vsd_argv hget, exists;
 	struct vsd_cmd *cmds, *writes;
-	const char *key, *metakey;
+	const char *key, *metakey, *why;
+	uint8_t *lacks;
 	size_t keylen, metalen, nw = 0;
 	int have = 0, rv;
 
@@ -84,7 +116,8 @@ vsd_op_create_collection(struct vsd_call *call, const ProtobufCMessage *m)
 	key = vsd_call_key(call, req->collection, &keylen);
 	metakey = vsd_meta_key(call, req->collection, &metalen);
 	resp = vsd_call_alloc(call, sizeof(*resp));
-	if (key == NULL || metakey == NULL || resp == NULL ||
+	lacks = vsd_call_alloc(call, n);
+	if (key == NULL || metakey == NULL || resp == NULL || lacks == NULL ||
 	    vsd_argv_key(call, &hget, "HGETALL", metakey, metalen) != 0 ||
 	    vsd_argv_key(call, &exists, "EXISTS", key, keylen) != 0) {
 		vsd_oom(call);
@@ -106,9 +139,10 @@ vsd_op_create_collection(struct vsd_call *call, const ProtobufCMessage *m)
 		if (vsd_reply_check(call, s, cmds[2 * s].reply) != VSD_OK ||
 		    vsd_reply_check(call, s, e) != VSD_OK)
 			return;
-		if ((rv = vsd_coll_parse(cmds[2 * s].reply, &got)) < 0) {
-			vsd_status_set(&call->st, VSD_INTERNAL, "shard %u: "
-			    "malformed metadata in %s", s, metakey);
+		if ((rv = vsd_coll_parse(cmds[2 * s].reply, &got, &why)) < 0) {
+			vsd_status_set(&call->st, VSD_UNAVAILABLE, "shard %u: "
+			    "protocol error: malformed metadata in %s: %s", s,
+			    metakey, why);
 			return;
 		}
 		if (rv == 1) {
@@ -121,6 +155,10 @@ vsd_op_create_collection(struct vsd_call *call, const ProtobufCMessage *m)
 				    got.reduce, got.build_ef);
 				return;
 			}
+			/* Shard 0 comes first: the authority's generation
+			 * wins (collection.h). */
+			if (!have)
+				snprintf(p.gen, sizeof(p.gen), "%s", got.gen);
 			have = 1;
 			continue;
 		}
@@ -131,28 +169,47 @@ vsd_op_create_collection(struct vsd_call *call, const ProtobufCMessage *m)
 			    "vsetd): drop it first", req->collection, s);
 			return;
 		}
-		/* This shard lacks the metadata: write (or repair) it. */
-		if (vsd_coll_hset_cmd(call, &writes[nw++], s, metakey, metalen,
+		lacks[s] = 1;
+	}
+	vsetd__v1__create_collection_response__init(resp);
+	resp->created = !have;
+	if (!have) {
+		/* A new generation, unless another router's creation wins
+		 * on shard 0 first: then we adopt its generation. */
+		vsd_coll_new_gen(&p);
+		if (vsd_coll_adopt_cmd(call, &writes[0], 0, metakey, metalen,
 		    &p) != 0) {
 			vsd_oom(call);
 			return;
 		}
+		vsd_fence_run(call, writes, 1, VSD_RUN_WRITE,
+		    vsd_round_half_deadline(call));
+		if (vsd_create_check(call, req->collection, &writes[0], &p,
+		    &got) != VSD_OK)
+			return;
+		resp->created = strcmp(got.gen, p.gen) == 0;
+		p = got;
+		lacks[0] = 0;
 	}
-	vsetd__v1__create_collection_response__init(resp);
+	for (s = 0; s < n; s++)
+		if (lacks[s] && vsd_coll_adopt_cmd(call, &writes[nw++], s,
+		    metakey, metalen, &p) != 0) {
+			vsd_oom(call);
+			return;
+		}
 	resp->params = vsd_call_alloc(call, sizeof(*resp->params));
 	if (resp->params == NULL) {
 		vsd_oom(call);
 		return;
 	}
 	vsd_coll_params_to_msg(&p, resp->params);
-	resp->created = !have;
 	if (nw > 0) {
-		vsd_round_run(call, writes, nw, VSD_RUN_WRITE, call->deadline_us);
+		vsd_fence_run(call, writes, nw, VSD_RUN_WRITE, call->deadline_us);
 		if (vsd_all_shards(call, "CreateCollection") != VSD_OK)
 			return;
 		for (s = 0; s < nw; s++)
-			if (vsd_reply_check(call, writes[s].shard,
-			    writes[s].reply) != VSD_OK)
+			if (vsd_create_check(call, req->collection, &writes[s],
+			    &p, &got) != VSD_OK)
 				return;
 	}
 	if ((resp->shards = vsd_round_summary(call)) == NULL)
@@ -210,7 +267,7 @@ vsd_op_describe_collection(struct vsd_call *call, const ProtobufCMessage *m)
 	const redisReply *info = NULL;
 	struct vsd_cmd *cmds;
 	const char *key, *metakey;
-	size_t keylen, metalen;
+	size_t keylen, metalen, i;
 	int have = 0;
 
 	if (vsd_check_collection(req->collection, &call->st) != VSD_OK)
@@ -245,9 +302,36 @@ vsd_op_describe_collection(struct vsd_call *call, const ProtobufCMessage *m)
 	for (s = 0; s < n; s++) {
 		const redisReply *c = cmds[3 * s + 1].reply;
 		const redisReply *vi = cmds[3 * s + 2].reply;
+		const redisReply *mr = cmds[3 * s].reply;
+		struct vsd_shard_result *res = &call->w->res[s];
+		const char *why;
+		int rv;
 
-		if (vsd_coll_parse(cmds[3 * s].reply, &got) == 1 && !have) {
-			p = got;
+		/* Another type at the key is the caller's problem, not the
+		 * shard's: FAILED_PRECONDITION, as for every other call. */
+		for (i = 0; i < 3; i++) {
+			const redisReply *r = cmds[3 * s + i].reply;
+
+			if (r != NULL && r->type == REDIS_REPLY_ERROR &&
+			    vsd_redis_error_code(r->str) ==
+			    VSD_FAILED_PRECONDITION) {
+				vsd_status_set(&call->st,
+				    VSD_FAILED_PRECONDITION, "shard %u: %s",
+				    s, r->str);
+				return;
+			}
+		}
+		if (mr != NULL && mr->type != REDIS_REPLY_ERROR &&
+		    (rv = vsd_coll_parse(mr, &got, &why)) != 0) {
+			if (rv < 0) {
+				res->state = VSD_SHARD_FAILED;
+				snprintf(res->error, sizeof(res->error),
+				    "protocol error: malformed metadata in "
+				    "%s: %s", metakey, why);
+				continue;
+			}
+			if (!have)
+				p = got;
 			have = 1;
 		}
 		if (c != NULL && c->type == REDIS_REPLY_INTEGER) {
@@ -451,11 +535,9 @@ vsd_op_drop_collection(struct vsd_call *call, const ProtobufCMessage *m)
 	for (s = 0; s < n; s++)
 		if (vsd_reply_check(call, s, cmds[s].reply) != VSD_OK)
 			return;
-	if (resp->keys_deleted == 0) {
-		vsd_status_set(&call->st, VSD_NOT_FOUND, "collection \"%s\" "
-		    "does not exist", req->collection);
-		return;
-	}
+	/* A collection that is already gone is not an error: a retried
+	 * drop (its first reply lost) must see the same answer, OK, with
+	 * keys_deleted = 0 telling that nothing was left (protocol.md 8). */
 	if ((resp->shards = vsd_round_summary(call)) == NULL)
 		return;
 	call->resp = &resp->base;

@@ -44,6 +44,7 @@ vsd_redis_error_code(const char *err)
 	static const char *const shard_side[] = {
 		"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "NOAUTH",
 		"WRONGPASS", "NOPERM", "READONLY", "CLUSTERDOWN", "MOVED", "ASK",
+		"VSETDSTALE",           /* fence.h: still stale after reloads */
 	};
 	size_t i;
 

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "collection.h"
+#include "fence.h"
 #include "ops.h"
 #include "round.h"
 #include "route.h"
@@ -78,30 +79,71 @@ vsd_insert_validate(struct vsd_call *call,
 	return VSD_OK;
 }
 
-/* The collection's parameters, created from the defaults when missing.
- * *create: write the metadata to every shard; missing[]: shards to repair. */
+/* Create the missing collection: the adopt script on shard 0, the
+ * authority (collection.h), then whatever it answers is the collection
+ * (another router may have won the race).  Every other shard is then
+ * "missing": the caller writes the same metadata there. */
+static int
+vsd_insert_create(struct vsd_call *call, const Vsetd__V1__InsertRequest *req,
+    struct vsd_coll_params *p, uint8_t *missing)
+{
+	uint32_t nshards = call->srv->cfg->nshards, s;
+	struct vsd_coll_params got;
+	const char *metakey, *why;
+	struct vsd_cmd *c;
+	size_t metalen;
+	int rv;
+
+	memset(p, 0, sizeof(*p));
+	p->dim = (uint32_t)req->items[0]->n_vector;
+	p->quant = VSETD__V1__QUANTIZATION__QUANT_Q8;
+	p->m = VSD_DEFAULT_M;
+	vsd_coll_new_gen(p);
+	metakey = vsd_meta_key(call, req->collection, &metalen);
+	c = vsd_call_alloc(call, sizeof(*c));
+	if (metakey == NULL || c == NULL ||
+	    vsd_coll_adopt_cmd(call, c, 0, metakey, metalen, p) != 0)
+		return vsd_status_set(&call->st, VSD_RESOURCE_EXHAUSTED,
+		    "out of memory");
+	vsd_fence_run(call, c, 1, VSD_RUN_WRITE, vsd_round_half_deadline(call));
+	if (vsd_reply_check(call, 0, c->reply) != VSD_OK) {
+		char msg[sizeof(call->st.msg)];
+
+		snprintf(msg, sizeof(msg), "%s", call->st.msg);
+		return vsd_status_set(&call->st, call->st.code, "creating "
+		    "collection \"%s\" needs shard 0: %s", req->collection,
+		    msg);
+	}
+	if ((rv = vsd_coll_parse(c->reply, &got, &why)) != 1)
+		return vsd_status_set(&call->st, VSD_UNAVAILABLE, "shard 0: "
+		    "protocol error: creating collection \"%s\": %s",
+		    req->collection, rv == 0 ? "no metadata written" : why);
+	*p = got;
+	for (s = 0; s < nshards; s++)
+		missing[s] = s != 0;
+	vsd_coll_cache_put(req->collection, p);
+	return VSD_OK;
+}
+
+/* The collection's parameters (the cache only on the first attempt),
+ * created when missing.  missing[]: shards to write the metadata to. */
 static int
 vsd_insert_params(struct vsd_call *call, const Vsetd__V1__InsertRequest *req,
-    struct vsd_coll_params *p, int *create, uint8_t *missing)
+    int attempt, struct vsd_coll_params *p, uint8_t *missing)
 {
 	size_t dim = req->items[0]->n_vector;
 	int found, rv;
 
-	*create = 0;
-	if ((rv = vsd_coll_load(call, req->collection, 1, p, &found,
-	    missing)) != VSD_OK)
+	if ((rv = vsd_coll_load(call, req->collection, VSD_LOAD_TYPE |
+	    (attempt == 0 ? VSD_LOAD_CACHE : 0), p, &found, missing)) != VSD_OK)
 		return rv;
 	if (!found) {
 		if (req->no_create)
 			return vsd_status_set(&call->st, VSD_NOT_FOUND,
 			    "collection \"%s\" does not exist (no_create is "
 			    "set)", req->collection);
-		memset(p, 0, sizeof(*p));
-		p->dim = (uint32_t)dim;
-		p->quant = VSETD__V1__QUANTIZATION__QUANT_Q8;
-		p->m = VSD_DEFAULT_M;
-		*create = 1;
-		return VSD_OK;
+		if ((rv = vsd_insert_create(call, req, p, missing)) != VSD_OK)
+			return rv;
 	}
 	if (dim != p->dim)
 		return vsd_status_set(&call->st, VSD_INVALID_ARGUMENT,
@@ -113,9 +155,15 @@ vsd_insert_params(struct vsd_call *call, const Vsetd__V1__InsertRequest *req,
 static int
 vsd_insert_vadd(struct vsd_call *call, const Vsetd__V1__InsertRequest *req,
     const Vsetd__V1__Item *it, const char *key, size_t keylen,
-    const struct vsd_coll_params *p, struct vsd_cmd *c)
+    const char *metakey, size_t metalen, const struct vsd_coll_params *p,
+    struct vsd_cmd *c)
 {
 	uint32_t ef = req->ef != 0 ? req->ef : p->build_ef;
+	/* VADD key FP32 blob id Q8 M m, and the optional pairs: counted so
+	 * that an argument lost on the way is never sent as a different
+	 * command. */
+	int want = 8 + (p->reduce != 0 ? 2 : 0) + (req->cas ? 1 : 0) +
+	    (ef != 0 ? 2 : 0) + (it->attributes_json[0] != '\0' ? 2 : 0);
 	struct vsd_argv a;
 
 	if (vsd_argv_init(call, &a, VSD_INSERT_ARGC) != 0)
@@ -145,7 +193,48 @@ vsd_insert_vadd(struct vsd_call *call, const Vsetd__V1__InsertRequest *req,
 	vsd_argv_str(&a, "M");
 	if (vsd_argv_u64(call, &a, p->m) != 0)
 		return -1;
-	vsd_argv_to_cmd(&a, c, vsd_route_shard(it->id, call->srv->cfg->nshards));
+	if (a.argc != want) {
+		vsd_status_set(&call->st, VSD_INTERNAL, "VADD for item "
+		    "\"%.64s\" has %d arguments, expected %d", it->id,
+		    a.argc, want);
+		return -1;
+	}
+	return vsd_fence_wrap(call, &a, metakey, metalen, p->gen,
+	    vsd_route_shard(it->id, call->srv->cfg->nshards), c);
+}
+
+/* One attempt: the metadata repairs first on each shard (so its VADDs
+ * pass the fence), then one fenced VADD per item.  *nmeta: how many
+ * commands precede the VADDs.  1 when a shard said stale. */
+static int
+vsd_insert_attempt(struct vsd_call *call, const Vsetd__V1__InsertRequest *req,
+    const struct vsd_coll_params *p, const uint8_t *missing,
+    struct vsd_cmd **out, size_t *nmeta)
+{
+	uint32_t nshards = call->srv->cfg->nshards, s;
+	size_t keylen, metalen, i, n = req->n_items, m = 0;
+	const char *key, *metakey;
+	struct vsd_cmd *cmds;
+
+	key = vsd_call_key(call, req->collection, &keylen);
+	metakey = vsd_meta_key(call, req->collection, &metalen);
+	cmds = vsd_call_alloc(call, (n + nshards) * sizeof(*cmds));
+	if (key == NULL || metakey == NULL || cmds == NULL)
+		return -1;
+	for (s = 0; s < nshards; s++)
+		if (missing[s] && vsd_coll_adopt_cmd(call, &cmds[m++], s,
+		    metakey, metalen, p) != 0)
+			return -1;
+	for (i = 0; i < n; i++)
+		if (vsd_insert_vadd(call, req, req->items[i], key, keylen,
+		    metakey, metalen, p, &cmds[m + i]) != 0)
+			return -1;
+	vsd_fence_run(call, cmds, m + n, VSD_RUN_WRITE, call->deadline_us);
+	*out = cmds;
+	*nmeta = m;
+	for (i = 0; i < n; i++)
+		if (vsd_fence_is_stale(cmds[m + i].reply))
+			return 1;
 	return 0;
 }
 
@@ -156,47 +245,44 @@ vsd_op_insert(struct vsd_call *call, const ProtobufCMessage *m)
 	Vsetd__V1__InsertResponse *resp;
 	struct vsd_coll_params params;
 	uint32_t counts[5] = { 0 };
-	uint32_t nshards = call->srv->cfg->nshards, s;
-	const char *key, *metakey;
-	struct vsd_cmd *cmds;
+	uint32_t nshards = call->srv->cfg->nshards;
+	struct vsd_cmd *cmds = NULL;
 	uint8_t *missing;
 	char **ids;
-	size_t keylen, metalen, i, n = req->n_items, ncmds;
-	int create;
+	size_t i, n = req->n_items, nmeta = 0;
+	int attempt, rv;
 
 	if (vsd_insert_validate(call, req) != VSD_OK)
 		return;
-	if ((missing = vsd_call_alloc(call, nshards)) == NULL)
-		goto oom;
-	if (vsd_insert_params(call, req, &params, &create, missing) != VSD_OK)
-		return;
-	key = vsd_call_key(call, req->collection, &keylen);
-	metakey = vsd_meta_key(call, req->collection, &metalen);
-	/* The VADDs first, one per item (vsd_call_write_results reads
-	 * cmds[i] as item i), then the metadata writes. */
-	cmds = vsd_call_alloc(call, (n + nshards) * sizeof(*cmds));
+	missing = vsd_call_alloc(call, nshards);
 	ids = vsd_call_alloc(call, n * sizeof(*ids));
 	resp = vsd_call_alloc(call, sizeof(*resp));
-	if (key == NULL || metakey == NULL || cmds == NULL || ids == NULL ||
-	    resp == NULL)
+	if (missing == NULL || ids == NULL || resp == NULL)
 		goto oom;
-	for (i = 0; i < n; i++) {
-		if (vsd_insert_vadd(call, req, req->items[i], key, keylen,
-		    &params, &cmds[i]) != 0)
-			goto oom;
+	for (i = 0; i < n; i++)
 		ids[i] = req->items[i]->id;
-	}
-	ncmds = n;
-	for (s = 0; s < nshards; s++) {
-		if (!create && !missing[s])
-			continue;
-		if (vsd_coll_hset_cmd(call, &cmds[ncmds++], s, metakey, metalen,
-		    &params) != 0)
+	/* A shard that refuses the write as stale (another router dropped
+	 * or re-created the collection) makes us reload and try again,
+	 * a bounded number of times, within the deadline (fence.h). */
+	for (attempt = 0; ; attempt++) {
+		if (vsd_insert_params(call, req, attempt, &params,
+		    missing) != VSD_OK)
+			return;
+		if ((rv = vsd_insert_attempt(call, req, &params, missing,
+		    &cmds, &nmeta)) < 0)
 			goto oom;
+		if (rv == 0 || attempt + 1 >= VSD_FENCE_MAX_TRIES ||
+		    vs_now_us() >= call->deadline_us)
+			break;
+		vsd_coll_cache_drop(req->collection);
 	}
-	vsd_round_run(call, cmds, ncmds, VSD_RUN_WRITE, call->deadline_us);
-	if (create)
-		vsd_coll_cache_put(req->collection, &params);
+	if (rv != 0)
+		vsd_coll_cache_drop(req->collection);
+	/* vsd_call_write_results reads call->cmds[i] as item i: leave only
+	 * the VADDs there. */
+	vsd_cmds_free_replies(cmds, nmeta);
+	call->cmds = cmds + nmeta;
+	call->ncmds = n;
 
 	vsetd__v1__insert_response__init(resp);
 	resp->shards = vsd_call_alloc(call, sizeof(*resp->shards));
@@ -215,5 +301,7 @@ vsd_op_insert(struct vsd_call *call, const ProtobufCMessage *m)
 	call->resp = &resp->base;
 	return;
 oom:
-	vsd_status_set(&call->st, VSD_RESOURCE_EXHAUSTED, "out of memory");
+	if (call->st.code == VSD_OK)
+		vsd_status_set(&call->st, VSD_RESOURCE_EXHAUSTED,
+		    "out of memory");
 }

@@ -42,8 +42,10 @@
 
 #include "capabilities.h"
 #include "collection.h"
+#include "fence.h"
 #include "merge.h"
 #include "ops.h"
+#include "vs_time.h"
 
 /* The round's layout: per shard s, `per` commands (one VSIM per query qi,
  * then the metadata HGETALL unless the parameters were cached). */
@@ -366,6 +368,121 @@ vsd_search_dim_error(struct vsd_call *call, const struct vsd_sq *q,
 	    q->collection, params->dim);
 }
 
+/* Each shard's generation, read right after its VSIMs (collection.h):
+ * a shard holding another one than expected has its hits dropped and is
+ * counted failed.  Returns 1 when the expected generation came from the
+ * cache and a shard contradicts it (the caller reloads and runs again). */
+static int
+vsd_search_gens(struct vsd_call *call, const struct vsd_sq *q, size_t per,
+    int cached, const char *want)
+{
+	uint32_t nshards = call->srv->cfg->nshards, s;
+	size_t qi;
+
+	for (s = 0; s < nshards; s++) {
+		struct vsd_cmd *mc = &call->cmds[VSD_SQ_META(s, per)];
+		struct vsd_shard_result *res = &call->w->res[s];
+		struct vsd_coll_params got;
+		const char *gen = NULL, *why = "malformed generation";
+		int rv;
+
+		if (mc->reply == NULL || mc->reply->type == REDIS_REPLY_ERROR)
+			continue;
+		if (cached) {
+			gen = vsd_coll_gen_of(mc->reply);
+		} else if ((rv = vsd_coll_parse(mc->reply, &got, &why)) >= 0) {
+			gen = rv == 1 ? vsd_call_strdup(call, got.gen,
+			    strlen(got.gen)) : VSD_GEN_NONE;
+			if (gen == NULL)
+				return -1;
+		}
+		/* No metadata on a shard (restarted empty, made by hand):
+		 * nothing to contradict. */
+		if (gen != NULL && (strcmp(gen, want) == 0 ||
+		    strcmp(gen, VSD_GEN_NONE) == 0))
+			continue;
+		if (gen != NULL && cached)
+			return 1;
+		res->state = VSD_SHARD_FAILED;
+		if (gen == NULL)
+			snprintf(res->error, sizeof(res->error), "protocol "
+			    "error: metadata of \"%s\": %s", q->collection, why);
+		else
+			snprintf(res->error, sizeof(res->error), "holds "
+			    "generation %.48s of \"%s\", expected %.48s (a "
+			    "drop or re-create is under way)", gen,
+			    q->collection, want);
+		for (qi = 0; qi < q->nq; qi++) {
+			struct vsd_cmd *c = &call->cmds[VSD_SQ_VSIM(s, per, qi)];
+
+			freeReplyObject(c->reply);
+			c->reply = NULL;
+		}
+	}
+	return 0;
+}
+
+/* A FILTER that matched nothing anywhere may never have been parsed:
+ * VSIM on a missing key answers an empty array without looking at it.
+ * Ask one shard that answered to compile it (the filter-check script,
+ * fence.h) so a bad one is INVALID_ARGUMENT whether or not the
+ * collection exists.  VSD_OK or the code set. */
+static int
+vsd_search_filter_check(struct vsd_call *call, const struct vsd_sq *q)
+{
+	uint32_t nshards = call->srv->cfg->nshards, s;
+	struct vsd_shard_result *saved;
+	struct vsd_argv a;
+	struct vsd_cmd *c;
+	const redisReply *r;
+	size_t qi;
+
+	if (q->req->filter[0] == '\0')
+		return VSD_OK;
+	for (qi = 0; qi < q->nq; qi++)
+		if (q->resps[qi]->n_results > 0)
+			return VSD_OK;
+	for (s = 0; s < nshards; s++)
+		if (call->w->res[s].state == VSD_SHARD_OK)
+			break;
+	if (s == nshards || (c = vsd_call_alloc(call, sizeof(*c))) == NULL ||
+	    (saved = vsd_call_alloc(call, nshards * sizeof(*saved))) == NULL ||
+	    vsd_argv_init(call, &a, 5) != 0)
+		return call->st.code;
+	/* Not a round of the search: its shard results (which the summary's
+	 * messages point into) are put back afterwards. */
+	memcpy(saved, call->w->res, nshards * sizeof(*saved));
+	vsd_argv_str(&a, "EVALSHA");
+	vsd_argv_str(&a, vsd_script_sha(VSD_SCRIPT_FILTER_CHECK));
+	vsd_argv_str(&a, "1");
+	vsd_argv_str(&a, VSD_FILTER_CHECK_KEY);
+	vsd_argv_str(&a, q->req->filter);
+	vsd_argv_to_cmd(&a, c, s);
+	vsd_links_run(call->w->links, c, 1, VSD_RUN_WRITE, call->deadline_us,
+	    call->w->res);
+	r = c->reply;
+	if (r != NULL && r->type == REDIS_REPLY_ERROR &&
+	    strncmp(r->str, "NOSCRIPT", 8) == 0) {
+		freeReplyObject(c->reply);
+		c->reply = NULL;
+		a.argv[0] = "EVAL";
+		a.len[0] = 4;
+		a.argv[1] = vsd_script_text(VSD_SCRIPT_FILTER_CHECK);
+		a.len[1] = strlen(a.argv[1]);
+		vsd_links_run(call->w->links, c, 1, VSD_RUN_WRITE,
+		    call->deadline_us, call->w->res);
+		r = c->reply;
+	}
+	if (r != NULL && r->type == REDIS_REPLY_ERROR &&
+	    vsd_redis_error_code(r->str) == VSD_INVALID_ARGUMENT &&
+	    strstr(r->str, "FILTER") != NULL)
+		vsd_status_set(&call->st, VSD_INVALID_ARGUMENT, "shard %u: %s",
+		    s, r->str);
+	freeReplyObject(c->reply);
+	memcpy(call->w->res, saved, nshards * sizeof(*saved));
+	return call->st.code;
+}
+
 /* Run the queries of q; fills q->resps or sets call->st. */
 static void
 vsd_search_run(struct vsd_call *call, struct vsd_sq *q)
@@ -376,11 +493,11 @@ vsd_search_run(struct vsd_call *call, struct vsd_sq *q)
 	Vsetd__V1__ShardSummary *sum;
 	Vsetd__V1__ShardError **errs;
 	struct vsd_coll_params params;
-	const char *key, *metakey;
+	const char *key, *metakey, *want, *why;
 	struct vsd_cmd *cmds;
 	size_t nerrs;
 	double ratio;
-	int have_meta, s_meta;
+	int have_meta, s_meta, attempt, rv;
 
 	ratio = req->shard_k_ratio > 0 ? req->shard_k_ratio : 1.0;
 	q->kshard = (uint32_t)ceil(q->k * ratio);
@@ -389,47 +506,64 @@ vsd_search_run(struct vsd_call *call, struct vsd_sq *q)
 	if (req->with_attributes || req->epsilon > 0)
 		vsd_caps_refresh(call);
 
-	/* Known parameters (cached by a write or search in the last second)
-	 * spare the shards the metadata read; a stale entry can only make
-	 * Redis refuse the query's dimension itself. */
-	have_meta = vsd_coll_cache_get(q->collection, &params);
-	if (have_meta && params.dim != q->dim) {
-		vsd_search_dim_error(call, q, &params);
-		return;
-	}
-	per = q->nq + (have_meta ? 0 : 1);
-	key = vsd_call_key(call, q->collection, &keylen);
-	metakey = have_meta ? "" : vsd_meta_key(call, q->collection, &metalen);
-	cmds = vsd_call_alloc(call, nshards * per * sizeof(*cmds));
-	sum = vsd_call_alloc(call, sizeof(*sum));
-	if (key == NULL || metakey == NULL || cmds == NULL || sum == NULL)
-		goto oom;
-	for (s = 0; s < nshards; s++) {
-		struct vsd_argv a;
-
-		if (!have_meta) {
-			if (vsd_argv_key(call, &a, "HGETALL", metakey,
-			    metalen) != 0)
-				goto oom;
-			vsd_argv_to_cmd(&a, &cmds[VSD_SQ_META(s, per)], s);
-		}
-		for (qi = 0; qi < q->nq; qi++)
-			if (vsd_search_vsim(call, q, key, keylen, q->vecs[qi], s,
-			    &cmds[VSD_SQ_VSIM(s, per, qi)]) != 0)
-				goto oom;
-	}
-	vsd_round_run(call, cmds, nshards * per, VSD_RUN_READ, call->deadline_us);
-
-	for (s = 0; !have_meta && s < nshards; s++) {
-		s_meta = vsd_coll_parse(cmds[VSD_SQ_META(s, per)].reply, &params);
-		if (s_meta != 1)
-			continue;
-		vsd_coll_cache_put(q->collection, &params);
-		if (params.dim != q->dim) {
+	for (attempt = 0; ; attempt++) {
+		/* Known parameters (cached by a write or search in the last second)
+		 * spare the shards the metadata read: then only the generation is
+		 * read, after the VSIMs, to check the cache is still right. */
+		have_meta = attempt == 0 && vsd_coll_cache_get(q->collection, &params);
+		if (have_meta && params.dim != q->dim) {
 			vsd_search_dim_error(call, q, &params);
 			return;
 		}
-		break;
+		per = q->nq + 1;
+		key = vsd_call_key(call, q->collection, &keylen);
+		metakey = vsd_meta_key(call, q->collection, &metalen);
+		cmds = vsd_call_alloc(call, nshards * per * sizeof(*cmds));
+		sum = vsd_call_alloc(call, sizeof(*sum));
+		if (key == NULL || metakey == NULL || cmds == NULL || sum == NULL)
+			goto oom;
+		for (s = 0; s < nshards; s++) {
+			struct vsd_argv a;
+
+			if (have_meta) {
+				if (vsd_coll_gen_cmd(call, &cmds[VSD_SQ_META(s, per)],
+				    s, metakey, metalen) != 0)
+					goto oom;
+			} else {
+				if (vsd_argv_key(call, &a, "HGETALL", metakey,
+				    metalen) != 0)
+					goto oom;
+				vsd_argv_to_cmd(&a, &cmds[VSD_SQ_META(s, per)], s);
+			}
+			for (qi = 0; qi < q->nq; qi++)
+				if (vsd_search_vsim(call, q, key, keylen, q->vecs[qi], s,
+				    &cmds[VSD_SQ_VSIM(s, per, qi)]) != 0)
+					goto oom;
+		}
+		vsd_round_run(call, cmds, nshards * per, VSD_RUN_READ, call->deadline_us);
+
+		want = have_meta ? params.gen : VSD_GEN_NONE;
+		for (s = 0; !have_meta && s < nshards; s++) {
+			s_meta = vsd_coll_parse(cmds[VSD_SQ_META(s, per)].reply,
+			    &params, &why);
+			if (s_meta != 1)
+				continue;
+			/* Shard 0 first: the authority's copy wins (collection.h). */
+			vsd_coll_cache_put(q->collection, &params);
+			if (params.dim != q->dim) {
+				vsd_search_dim_error(call, q, &params);
+				return;
+			}
+			want = params.gen;
+			break;
+		}
+		if ((rv = vsd_search_gens(call, q, per, have_meta, want)) < 0)
+			goto oom;
+		if (rv == 0 || vs_now_us() >= call->deadline_us)
+			break;
+		/* The cache is out of date: another router dropped or re-created
+		 * the collection.  Read it afresh and search again, once. */
+		vsd_coll_cache_drop(q->collection);
 	}
 	for (qi = 0; qi < q->nq; qi++) {
 		q->resps[qi] = vsd_call_alloc(call, sizeof(*q->resps[qi]));
@@ -441,7 +575,9 @@ vsd_search_run(struct vsd_call *call, struct vsd_sq *q)
 	}
 	if (vsd_call_shards(call, sum, &errs, &nerrs) != 0)
 		goto oom;
-	if (sum->ok == 0 || (req->require_all_shards && sum->ok < sum->total)) {
+	/* Without require_all_shards, no shard answering is still OK, flagged
+	 * partial with the summary saying why (protocol.md 7). */
+	if (req->require_all_shards && sum->ok < sum->total) {
 		vsd_status_set(&call->st, sum->failed > 0 ? VSD_UNAVAILABLE :
 		    VSD_DEADLINE_EXCEEDED, "%u of %u shards did not answer "
 		    "(%u failed, %u timed out); first: shard %u: %s",
@@ -450,6 +586,8 @@ vsd_search_run(struct vsd_call *call, struct vsd_sq *q)
 		    nerrs > 0 ? errs[0]->message : "?");
 		return;
 	}
+	if (vsd_search_filter_check(call, q) != VSD_OK)
+		return;
 	for (qi = 0; qi < q->nq; qi++) {
 		q->resps[qi]->shards = sum;
 		q->resps[qi]->shard_errors = errs;
