@@ -55,6 +55,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fence_lua.h"
 #include "ops.h"
 #include "round.h"
 
@@ -69,20 +70,6 @@
 #define VSD_FENCE_MAX_TRIES 3
 /* A fenced command has this many more arguments than the bare one. */
 #define VSD_FENCE_EXTRA_ARGS 7
-
-enum vsd_script {
-	VSD_SCRIPT_FENCE,            /* check generation + epoch, then write */
-	VSD_SCRIPT_META_ADOPT,       /* HSET meta unless it exists; HGETALL */
-	VSD_SCRIPT_FILTER_CHECK,     /* compile a FILTER on a scratch set */
-	VSD_SCRIPT_COUNT
-};
-
-/* The script's text and its SHA-1 in hex (40 chars). */
-const char *vsd_script_text(int which);
-const char *vsd_script_sha(int which);
-
-/* SHA-1 of p[0..n) as 40 lowercase hex digits + NUL into hex[41]. */
-void vsd_sha1_hex(const void *p, size_t n, char hex[41]);
 
 /*
  * cmd := the fence around inner (a command "CMD key args...": its argv[1]
@@ -103,5 +90,15 @@ int vsd_fence_is_stale(const redisReply *r);
  */
 void vsd_fence_run(struct vsd_call *call, struct vsd_cmd *cmds, size_t n,
     int kind, int64_t deadline_us);
+
+/*
+ * One fenced write of collection's data on shard (SetAttributes):
+ * the generation from the cache or an HGETALL round, the fenced command,
+ * and the reload-and-retry on a stale answer.  Afterwards the command and
+ * its reply are call->cmds[0].  VSD_OK, or the code set (metadata could
+ * not be read; out of memory).
+ */
+int vsd_fence_write_one(struct vsd_call *call, const char *collection,
+    const struct vsd_argv *inner, uint32_t shard);
 
 #endif

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fence.h"
 #include "ops.h"
 #include "round.h"
 #include "route.h"
@@ -20,6 +21,8 @@
 #include "vs_json.h"
 
 #define VSD_ATTRS_MAX_DEPTH 32
+/* vsd_elem_round kind: one write, through the fence (fence.h) */
+#define VSD_RUN_FENCED (-1)
 
 /* The routed round: validated collection and id, then up to 3 commands
  * "CMD key id [extra]" on the owner.  Returns the owner or -1 (st set). */
@@ -58,9 +61,18 @@ vsd_elem_round(struct vsd_call *call, const char *collection, const char *id,
 			vsd_argv_add(&a, want[i].extra, want[i].extra_len);
 		vsd_argv_to_cmd(&a, &cmds[i], shard);
 	}
-	vsd_round_run(call, cmds, n, kind, call->deadline_us);
+	if (kind == VSD_RUN_FENCED) {
+		struct vsd_argv a = { cmds[0].argv, (size_t *)cmds[0].argvlen,
+		    cmds[0].argc, cmds[0].argc };
+
+		if (vsd_fence_write_one(call, collection, &a, shard) != VSD_OK)
+			return -1;
+		n = 1;
+	} else {
+		vsd_round_run(call, cmds, n, kind, call->deadline_us);
+	}
 	for (i = 0; i < n; i++)
-		if (vsd_reply_check(call, shard, cmds[i].reply) != VSD_OK)
+		if (vsd_reply_check(call, shard, call->cmds[i].reply) != VSD_OK)
 			return -1;
 	return (long)shard;
 oom:
@@ -223,11 +235,12 @@ vsd_op_set_attributes(struct vsd_call *call, const ProtobufCMessage *m)
 			return;
 		}
 	}
-	/* "" is sent as is: VSETATTR with an empty string removes them. */
+	/* "" is sent as is: VSETATTR with an empty string removes them.
+	 * A data write: inside the fence (fence.h). */
 	want[0].extra = req->attributes_json;
 	want[0].extra_len = alen;
 	if ((shard = vsd_elem_round(call, req->collection, req->id, want,
-	    1, VSD_RUN_WRITE)) < 0)
+	    1, VSD_RUN_FENCED)) < 0)
 		return;
 	r = call->cmds[0].reply;
 	if (r->type != REDIS_REPLY_INTEGER || r->integer == 0) {
