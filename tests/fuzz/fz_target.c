@@ -13,9 +13,9 @@
  * a reply always decodes, echoes the request id when there is one, carries
  * a status in the gRPC range, a status message when not OK, and a payload
  * of the method's response type whenever one is present.  With no shard
- * reachable no data call (Insert, Delete, Search) can succeed, and a
- * write's per-item results must still list every item, in order, as
- * failed.
+ * reachable no write (Insert, Delete) can succeed, a Search only as OK
+ * flagged partial with no shard ok and no hits, and a write's per-item
+ * results must still list every item, in order, as failed.
  */
 #include <limits.h>
 #include <nng/nng.h>
@@ -447,8 +447,19 @@ fz_dispatch_msg(const uint8_t *data, size_t size)
 	}
 	/* The data methods need shards, and none is reachable: none of them
 	 * may claim success.  (Other methods, say a health check, may.) */
-	if (fz_is_data_method(md))
-		FZ_CHECK_REPLY(re->status != NULL, re);
+	if (fz_is_data_method(md) && re->status == NULL) {
+		/* Only a Search may be OK with no shard: flagged partial,
+		 * with no shard counted ok (protocol.md 7, issue 12 #11). */
+		Vsetd__V1__SearchResponse *sr = NULL;
+
+		FZ_CHECK_REPLY(md->input ==
+		    &vsetd__v1__search_request__descriptor, re);
+		sr = vsetd__v1__search_response__unpack(NULL,
+		    re->payload.len, re->payload.data);
+		FZ_CHECK_REPLY(sr != NULL && sr->partial && sr->shards !=
+		    NULL && sr->shards->ok == 0 && sr->n_results == 0, re);
+		vsetd__v1__search_response__free_unpacked(sr, NULL);
+	}
 	if (re->status == NULL || re->payload.len != 0)
 		fz_check_payload(md, in, &re->payload);
 out:
