@@ -371,10 +371,11 @@ vsd_search_dim_error(struct vsd_call *call, const struct vsd_sq *q,
 /* Each shard's generation, read right after its VSIMs (collection.h):
  * a shard holding another one than expected has its hits dropped and is
  * counted failed.  Returns 1 when the expected generation came from the
- * cache and a shard contradicts it (the caller reloads and runs again). */
+ * cache, a shard contradicts it and may_retry (the caller reloads and runs
+ * again). */
 static int
 vsd_search_gens(struct vsd_call *call, const struct vsd_sq *q, size_t per,
-    int cached, const char *want)
+    int cached, int may_retry, const char *want)
 {
 	uint32_t nshards = call->srv->cfg->nshards, s;
 	size_t qi;
@@ -401,7 +402,7 @@ vsd_search_gens(struct vsd_call *call, const struct vsd_sq *q, size_t per,
 		if (gen != NULL && (strcmp(gen, want) == 0 ||
 		    strcmp(gen, VSD_GEN_NONE) == 0))
 			continue;
-		if (gen != NULL && cached)
+		if (gen != NULL && cached && may_retry)
 			return 1;
 		res->state = VSD_SHARD_FAILED;
 		if (gen == NULL)
@@ -557,9 +558,10 @@ vsd_search_run(struct vsd_call *call, struct vsd_sq *q)
 			want = params.gen;
 			break;
 		}
-		if ((rv = vsd_search_gens(call, q, per, have_meta, want)) < 0)
+		if ((rv = vsd_search_gens(call, q, per, have_meta,
+		    vs_now_us() < call->deadline_us, want)) < 0)
 			goto oom;
-		if (rv == 0 || vs_now_us() >= call->deadline_us)
+		if (rv == 0)
 			break;
 		/* The cache is out of date: another router dropped or re-created
 		 * the collection.  Read it afresh and search again, once. */

@@ -593,19 +593,30 @@ test_search_drops_shard_with_other_generation(void **state)
 		id_on(s, "g", 0, id, sizeof(id));
 		assert_int_equal(insert1(t->f.cli, "cg", id, DIM_A, 1), VS_OK);
 	}
+	sp.vector = q;
+	/* B reads (and caches) the collection; then shard 1 changes life.
+	 * Searched at once (cache fresh: the generation read after VSIM
+	 * contradicts it, B reloads) and after the cache expired. */
+	assert_int_equal(vs_search(t->cb, &sp, &res), VS_OK);
+	assert_int_equal(res->n_hits, NSHARDS);
+	vs_search_result_free(res);
 	r = cmd(t, 1, "HSET vsetd:@meta:cg gen 1-otherlife");
 	freeReplyObject(r);
-	tu_sleep_ms(1100);              /* both routers' caches expire */
-	sp.vector = q;
-	assert_int_equal(vs_search(t->cb, &sp, &res), VS_OK);
-	assert_true(res->partial);
-	assert_int_equal(res->shards.failed, 1);
-	for (i = 0; i < res->n_hits; i++)
-		assert_int_equal(res->hits[i].shard, 0);
-	assert_int_equal(res->n_shard_errors, 1);
-	assert_int_equal(res->shard_errors[0].shard, 1);
-	assert_non_null(strstr(res->shard_errors[0].message, "generation"));
-	vs_search_result_free(res);
+	for (s = 0; s < 2; s++) {
+		if (s == 1)
+			tu_sleep_ms(1100);      /* the caches expire */
+		assert_int_equal(vs_search(t->cb, &sp, &res), VS_OK);
+		assert_true(res->partial);
+		assert_int_equal(res->shards.failed, 1);
+		assert_int_equal(res->n_hits, 1);
+		for (i = 0; i < res->n_hits; i++)
+			assert_int_equal(res->hits[i].shard, 0);
+		assert_int_equal(res->n_shard_errors, 1);
+		assert_int_equal(res->shard_errors[0].shard, 1);
+		assert_non_null(strstr(res->shard_errors[0].message,
+		    "generation"));
+		vs_search_result_free(res);
+	}
 
 	id_on(1, "g", 100, id, sizeof(id));
 	{
