@@ -8,7 +8,8 @@
  *                  with n_s drawn in proportion to the counts (below)
  *
  * A shard that does not answer makes the answer partial (flagged), like a
- * search; none answering is UNAVAILABLE / DEADLINE_EXCEEDED.
+ * search; none answering is UNAVAILABLE / DEADLINE_EXCEEDED.  Another type
+ * at the key (WRONGTYPE) is not the shard failing: FAILED_PRECONDITION.
  *
  * Sampling.  VRANDMEMBER semantics over the union of the shards: count > 0
  * asks for min(count, total) distinct elements, each subset equally likely;

@@ -5,12 +5,22 @@
  *        [EF ef] [SETATTR <json>] M m
  *
  * First the collection's parameters (collection.h: cache, else an HGETALL
- * round): an item whose dimension contradicts them is refused before any
- * VADD is sent.  A missing collection is created, as VADD does in Redis,
- * with the defaults and the first item's dimension (unless no_create): its
- * metadata is written to every shard in the same round as the VADDs.
- * Every VADD names quantization and M explicitly, because Redis refuses a
- * VADD that omits them on a set created with other values.
+ * + TYPE round): an item whose dimension contradicts them is refused
+ * before any VADD is sent.  A missing collection is created, as VADD does
+ * in Redis, with the defaults and the first item's dimension (unless
+ * no_create, or another type sits at its key on some shard: then
+ * FAILED_PRECONDITION and nothing is written): its metadata, with a new
+ * generation, goes to shard 0 first (the authority, collection.h), then to
+ * every other shard in the same round as the VADDs, ahead of them in each
+ * shard's pipeline.  Every VADD names quantization and M explicitly,
+ * because Redis refuses a VADD that omits them on a set created with other
+ * values.
+ *
+ * Every VADD runs inside the write fence (fence.h) with the generation we
+ * believe in; a shard that says VSETDSTALE (another router dropped or
+ * re-created the collection) makes us reload the metadata and send the
+ * whole batch again, at most VSD_FENCE_MAX_TRIES attempts within the
+ * deadline (VADD overwrites, so resending is safe).
  *
  * The vector goes as an FP32 blob straight from the decoded request (no
  * text formatting: protobuf-c's repeated float is already little-endian

@@ -6,7 +6,8 @@
  *                               [WITHATTRIBS] COUNT <k'> [EF ef] [FILTER f]
  *                               [FILTER-EF n] [EPSILON 2e] [TRUTH]
  *                               [NOTHREAD]           (one per query)
- *                          HGETALL vsetd:@meta:<collection>
+ *                          HGETALL vsetd:@meta:<collection>  (or, while
+ *                          cached, HMGET vsetd:@meta:<collection> gen dim)
  *   then, if attributes were asked and some shard lacks WITHATTRIBS:
  *                          VGETATTR on the owner of each merged hit
  *
@@ -19,12 +20,26 @@
  * The metadata read rides in the same pipeline as the VSIMs, so a query
  * whose dimension contradicts the collection is answered with vsetd's own
  * message at no extra round trip (the VSIM replies are then dropped); it
- * is skipped while the collection's parameters are cached (collection.h),
- * which is most of the time under load.  It goes last: VSIM runs on a Redis thread and blocks the connection until
+ * is replaced by the cheaper HMGET of the generation while the
+ * collection's parameters are cached (collection.h), which is most of the
+ * time under load.  It goes last: VSIM runs on a Redis thread and blocks
+ * the connection until
  * it answers, so HGETALL's reply then leaves with the VSIM's, in one read
  * and one wake-up of the worker.  Sent first, it came back on its own
  * ~0.7 ms earlier and cost each search an extra wake-up per shard, which
  * on a small VM was a measurable part of vsetd's CPU.
+ *
+ * Generation.  Searches are not fenced by a script (a script would force
+ * VSIM onto Redis's main thread): each shard's generation, read right
+ * after its VSIMs, is compared instead.  A cached generation contradicted
+ * by a shard means the cache is stale: reload and run again, once.  A
+ * shard contradicting a fresh read (a drop or re-create under way) or
+ * with malformed metadata is counted failed and its hits are dropped.
+ *
+ * No shard answering is OK with partial set and the summary, unless
+ * require_all_shards (protocol.md 7), for Search and BatchSearch alike.
+ * A FILTER that matched nothing anywhere is compiled on one shard by a
+ * script, because Redis does not parse it on a missing key.
  *
  * EPSILON.  vsetd's contract is score >= 1 - epsilon.  Redis's EPSILON
  * bounds the cosine distance (score > 1 - EPSILON/2), so shards that have
