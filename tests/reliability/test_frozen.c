@@ -16,7 +16,8 @@
  *     answers at about the shard timeout, the frozen shard counted
  *     timed_out (DEADLINE_EXCEEDED); after VSD_BREAKER_THRESHOLD (3) such
  *     calls the breaker is open and the next call skips the shard at once,
- *     counted failed with UNAVAILABLE ("circuit open ...").
+ *     counted failed with UNAVAILABLE ("circuit open ..."), and an Insert
+ *     to it fails at once with UNAVAILABLE (finding 10).
  * The shard is always continued again (SIGCONT) before an assertion can
  * end a test, and the next test starts from full answers.
  * Timings are printed as TAP comments ("# frozen: insert ... ms").
@@ -230,8 +231,15 @@ test_shard_timeout_opens_breaker(void **st)
 	int64_t t, dur[THRESHOLD + 1];
 	int rv[THRESHOLD + 1], i;
 	uint32_t timed_out[THRESHOLD + 1], failed[THRESHOLD + 1];
-	int code[THRESHOLD + 1];
+	int code[THRESHOLD + 1], ins_rv, ins_outcome = -1, ins_code = -1;
 	char msg[THRESHOLD + 1][200];
+	vs_write_result *wr = NULL;
+	int64_t ins_ms;
+	size_t v;
+
+	for (v = 0; v < NITEMS && s->rig.d->owner[v] != VICTIM; v++)
+		;
+	assert_true(v < NITEMS);
 
 	assert_true(wait_full(s) >= 0);
 	assert_int_equal(tp_redis_stop(&s->rig.shard[VICTIM]), 0);
@@ -261,6 +269,18 @@ test_shard_timeout_opens_breaker(void **st)
 		    (long long)dur[i], timed_out[i], failed[i],
 		    vs_code_name(code[i]), msg[i]);
 	}
+	/* An Insert to the skipped shard (breaker opened by timeouts). */
+	t = tp_now_ms();
+	ins_rv = vs_insert(s->rig.cli, COLL, &s->rig.d->items[v], 1, &wr);
+	ins_ms = tp_now_ms() - t;
+	if (wr != NULL && wr->n_items == 1) {
+		ins_outcome = wr->items[0].outcome;
+		ins_code = wr->items[0].code;
+	}
+	vs_write_result_free(wr);
+	fprintf(stderr, "# shard timeout: insert to the skipped shard: %s "
+	    "after %lld ms: %s\n", vs_code_name(ins_rv), (long long)ins_ms,
+	    vs_errmsg());
 	assert_int_equal(tp_redis_cont(&s->rig.shard[VICTIM]), 0);
 
 	for (i = 0; i < THRESHOLD; i++) {
@@ -278,6 +298,10 @@ test_shard_timeout_opens_breaker(void **st)
 	assert_int_equal(failed[THRESHOLD], 1);
 	assert_int_equal(code[THRESHOLD], VS_UNAVAILABLE);
 	assert_non_null(strstr(msg[THRESHOLD], "circuit open"));
+	assert_int_equal(ins_rv, VS_UNAVAILABLE);
+	assert_int_equal(ins_outcome, VS_WRITE_FAILED);
+	assert_int_equal(ins_code, VS_UNAVAILABLE);
+	assert_true(ins_ms < SKIP_BOUND_MS);
 
 	assert_true(wait_full(s) >= 0);
 	assert_true(tp_proc_alive(&s->rig.v.p));

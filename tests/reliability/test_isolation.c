@@ -55,6 +55,7 @@
 #define MARGIN_MS 250           /* VS_REPLY_GRACE_MS: the documented margin */
 #define NX_HURRIED 2            /* X threads sending bursts */
 #define NX_LONG 2               /* X threads waiting on the frozen shard */
+#define NY 2                    /* Y threads */
 #define Y_ITEMS 4               /* per Y Insert */
 #define BURST_MS 1500           /* regression 1: X's bursts last this long */
 #define HEALTHY_MS 1500         /* property test: both phases */
@@ -255,7 +256,7 @@ caller_loop(void *arg)
 		if (c->mode == Y_NORMAL) {
 			if (c->ny >= MAX_Y)
 				break;
-			y_one(c, cli, i);
+			y_one(c, cli, i * NY + c->idx);
 		} else if (c->mode == X_LONG) {
 			x_long_one(c, cli, i);
 		} else {
@@ -380,11 +381,13 @@ static void
 test_hurried_caller_opens_no_breaker(void **st)
 {
 	struct state *s = *st;
-	struct caller x[NX_HURRIED], y;
+	struct caller x[NX_HURRIED], y[NY];
 	atomic_int stop_x = 0, stop_y = 0;
-	int i, bad;
+	int i, bad = 0;
 
-	assert_int_equal(start_caller(&y, s, Y_NORMAL, 0, &stop_y), 0);
+	for (i = 0; i < NY; i++)
+		assert_int_equal(start_caller(&y[i], s, Y_NORMAL, i, &stop_y),
+		    0);
 	for (i = 0; i < NX_HURRIED; i++)
 		assert_int_equal(start_caller(&x[i], s, X_HURRIED, i,
 		    &stop_x), 0);
@@ -395,17 +398,21 @@ test_hurried_caller_opens_no_breaker(void **st)
 	/* afterwards too: no breaker was left open */
 	tp_sleep_ms(BURST_MS / 3);
 	atomic_store(&stop_y, 1);
-	pthread_join(y.th, NULL);
+	for (i = 0; i < NY; i++)
+		pthread_join(y[i].th, NULL);
 
 	print_x("1 ms bursts, healthy shards", x, NX_HURRIED);
-	bad = check_y("during and after the bursts", &y, 0, 0);
+	for (i = 0; i < NY; i++)
+		bad += check_y("during and after the bursts", &y[i], 0, 0);
 	for (i = 0; i < NX_HURRIED; i++) {
 		assert_int_equal(x[i].connect_rv, VS_OK);
 		assert_true(x[i].n > 0);
 	}
-	assert_int_equal(y.connect_rv, VS_OK);
-	assert_true(y.ny >= 4);
-	free(y.calls);
+	for (i = 0; i < NY; i++) {
+		assert_int_equal(y[i].connect_rv, VS_OK);
+		assert_true(y[i].ny >= 4);
+		free(y[i].calls);
+	}
 	assert_int_equal(bad, 0);
 }
 
@@ -415,13 +422,15 @@ static void
 test_two_callers(void **st)
 {
 	struct state *s = *st;
-	struct caller x[NX_HURRIED + NX_LONG], y;
+	struct caller x[NX_HURRIED + NX_LONG], y[NY];
 	atomic_int stop_x = 0, stop_long = 0, stop_y = 0;
 	int64_t frozen_from, frozen_to;
-	int i, bad;
+	int i, bad = 0;
 
 	assert_true(wait_full(s) >= 0);
-	assert_int_equal(start_caller(&y, s, Y_NORMAL, 0, &stop_y), 0);
+	for (i = 0; i < NY; i++)
+		assert_int_equal(start_caller(&y[i], s, Y_NORMAL, i, &stop_y),
+		    0);
 	for (i = 0; i < NX_HURRIED; i++)
 		assert_int_equal(start_caller(&x[i], s, X_HURRIED, i,
 		    &stop_x), 0);
@@ -437,7 +446,8 @@ test_two_callers(void **st)
 		}
 	tp_sleep_ms(FROZEN_MS);
 	atomic_store(&stop_y, 1);
-	pthread_join(y.th, NULL);
+	for (i = 0; i < NY; i++)
+		pthread_join(y[i].th, NULL);
 	atomic_store(&stop_x, 1);
 	atomic_store(&stop_long, 1);
 	frozen_to = tp_now_ms();
@@ -448,11 +458,14 @@ test_two_callers(void **st)
 	print_x("hurried and hostile", x, NX_HURRIED);
 	print_x("long deadlines on the frozen shard", x + NX_HURRIED,
 	    NX_LONG);
-	bad = check_y("healthy, then one shard frozen", &y, frozen_from,
-	    frozen_to);
-	assert_int_equal(y.connect_rv, VS_OK);
-	assert_true(y.ny >= 4);
-	free(y.calls);
+	for (i = 0; i < NY; i++)
+		bad += check_y("healthy, then one shard frozen", &y[i],
+		    frozen_from, frozen_to);
+	for (i = 0; i < NY; i++) {
+		assert_int_equal(y[i].connect_rv, VS_OK);
+		assert_true(y[i].ny >= 4);
+		free(y[i].calls);
+	}
 	assert_int_equal(bad, 0);
 	assert_true(wait_full(s) >= 0);
 }
