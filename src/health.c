@@ -114,6 +114,7 @@ vsd_health_wait_begin(struct vsd_health *h, struct vsd_waiter *w,
 		h->waiters->prev = w;
 	h->waiters = w;
 	w->listed = 1;
+	atomic_fetch_add_explicit(&h->nwaiters, 1, memory_order_relaxed);
 	pthread_mutex_unlock(&h->mu);
 }
 
@@ -137,6 +138,7 @@ vsd_health_wait_end(struct vsd_health *h, struct vsd_waiter *w)
 		w->next->prev = w->prev;
 	w->prev = w->next = NULL;
 	w->listed = 0;
+	atomic_fetch_sub_explicit(&h->nwaiters, 1, memory_order_relaxed);
 	pthread_mutex_unlock(&h->mu);
 }
 
@@ -156,6 +158,12 @@ vsd_health_stalled(struct vsd_health *h, const struct vsd_waiter *me,
 	int64_t p, pme = 0;
 	int n = 0;
 
+	/* The common case, lock-free: too few waiters to make a quorum. */
+	if (atomic_load_explicit(&h->nwaiters, memory_order_relaxed) -
+	    (me != NULL) < quorum) {
+		*nstalled = 0;
+		return 0;
+	}
 	if (me != NULL)
 		pme = atomic_load_explicit(&me->progress_us,
 		    memory_order_relaxed);

@@ -80,6 +80,7 @@ struct vsd_health {
 	char last_error[128];
 	uint32_t rng;
 	struct vsd_waiter *waiters;  /* connections waiting on it now */
+	atomic_int nwaiters;         /* their number (read without mu) */
 	int64_t next_order;
 };
 
