@@ -32,8 +32,8 @@
  *
  * Waiters (the held-workers bound): every connection that waits for
  * replies from the endpoint is on its list with the time of its last
- * progress (bytes moved either way).  A waiter silent for more than
- * VSD_STALL_US is stalled.  Once `quorum` waiters (half the workers,
+ * progress (bytes moved either way).  A waiter silent for longer than the
+ * stall threshold (--shard-stall-ms, default 250 ms) is stalled.  Once `quorum` waiters (half the workers,
  * rounded up) are stalled, the endpoint is "not answering": new rounds
  * skip it at once, and a waiter younger than the `quorum` oldest stalled
  * ones gives up (vsd_health_stalled()).  So a frozen shard holds at most
@@ -59,9 +59,6 @@
 #define VSD_BREAKER_THRESHOLD 3
 #define VSD_BACKOFF_MIN_US 50000
 #define VSD_BACKOFF_MAX_US 1000000
-/* A waiter silent this long is stalled: far above any healthy reply (a
- * VSIM answers in about a millisecond, a busy shard in tens). */
-#define VSD_STALL_US 250000
 
 /* One connection waiting on the endpoint (owned by the worker). */
 struct vsd_waiter {

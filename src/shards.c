@@ -82,6 +82,7 @@ struct vsd_links {
 	struct vsd_shard_result *res;
 	int64_t shard_timeout_us;    /* --shard-timeout-ms */
 	int64_t wait_us;             /* --wait-ms, allowed on top for WAIT */
+	int64_t stall_us;            /* --shard-stall-ms */
 	int quorum;                  /* stalled waiters that close an endpoint */
 	int64_t next_stall_check;    /* of the current round */
 };
@@ -107,6 +108,7 @@ vsd_links_new(const struct vsd_config *cfg, struct vsd_health *health,
 	l->n = cfg->nshards;
 	l->shard_timeout_us = (int64_t)cfg->shard_timeout_ms * 1000;
 	l->wait_us = (int64_t)cfg->wait_ms * 1000;
+	l->stall_us = (int64_t)cfg->shard_stall_ms * 1000;
 	/* half of the workers, rounded up, at least 1 */
 	l->quorum = cfg->workers > 1 ? (cfg->workers + 1) / 2 : 1;
 	nl = (size_t)l->n * VSD_MAX_ENDPOINTS;
@@ -393,11 +395,11 @@ vsd_endpoint_admit(struct vsd_links *l, uint32_t s, int e, int64_t now,
 	int n, rv;
 
 	k->probe = 0;
-	if (vsd_health_stalled(k->health, NULL, now, VSD_STALL_US, l->quorum,
+	if (vsd_health_stalled(k->health, NULL, now, l->stall_us, l->quorum,
 	    &n)) {
 		snprintf(why, whylen, "shard %u (%s:%d) is not answering: %d "
 		    "calls have waited on it for over %d ms", s, k->ep->host,
-		    k->ep->port, n, VSD_STALL_US / 1000);
+		    k->ep->port, n, l->cfg->shard_stall_ms);
 		return 0;
 	}
 	rv = vsd_health_admit(k->health, now, why, whylen);
@@ -706,11 +708,11 @@ vsd_round_watch(struct vsd_links *l, int64_t now, int64_t *wake)
 				continue;
 			}
 			if (check && vsd_health_stalled(k->health, &k->wait,
-			    now, VSD_STALL_US, l->quorum, &nst)) {
+			    now, l->stall_us, l->quorum, &nst)) {
 				snprintf(msg, sizeof(msg), "shard %u (%s:%d) "
 				    "is not answering: %d calls have waited on "
 				    "it for over %d ms", s, k->ep->host,
-				    k->ep->port, nst, VSD_STALL_US / 1000);
+				    k->ep->port, nst, l->cfg->shard_stall_ms);
 				vsd_link_lost(l, s, e, VSD_SHARD_FAILED, msg,
 				    VSD_LOST_GAVE_WAY);
 				continue;

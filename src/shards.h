@@ -21,7 +21,7 @@
  *     deadline is later.  So a frozen shard holds a worker at most that
  *     long (plus --wait-ms while only a WAIT reply is left);
  *   - the stall rule (health.h): once half of the workers have waited on
- *     an endpoint for over VSD_STALL_US with no byte from it, new rounds
+ *     an endpoint for over --shard-stall-ms with no byte from it, new rounds
  *     skip it at once and younger waiters give way (reads fail over to a
  *     replica; otherwise the shard is FAILED, "is not answering"), with
  *     no verdict for the breaker.

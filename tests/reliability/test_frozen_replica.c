@@ -45,7 +45,7 @@
 #define CALL_MS 2000
 #define SHARD_TIMEOUT_MS 1000
 #define SHARD_TIMEOUT_ARG "1000"
-#define STALL_MS 250            /* VSD_STALL_US */
+#define STALL_MS 250            /* --shard-stall-ms's default */
 #define SETTLE_MS (STALL_MS + 150)
 #define FAST_MS 200             /* "at once" */
 #define MARGIN_MS 250

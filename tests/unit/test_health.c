@@ -15,6 +15,7 @@
 
 #define MS 1000                 /* microseconds */
 #define T0 (1000 * 1000 * MS)   /* an arbitrary clock origin */
+#define STALL_US (250 * MS)     /* --shard-stall-ms's default */
 
 static int
 setup(void **state)
@@ -104,7 +105,7 @@ test_success_resets_the_count(void **state)
 	    VSD_ADMIT_OK);
 }
 
-/* The stall rule: quorum waiters silent past VSD_STALL_US close the
+/* The stall rule: quorum waiters silent past STALL_US close the
  * endpoint to new rounds, and younger waiters give way; the quorum oldest
  * stay. */
 static void
@@ -112,7 +113,7 @@ test_stall_rule(void **state)
 {
 	struct vsd_health *h = *state;
 	struct vsd_waiter w[4];
-	int64_t now = T0 + VSD_STALL_US + 10 * MS;
+	int64_t now = T0 + STALL_US + 10 * MS;
 	int n, i;
 
 	memset(w, 0, sizeof(w));
@@ -122,28 +123,28 @@ test_stall_rule(void **state)
 	vsd_health_wait_begin(h, &w[3], now - MS);    /* just started */
 
 	/* three stalled waiters, quorum 2: closed to new rounds */
-	assert_int_equal(vsd_health_stalled(h, NULL, now, VSD_STALL_US, 2,
+	assert_int_equal(vsd_health_stalled(h, NULL, now, STALL_US, 2,
 	    &n), 1);
 	assert_int_equal(n, 3);
 	/* the two oldest stay, the younger ones give way */
-	assert_int_equal(vsd_health_stalled(h, &w[0], now, VSD_STALL_US, 2,
+	assert_int_equal(vsd_health_stalled(h, &w[0], now, STALL_US, 2,
 	    &n), 0);
-	assert_int_equal(vsd_health_stalled(h, &w[1], now, VSD_STALL_US, 2,
+	assert_int_equal(vsd_health_stalled(h, &w[1], now, STALL_US, 2,
 	    &n), 0);
-	assert_int_equal(vsd_health_stalled(h, &w[2], now, VSD_STALL_US, 2,
+	assert_int_equal(vsd_health_stalled(h, &w[2], now, STALL_US, 2,
 	    &n), 1);
-	assert_int_equal(vsd_health_stalled(h, &w[3], now, VSD_STALL_US, 2,
+	assert_int_equal(vsd_health_stalled(h, &w[3], now, STALL_US, 2,
 	    &n), 1);
 	/* progress (bytes) makes a waiter fresh again: one stalled left */
 	vsd_health_wait_progress(&w[0], now);
 	vsd_health_wait_progress(&w[1], now);
-	assert_int_equal(vsd_health_stalled(h, NULL, now, VSD_STALL_US, 2,
+	assert_int_equal(vsd_health_stalled(h, NULL, now, STALL_US, 2,
 	    &n), 0);
 	assert_int_equal(n, 1);
 	/* waiters that left do not count */
 	for (i = 0; i < 4; i++)
 		vsd_health_wait_end(h, &w[i]);
-	assert_int_equal(vsd_health_stalled(h, NULL, now + T0, VSD_STALL_US,
+	assert_int_equal(vsd_health_stalled(h, NULL, now + T0, STALL_US,
 	    1, &n), 0);
 	assert_int_equal(n, 0);
 	vsd_health_wait_end(h, &w[0]);          /* twice is harmless */
@@ -167,7 +168,7 @@ test_busy_but_answering_is_not_stalled(void **state)
 		for (i = 0; i < 8; i++)
 			vsd_health_wait_progress(&w[i], now - (i + 1) * MS);
 		assert_int_equal(vsd_health_stalled(h, NULL, now,
-		    VSD_STALL_US, 1, &n), 0);
+		    STALL_US, 1, &n), 0);
 	}
 	for (i = 0; i < 8; i++)
 		vsd_health_wait_end(h, &w[i]);
