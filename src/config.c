@@ -43,8 +43,28 @@ vsd_usage(FILE *f)
 "                           vsetd serving these shards.  Use IP addresses or\n"
 "                           names in /etc/hosts.\n"
 "  --workers N              worker threads, each with its own connection to\n"
-"                           every shard (default 4)\n"
+"                           every shard (default 4).  A shard that stops\n"
+"                           answering holds at most half of them: once that\n"
+"                           many calls have waited on it for over\n"
+"                           --shard-stall-ms without a byte from it, other\n"
+"                           calls skip it at once (a read uses a replica;\n"
+"                           else the shard is failed, UNAVAILABLE)\n"
 "  --deadline-ms N          deadline of calls that carry none (default 1000)\n"
+"  --shard-timeout-ms N     a shard connection that moves no byte (neither\n"
+"                           sends nor takes one) for N ms while replies are\n"
+"                           pending has failed: the call counts that shard\n"
+"                           timed out, even when its own deadline is later,\n"
+"                           and the failure counts towards the shard's circuit\n"
+"                           breaker (3 in a row open it).  A caller's deadline\n"
+"                           that ends first never counts against a shard.\n"
+"                           WAIT (--wait-replicas) gets --wait-ms on top.\n"
+"                           Raise it only if single commands run longer on\n"
+"                           your shards (default %d)\n"
+"  --shard-stall-ms N       see --workers: how long half of the workers must\n"
+"                           have waited on a shard with no byte from it for\n"
+"                           other calls to skip it (default %d).  No verdict\n"
+"                           on the shard: its breaker is not touched.  Keep it\n"
+"                           above the longest single command your shards run\n"
 "  --max-message-bytes N    largest request accepted; a larger one closes\n"
 "                           the client's connection (default 16777216)\n"
 "  --max-batch N            most items or ids in one Insert/Delete (default 10000)\n"
@@ -80,7 +100,8 @@ vsd_usage(FILE *f)
 "stderr.  SIGINT or SIGTERM stops accepting, finishes the calls in flight,\n"
 "and exits 0.  Exit status: 0 after a clean stop, 1 on a runtime failure\n"
 "(e.g. the listen address is taken), 2 on a usage error.\n",
-	    VSD_DEFAULT_LISTEN);
+	    VSD_DEFAULT_LISTEN, VSD_DEFAULT_SHARD_TIMEOUT_MS,
+	    VSD_DEFAULT_SHARD_STALL_MS);
 }
 
 enum {
@@ -88,7 +109,8 @@ enum {
 	OPT_MAXBATCH, OPT_MAXK, OPT_MAXDIM, OPT_MAXID, OPT_INFLIGHT,
 	OPT_LOGLEVEL, OPT_VERSION, OPT_CONFIG, OPT_RUSER, OPT_RPASS,
 	OPT_TLSCERT, OPT_TLSKEY, OPT_TLSCA, OPT_TLSVERIFY, OPT_HEDGE,
-	OPT_WAITN, OPT_WAITMS, OPT_SURVEY, OPT_METRICS,
+	OPT_WAITN, OPT_WAITMS, OPT_SURVEY, OPT_METRICS, OPT_SHARDTIMEOUT,
+	OPT_SHARDSTALL,
 };
 
 /* The long options; "redis-password" is only valid in the config file. */
@@ -98,6 +120,8 @@ static const struct option vsd_opts[] = {
 	{ "shard", required_argument, NULL, OPT_SHARD },
 	{ "workers", required_argument, NULL, OPT_WORKERS },
 	{ "deadline-ms", required_argument, NULL, OPT_DEADLINE },
+	{ "shard-timeout-ms", required_argument, NULL, OPT_SHARDTIMEOUT },
+	{ "shard-stall-ms", required_argument, NULL, OPT_SHARDSTALL },
 	{ "max-message-bytes", required_argument, NULL, OPT_MAXMSG },
 	{ "max-batch", required_argument, NULL, OPT_MAXBATCH },
 	{ "max-k", required_argument, NULL, OPT_MAXK },
@@ -259,6 +283,16 @@ vsd_apply(struct vsd_config *cfg, int opt, const char *val, int from_file)
 		if (vsd_parse_num("--deadline-ms", val, 1, 600000, &v) != 0)
 			return 2;
 		cfg->deadline_ms = (int)v;
+		return 0;
+	case OPT_SHARDTIMEOUT:
+		if (vsd_parse_num("--shard-timeout-ms", val, 1, 600000, &v) != 0)
+			return 2;
+		cfg->shard_timeout_ms = (int)v;
+		return 0;
+	case OPT_SHARDSTALL:
+		if (vsd_parse_num("--shard-stall-ms", val, 1, 600000, &v) != 0)
+			return 2;
+		cfg->shard_stall_ms = (int)v;
 		return 0;
 	case OPT_MAXMSG:
 		if (vsd_parse_num("--max-message-bytes", val, 1024, 1LL << 30,
@@ -459,6 +493,8 @@ vsd_config_parse(struct vsd_config *cfg, int argc, char **argv)
 	cfg->listen = VSD_DEFAULT_LISTEN;
 	cfg->workers = 4;
 	cfg->deadline_ms = 1000;
+	cfg->shard_timeout_ms = VSD_DEFAULT_SHARD_TIMEOUT_MS;
+	cfg->shard_stall_ms = VSD_DEFAULT_SHARD_STALL_MS;
 	cfg->max_message_bytes = 16u << 20;
 	cfg->max_batch = 10000;
 	cfg->max_k = 1000;

@@ -13,6 +13,8 @@
 #define VSD_DEFAULT_LISTEN "tcp://127.0.0.1:5555"
 #define VSD_MAX_SHARDS 1024
 #define VSD_MAX_ENDPOINTS 4      /* a primary and up to 3 replicas */
+#define VSD_DEFAULT_SHARD_TIMEOUT_MS 2000
+#define VSD_DEFAULT_SHARD_STALL_MS 250
 
 struct vsd_endpoint {
 	char *host;                  /* owned (vsd_config_fini frees) */
@@ -38,6 +40,13 @@ struct vsd_config {
 	uint32_t max_id_bytes;
 	int max_inflight;
 	int log_level;
+	/* A shard connection that moved no bytes for this long while replies
+	 * were pending fails (timed out) and counts against the shard's
+	 * breaker, whatever the caller's deadline (shards.h). */
+	int shard_timeout_ms;
+	/* Half of the workers waiting this long on one shard endpoint with no
+	 * byte from it make it "not answering" (health.h, the stall rule). */
+	int shard_stall_ms;
 
 	/* Redis AUTH for every shard connection.  The password comes only
 	 * from the config file or $VSETD_REDIS_PASSWORD, never from argv. */

@@ -15,6 +15,17 @@
  * - An idle connection may have been closed by the shard (restart, client
  *   timeout): before reusing one we peek at it, so a restarted shard costs
  *   a reconnect, not a failed request.
+ * - Blame: a link ends in one of three ways.  The shard failed it (refused,
+ *   lost, protocol error, AUTH refused, or silent for --shard-timeout-ms:
+ *   vsd_link_lost() with blame, reported to the breaker); it answered
+ *   (success); or we gave up for reasons of our own (the caller's
+ *   deadline, the stall rule, a hedge twin answered first: no verdict, and
+ *   a half-open probe is released for the next call).  Any link that ends
+ *   with replies outstanding is dropped.
+ * - While it waits, every link is on its endpoint's waiter list
+ *   (health.h) with the time bytes last moved; every VSD_STALL_CHECK_US a
+ *   waiting round asks whether it must give way (the stall rule), and
+ *   each round start asks whether the endpoint is "not answering".
  */
 #include <errno.h>
 #include <poll.h>
@@ -41,6 +52,9 @@ struct vsd_link {
 	int auth_pending;            /* an AUTH reply comes first */
 	int wait_pending;            /* a WAIT reply comes last */
 	int wait_acked;
+	int probe;                   /* holds the breaker's half-open probe */
+	int64_t progress_us;         /* bytes last moved (or the start) */
+	struct vsd_waiter wait;      /* on the endpoint's list while active */
 };
 
 /* One shard's part of a round. */
@@ -66,7 +80,15 @@ struct vsd_links {
 	int kind;                    /* of the current round */
 	struct vsd_cmd *cmds;        /* of the current round */
 	struct vsd_shard_result *res;
+	int64_t shard_timeout_us;    /* --shard-timeout-ms */
+	int64_t wait_us;             /* --wait-ms, allowed on top for WAIT */
+	int64_t stall_us;            /* --shard-stall-ms */
+	int quorum;                  /* stalled waiters that close an endpoint */
+	int64_t next_stall_check;    /* of the current round */
 };
+
+/* How often a waiting round applies the stall rule (health.h). */
+#define VSD_STALL_CHECK_US 50000
 
 #define VSD_LINK(l, s, e) (&(l)->link[(size_t)(s) * VSD_MAX_ENDPOINTS + (e)])
 
@@ -84,6 +106,11 @@ vsd_links_new(const struct vsd_config *cfg, struct vsd_health *health,
 	l->cfg = cfg;
 	l->stats = stats;
 	l->n = cfg->nshards;
+	l->shard_timeout_us = (int64_t)cfg->shard_timeout_ms * 1000;
+	l->wait_us = (int64_t)cfg->wait_ms * 1000;
+	l->stall_us = (int64_t)cfg->shard_stall_ms * 1000;
+	/* half of the workers, rounded up, at least 1 */
+	l->quorum = cfg->workers > 1 ? (cfg->workers + 1) / 2 : 1;
 	nl = (size_t)l->n * VSD_MAX_ENDPOINTS;
 	l->link = calloc(nl, sizeof(*l->link));
 	l->round = calloc(l->n, sizeof(*l->round));
@@ -115,6 +142,14 @@ vsd_link_clear_replies(struct vsd_link *k)
 	k->got = 0;
 }
 
+/* The link no longer waits (answered, failed or given up). */
+static void
+vsd_link_idle(struct vsd_link *k)
+{
+	k->active = 0;
+	vsd_health_wait_end(k->health, &k->wait);
+}
+
 static void
 vsd_link_drop(struct vsd_link *k)
 {
@@ -122,9 +157,34 @@ vsd_link_drop(struct vsd_link *k)
 		redisFree(k->ctx);
 		k->ctx = NULL;
 	}
-	k->active = 0;
+	vsd_link_idle(k);
 	k->auth_pending = 0;
 	k->wait_pending = 0;
+}
+
+/* Verdicts for the endpoint's breaker (health.h: what counts). */
+static void
+vsd_link_blame(struct vsd_link *k, const char *msg)
+{
+	vsd_health_failure(k->health, vs_now_us(), msg);
+	k->probe = 0;
+}
+
+static void
+vsd_link_praise(struct vsd_link *k)
+{
+	vsd_health_success(k->health);
+	k->probe = 0;
+}
+
+/* No verdict: only let go of a probe this link held. */
+static void
+vsd_link_no_verdict(struct vsd_link *k)
+{
+	if (k->probe) {
+		vsd_health_release(k->health);
+		k->probe = 0;
+	}
 }
 
 void
@@ -204,8 +264,23 @@ vsd_link_idle_ok(struct vsd_link *k)
 	return r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
-static void vsd_shard_failed(struct vsd_links *l, uint32_t s, int e,
-    int state, const char *msg);
+/* How a link was lost (vsd_link_lost). */
+enum vsd_lost {
+	VSD_LOST_FAULT,              /* the shard's fault: breaker, failover */
+	VSD_LOST_GAVE_WAY,           /* the stall rule: no verdict, failover */
+	VSD_LOST_DEADLINE,           /* the caller's deadline: no verdict */
+};
+
+static void vsd_link_lost(struct vsd_links *l, uint32_t s, int e,
+    int state, const char *msg, int how);
+
+/* The shard itself failed link (s, e). */
+static void
+vsd_shard_failed(struct vsd_links *l, uint32_t s, int e, int state,
+    const char *msg)
+{
+	vsd_link_lost(l, s, e, state, msg, VSD_LOST_FAULT);
+}
 
 /* Start shard s's commands on endpoint e.  0, or -1 (already handled). */
 static int
@@ -242,12 +317,25 @@ vsd_link_start(struct vsd_links *l, uint32_t s, int e)
 			return -1;
 		}
 		if (cfg->redis_password != NULL) {
+			int rv;
+
+			/* Without its AUTH the commands would run
+			 * unauthenticated (and fail NOAUTH, or worse, as
+			 * the default user): never send them alone. */
 			if (cfg->redis_user != NULL)
-				redisAppendCommand(k->ctx, "AUTH %s %s",
+				rv = redisAppendCommand(k->ctx, "AUTH %s %s",
 				    cfg->redis_user, cfg->redis_password);
 			else
-				redisAppendCommand(k->ctx, "AUTH %s",
+				rv = redisAppendCommand(k->ctx, "AUTH %s",
 				    cfg->redis_password);
+			if (rv != REDIS_OK) {
+				snprintf(msg, sizeof(msg), "%s:%d: queueing "
+				    "AUTH: %s", k->ep->host, k->ep->port,
+				    k->ctx->errstr[0] ? k->ctx->errstr :
+				    "out of memory");
+				vsd_shard_failed(l, s, e, VSD_SHARD_FAILED, msg);
+				return -1;
+			}
 			k->auth_pending = 1;
 		}
 	}
@@ -264,12 +352,22 @@ vsd_link_start(struct vsd_links *l, uint32_t s, int e)
 	k->wait_pending = 0;
 	k->wait_acked = -1;
 	if (l->kind == VSD_RUN_WRITE && cfg->wait_replicas > 0) {
-		redisAppendCommand(k->ctx, "WAIT %d %d", cfg->wait_replicas,
-		    cfg->wait_ms);
+		/* Without the WAIT the writes would be acknowledged with no
+		 * replica's say: fail the shard instead. */
+		if (redisAppendCommand(k->ctx, "WAIT %d %d",
+		    cfg->wait_replicas, cfg->wait_ms) != REDIS_OK) {
+			snprintf(msg, sizeof(msg), "%s:%d: queueing WAIT: %s",
+			    k->ep->host, k->ep->port, k->ctx->errstr[0] ?
+			    k->ctx->errstr : "out of memory");
+			vsd_shard_failed(l, s, e, VSD_SHARD_FAILED, msg);
+			return -1;
+		}
 		k->wait_pending = 1;
 	}
 	k->active = 1;
 	k->want_write = 1;
+	k->progress_us = vs_now_us();
+	vsd_health_wait_begin(k->health, &k->wait, k->progress_us);
 	/* Write now rather than after a ppoll() for POLLOUT: the socket is
 	 * almost always writable, and the shard starts a syscall sooner.
 	 * Whatever does not fit (or a connect still in progress: EAGAIN)
@@ -285,6 +383,32 @@ vsd_link_start(struct vsd_links *l, uint32_t s, int e)
 	return 0;
 }
 
+/* May a round use endpoint (s, e) now?  The stall rule first (a shard
+ * that is not answering is skipped without a verdict or a probe), then
+ * the breaker.  1 = yes (k->probe set when this call probes); 0 = skip,
+ * with why (whylen bytes) saying so. */
+static int
+vsd_endpoint_admit(struct vsd_links *l, uint32_t s, int e, int64_t now,
+    char *why, size_t whylen)
+{
+	struct vsd_link *k = VSD_LINK(l, s, e);
+	int n, rv;
+
+	k->probe = 0;
+	if (vsd_health_stalled(k->health, NULL, now, l->stall_us, l->quorum,
+	    &n)) {
+		snprintf(why, whylen, "shard %u (%s:%d) is not answering: %d "
+		    "calls have waited on it for over %d ms", s, k->ep->host,
+		    k->ep->port, n, l->cfg->shard_stall_ms);
+		return 0;
+	}
+	rv = vsd_health_admit(k->health, now, why, whylen);
+	if (rv == VSD_ADMIT_SKIP)
+		return 0;
+	k->probe = rv == VSD_ADMIT_PROBE;
+	return 1;
+}
+
 /* Try the next endpoint of shard s whose breaker admits a read now.
  * Returns 1 if one was started. */
 static int
@@ -292,15 +416,15 @@ vsd_try_replica(struct vsd_links *l, uint32_t s)
 {
 	const struct vsd_shard_addr *a = &l->cfg->shards[s];
 	char why[200];
-	int e, kind;
+	int e;
 
 	if (l->kind != VSD_RUN_READ)
 		return 0;
 	for (e = 1; e < a->nep; e++) {
 		if (l->round[s].tried & (1u << e))
 			continue;
-		if (!vsd_health_admit(VSD_LINK(l, s, e)->health, vs_now_us(),
-		    &kind, why, sizeof(why))) {
+		if (!vsd_endpoint_admit(l, s, e, vs_now_us(), why,
+		    sizeof(why))) {
 			l->round[s].tried |= 1u << e;
 			continue;
 		}
@@ -321,18 +445,19 @@ vsd_shard_has_active(struct vsd_links *l, uint32_t s)
 	return 0;
 }
 
-/* Link (s, e) failed: record it, then fail over, keep waiting for a hedge
- * twin, or give the shard up. */
+/* Link (s, e) is lost (how: enum vsd_lost): give the breaker its verdict,
+ * then fail over, keep waiting for a hedge twin, or give the shard up. */
 static void
-vsd_shard_failed(struct vsd_links *l, uint32_t s, int e, int state,
-    const char *msg)
+vsd_link_lost(struct vsd_links *l, uint32_t s, int e, int state,
+    const char *msg, int how)
 {
 	struct vsd_link *k = VSD_LINK(l, s, e);
 	struct vsd_shard_result *res = &l->res[s];
 
-	vsd_health_failure(k->health, vs_now_us(),
-	    state == VSD_SHARD_TIMED_OUT ? VSD_FAIL_TIMEOUT : VSD_FAIL_ERROR,
-	    msg);
+	if (how == VSD_LOST_FAULT)
+		vsd_link_blame(k, msg);
+	else
+		vsd_link_no_verdict(k);
 	vsd_debug("shard %u endpoint %d (%s:%d): %s", s, e, k->ep->host,
 	    k->ep->port, msg);
 	if (l->kind == VSD_RUN_WRITE)
@@ -349,7 +474,7 @@ vsd_shard_failed(struct vsd_links *l, uint32_t s, int e, int state,
 	}
 	if (vsd_shard_has_active(l, s))
 		return;                         /* a hedge twin may answer */
-	if (state != VSD_SHARD_TIMED_OUT && vsd_try_replica(l, s))
+	if (how != VSD_LOST_DEADLINE && vsd_try_replica(l, s))
 		return;
 	l->round[s].done = 1;
 }
@@ -403,8 +528,8 @@ vsd_link_collect(struct vsd_links *l, uint32_t s, int e)
 		}
 	}
 	/* Link (s, e) answered everything: it wins the shard. */
-	k->active = 0;
-	vsd_health_success(k->health);
+	vsd_link_idle(k);
+	vsd_link_praise(k);
 	if (r->done) {
 		vsd_link_clear_replies(k);      /* a hedge loser finishing late */
 		return;
@@ -421,10 +546,19 @@ vsd_link_collect(struct vsd_links *l, uint32_t s, int e)
 		struct vsd_link *t = VSD_LINK(l, s, f);
 
 		if (f != e && t->active) {
+			vsd_link_no_verdict(t);
 			vsd_link_clear_replies(t);
 			vsd_link_drop(t);
 		}
 	}
+}
+
+/* Bytes moved on k (a successful read or write after ppoll said so). */
+static void
+vsd_link_progress(struct vsd_link *k)
+{
+	k->progress_us = vs_now_us();
+	vsd_health_wait_progress(&k->wait, k->progress_us);
 }
 
 static void
@@ -444,6 +578,7 @@ vsd_link_io(struct vsd_links *l, uint32_t s, struct vsd_link *k,
 		}
 		if (done)
 			k->want_write = 0;
+		vsd_link_progress(k);
 	}
 	if (revents & (POLLIN | POLLERR | POLLHUP)) {
 		if (redisBufferRead(k->ctx) != REDIS_OK) {
@@ -455,6 +590,7 @@ vsd_link_io(struct vsd_links *l, uint32_t s, struct vsd_link *k,
 				vsd_shard_failed(l, s, e, VSD_SHARD_FAILED, msg);
 			return;
 		}
+		vsd_link_progress(k);
 		vsd_link_collect(l, s, e);
 	}
 }
@@ -498,8 +634,6 @@ vsd_round_begin(struct vsd_links *l, struct vsd_cmd *cmds, size_t n,
 static void
 vsd_round_start(struct vsd_links *l, int64_t now)
 {
-	struct vsd_link *k;
-	int kind;
 	uint32_t s;
 
 	for (s = 0; s < l->n; s++) {
@@ -510,12 +644,13 @@ vsd_round_start(struct vsd_links *l, int64_t now)
 			r->done = 1;
 			continue;
 		}
-		k = VSD_LINK(l, s, 0);
 		r->tried |= 1;
-		if (!vsd_health_admit(k->health, now, &kind, res->error,
+		if (!vsd_endpoint_admit(l, s, 0, now, res->error,
 		    sizeof(res->error))) {
-			res->state = kind == VSD_FAIL_TIMEOUT ?
-			    VSD_SHARD_TIMED_OUT : VSD_SHARD_FAILED;
+			/* Skipped (breaker open, or not answering): the
+			 * shard is unavailable, whatever opened the
+			 * breaker (protocol.md: failed, UNAVAILABLE). */
+			res->state = VSD_SHARD_FAILED;
 			if (!vsd_try_replica(l, s))
 				r->done = 1;
 			continue;
@@ -525,6 +660,70 @@ vsd_round_start(struct vsd_links *l, int64_t now)
 		    l->cfg->shards[s].nep > 1)
 			r->hedge_at = now + (int64_t)l->cfg->hedge_ms * 1000;
 	}
+}
+
+/* How long link k may move no byte before the shard has failed: the
+ * shard timeout, plus --wait-ms once only the WAIT reply is left (WAIT
+ * blocks that long by design). */
+static int64_t
+vsd_link_silence_us(const struct vsd_links *l, const struct vsd_link *k,
+    const struct vsd_shard_round *r)
+{
+	if (k->wait_pending && !k->auth_pending && k->got >= r->npending)
+		return l->shard_timeout_us + l->wait_us;
+	return l->shard_timeout_us;
+}
+
+/* The shard's own timeout and the stall rule (health.h) over every
+ * waiting link; the next time either can fire is folded into *wake. */
+static void
+vsd_round_watch(struct vsd_links *l, int64_t now, int64_t *wake)
+{
+	int check = now >= l->next_stall_check, waiting = 0, nst;
+	int64_t silence;
+	char msg[200];
+	uint32_t s;
+	int e;
+
+	if (check)
+		l->next_stall_check = now + VSD_STALL_CHECK_US;
+	for (s = 0; s < l->n; s++) {
+		struct vsd_shard_round *r = &l->round[s];
+
+		/* a lost link may start a replica: e runs on over it */
+		for (e = 0; !r->done && e < l->cfg->shards[s].nep; e++) {
+			struct vsd_link *k = VSD_LINK(l, s, e);
+
+			if (!k->active)
+				continue;
+			silence = vsd_link_silence_us(l, k, r);
+			if (now - k->progress_us >= silence) {
+				snprintf(msg, sizeof(msg), "%s:%d: no reply "
+				    "for %lld ms (the shard timeout; %zu of "
+				    "%zu replies in)", k->ep->host, k->ep->port,
+				    (long long)(silence / 1000), k->got,
+				    r->npending);
+				vsd_shard_failed(l, s, e, VSD_SHARD_TIMED_OUT,
+				    msg);
+				continue;
+			}
+			if (check && vsd_health_stalled(k->health, &k->wait,
+			    now, l->stall_us, l->quorum, &nst)) {
+				snprintf(msg, sizeof(msg), "shard %u (%s:%d) "
+				    "is not answering: %d calls have waited on "
+				    "it for over %d ms", s, k->ep->host,
+				    k->ep->port, nst, l->cfg->shard_stall_ms);
+				vsd_link_lost(l, s, e, VSD_SHARD_FAILED, msg,
+				    VSD_LOST_GAVE_WAY);
+				continue;
+			}
+			waiting = 1;
+			if (k->progress_us + silence < *wake)
+				*wake = k->progress_us + silence;
+		}
+	}
+	if (waiting && l->next_stall_check < *wake)
+		*wake = l->next_stall_check;
 }
 
 void
@@ -539,12 +738,14 @@ vsd_links_run(struct vsd_links *l, struct vsd_cmd *cmds, size_t n,
 
 	vsd_round_begin(l, cmds, n, kind, res);
 	l->started_us = vs_now_us();
+	l->next_stall_check = l->started_us + VSD_STALL_CHECK_US;
 	vsd_round_start(l, l->started_us);
 
 	for (;;) {
 		nfd = 0;
 		wake = deadline_us;
 		now = vs_now_us();
+		vsd_round_watch(l, now, &wake);
 		for (s = 0; s < l->n; s++) {
 			struct vsd_shard_round *r = &l->round[s];
 
@@ -591,7 +792,8 @@ vsd_links_run(struct vsd_links *l, struct vsd_cmd *cmds, size_t n,
 		}
 	}
 
-	/* Whatever is still waiting has run out of time. */
+	/* Whatever is still waiting has run out of the caller's time: not
+	 * the shard's fault (no verdict), and not a failover cue. */
 	for (s = 0; s < l->n; s++) {
 		for (e = 0; e < l->cfg->shards[s].nep; e++) {
 			struct vsd_link *k = VSD_LINK(l, s, e);
@@ -602,9 +804,9 @@ vsd_links_run(struct vsd_links *l, struct vsd_cmd *cmds, size_t n,
 			snprintf(msg, sizeof(msg), "%s:%d: no reply before the "
 			    "deadline (%zu of %zu replies in)", k->ep->host,
 			    k->ep->port, k->got, l->round[s].npending);
-			/* the deadline is the caller's, not a failover cue */
 			l->round[s].tried = ~0u;
-			vsd_shard_failed(l, s, e, VSD_SHARD_TIMED_OUT, msg);
+			vsd_link_lost(l, s, e, VSD_SHARD_TIMED_OUT, msg,
+			    VSD_LOST_DEADLINE);
 		}
 		if (!l->round[s].done && l->round[s].npending > 0 &&
 		    l->res[s].state == VSD_SHARD_UNUSED) {

@@ -10,9 +10,24 @@
  * shard's time, not the sum, and a stopped shard can hold a call no longer
  * than the deadline.
  *
- * A shard that times out or fails has its connection dropped (a late reply
- * would otherwise be read as the answer to the next command) and reports to
- * the shared circuit breaker (health.h).
+ * Time bounds of a round, and what each one says about the shard:
+ *   - the caller's deadline (deadline_us): links still waiting are
+ *     dropped (a late reply would otherwise be read as the answer to the
+ *     next command) and reported VSD_SHARD_TIMED_OUT, but the breaker
+ *     hears nothing: a hurried caller says nothing about the shard;
+ *   - the shard timeout (--shard-timeout-ms): a link that moved no byte
+ *     for that long while replies were pending has failed, TIMED_OUT, and
+ *     counts against the breaker (health.h), even when the caller's
+ *     deadline is later.  So a frozen shard holds a worker at most that
+ *     long (plus --wait-ms while only a WAIT reply is left);
+ *   - the stall rule (health.h): once half of the workers have waited on
+ *     an endpoint for over --shard-stall-ms with no byte from it, new rounds
+ *     skip it at once and younger waiters give way (reads fail over to a
+ *     replica; otherwise the shard is FAILED, "is not answering"), with
+ *     no verdict for the breaker.
+ * A refused or lost connection, a protocol error or an AUTH refusal fails
+ * the shard at once and counts against the breaker.  A shard skipped
+ * because its breaker is open is FAILED (UNAVAILABLE), whatever opened it.
  *
  * Replicas (--shard PRIMARY,REPLICA...): a read round uses the primary and
  * fails over to the next replica whose breaker admits it when the primary
@@ -51,8 +66,10 @@ struct vsd_cmd {
 enum vsd_shard_state {
 	VSD_SHARD_UNUSED = 0,        /* no command went to this shard */
 	VSD_SHARD_OK,                /* every reply arrived (some may be errors) */
-	VSD_SHARD_FAILED,            /* connection refused/lost, breaker open */
-	VSD_SHARD_TIMED_OUT,         /* replies missing at the deadline */
+	VSD_SHARD_FAILED,            /* connection refused/lost, protocol
+	                              * error, breaker open, not answering */
+	VSD_SHARD_TIMED_OUT,         /* replies missing at the caller's
+	                              * deadline or the shard timeout */
 };
 
 struct vsd_shard_result {
@@ -80,7 +97,8 @@ struct vsd_links *vsd_links_new(const struct vsd_config *cfg,
 void vsd_links_free(struct vsd_links *l);
 
 /* Run cmds[0..n) on their shards in parallel until all answered or
- * deadline_us (CLOCK_MONOTONIC, vs_now_us()).  res must have nshards
+ * deadline_us (CLOCK_MONOTONIC, vs_now_us()), each shard also bounded by
+ * the shard timeout and the stall rule (above).  res must have nshards
  * entries; it is overwritten.  Commands to one shard are pipelined in
  * order. */
 void vsd_links_run(struct vsd_links *l, struct vsd_cmd *cmds, size_t n,

@@ -14,12 +14,12 @@
  *   - after SIGCONT, full answers again (bounded wait).
  * The overshoot (duration - deadline) is printed as TAP comments, twice:
  *   - over NCALLS calls in a row against the frozen shard
- *     ("# overshoot p50=..ms p99=..ms max=..ms").  Most are negative: after
- *     3 timeouts the circuit breaker skips the shard, so only its probes
- *     wait for the deadline;
+ *     ("# overshoot p50=..ms p99=..ms max=..ms").  Each waits for the
+ *     deadline: a caller's own deadline never counts against the shard's
+ *     breaker, and DEADLINE_MS is far below --shard-timeout-ms, which
+ *     would (test_frozen.c);
  *   - over the calls that did wait the full deadline, gathered over NCYCLES
- *     SIGCONT/SIGSTOP cycles (each cycle closes the breaker, so the calls
- *     until it reopens all wait): "# waited overshoot p50= p99= max=".
+ *     SIGCONT/SIGSTOP cycles: "# waited overshoot p50= p99= max=".
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -154,8 +154,8 @@ test_sigstop_deadline(void **st)
 	    (long long)t);
 	assert_true(t >= 0);
 
-	/* The calls that really wait: each cycle stops the shard with the
-	 * breaker closed, so calls wait until 3 timeouts open it again. */
+	/* The calls that really wait, over stop/continue cycles (each call
+	 * after a SIGSTOP waits for its deadline). */
 	nw = 0;
 	for (c = 0; c < NCYCLES; c++) {
 		assert_int_equal(tp_redis_stop(&s->rig.shard[VICTIM]), 0);
