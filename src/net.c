@@ -439,6 +439,7 @@ static int
 vsd_conn_frame(struct vsd_net *net, struct vsd_conn *c)
 {
 	struct vsd_server *srv = net->srv;
+	uint32_t id = c->id, gen = c->gen;
 	struct vsd_njob *nj;
 	uint32_t deadline_ms;
 	size_t hdr = 0;
@@ -480,13 +481,13 @@ vsd_conn_frame(struct vsd_net *net, struct vsd_conn *c)
 	if (atomic_load(&srv->draining)) {
 		vsd_conn_refuse(net, c, nj, VSD_UNAVAILABLE,
 		    "server is shutting down");
-		return vsd_conn_find(net, nj->conn, nj->gen) ? 0 : -1;
+		return vsd_conn_find(net, id, gen) ? 0 : -1;
 	}
 	if (atomic_fetch_add(&srv->inflight, 1) + 1 > srv->cfg->max_inflight) {
 		atomic_fetch_sub(&srv->inflight, 1);
 		vsd_conn_refuse(net, c, nj, VSD_RESOURCE_EXHAUSTED, "server "
 		    "busy: too many requests in flight (--max-inflight)");
-		return vsd_conn_find(net, nj->conn, nj->gen) ? 0 : -1;
+		return vsd_conn_find(net, id, gen) ? 0 : -1;
 	}
 	c->inflight++;
 	vsd_workers_submit(srv, &nj->job);
