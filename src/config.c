@@ -62,7 +62,7 @@ vsd_usage(FILE *f)
 "                           buffers freed (default 10000)\n"
 "  --max-conn-inflight N    requests of one connection worked on at once;\n"
 "                           further ones wait unread in its socket (default\n"
-"                           64, at most --max-inflight)\n"
+"                           32, at most --max-inflight)\n"
 "  --max-conn-pending-bytes N\n"
 "                           unsent reply bytes held for one connection; past\n"
 "                           it the connection's requests are not read until\n"
@@ -114,7 +114,7 @@ enum {
 
 /* Defaults of the native listener's bounds */
 #define VSD_DEFAULT_FRAME_TIMEOUT_MS 10000
-#define VSD_DEFAULT_CONN_INFLIGHT 64
+#define VSD_DEFAULT_CONN_INFLIGHT 32
 #define VSD_DEFAULT_MAX_BUFFERED (256u << 20)
 
 /* The long options; "redis-password" is only valid in the config file. */

@@ -89,6 +89,11 @@
 #define VSD_NET_MAX_EVENTS 64
 #define VSD_NET_IOV 64               /* replies per writev */
 #define VSD_NET_BACKLOG 512
+/* The kernel's send buffer of a connection, fixed (the kernel doubles
+ * it): with autotuning, a client that reads nothing could make the kernel
+ * hold up to net.ipv4.tcp_wmem's maximum (4 MiB) of replies per
+ * connection, out of sight of --max-buffered-bytes. */
+#define VSD_NET_SNDBUF (256 * 1024)
 #define VSD_NET_ACCEPT_PAUSE_MS 100  /* after running out of descriptors */
 /* Frames this large get their own mapping, so freeing one gives the
  * memory back to the system (malloc may keep it). */
@@ -670,7 +675,7 @@ vsd_net_accept(struct vsd_net *net)
 	struct vsd_conn *c, **nc;
 	uint32_t *ng, id, ncap;
 	char host[INET6_ADDRSTRLEN + 1], port[8];
-	int fd, one = 1;
+	int fd, one = 1, sndbuf = VSD_NET_SNDBUF;
 
 	for (;;) {
 		sl = sizeof(ss);
@@ -690,6 +695,7 @@ vsd_net_accept(struct vsd_net *net)
 			return;
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 		if (write(fd, hs, sizeof(hs)) != (ssize_t)sizeof(hs)) {
 			close(fd);
 			continue;
