@@ -878,6 +878,10 @@ vsd_net_draining(struct vsd_net *net, int64_t now)
 		return;
 	net->drain_us = now;
 	if (net->lfd >= 0) {
+		/* Connections the kernel completed but we have not accepted
+		 * would be reset by the close, after their clients sent a
+		 * request: take them first, so they are answered. */
+		vsd_net_accept(net);
 		close(net->lfd);
 		net->lfd = -1;
 	}
@@ -976,13 +980,20 @@ vsd_net_main(void *arg)
 			}
 			if ((c = net->conns[tag]) == NULL)
 				continue;
+			if ((evs[i].events & (EPOLLHUP | EPOLLERR)) &&
+			    c->state != VSD_CONN_REJECTED) {
+				/* reset (or closed both ways): nothing can
+				 * be answered any more */
+				vsd_conn_close(net, c, NULL);
+				continue;
+			}
 			if (evs[i].events & EPOLLOUT) {
 				if (vsd_conn_flush(net, c) != 0)
 					continue;
 				vsd_conn_watch(net, c);
 			}
 			if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-				vsd_conn_read(net, c);
+				vsd_conn_read(net, c);  /* REJECTED: to EOF */
 		}
 	}
 	return NULL;

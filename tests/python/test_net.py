@@ -424,6 +424,102 @@ class Shutdown(unittest.TestCase):
             self.assertEqual(missing, [], "acknowledged writes missing from Redis")
 
 
+    def test_pipelined_calls_all_get_a_status(self) -> None:
+        """Raw SP connections keep DEPTH Inserts in flight each (as REQ
+        contexts do) when SIGTERM arrives: every request fully sent gets a
+        reply before the connection closes."""
+        self.run_pipelined(16, 4, False)
+
+    def test_connection_per_call_all_get_a_status(self) -> None:
+        """Clients that dial a new connection for each call (a raw client
+        written from the docs does): a call whose request was sent gets an
+        answer; a dial refused after the listener closed sent nothing."""
+        self.run_pipelined(16, 1, True)
+
+    def run_pipelined(self, nconn: int, depth: int, per_call: bool) -> None:
+        with Deployment(shards=2) as dep:
+            acked: List[str] = []
+            lost: List[int] = []
+            send_failed: List[str] = []
+            statuses: List[str] = []
+            lock = threading.Lock()
+            socks = [sp_connect(dep.url) for _ in range(nconn)]
+
+            def run(k: int, s: socket.socket) -> None:
+                sent = {}
+                seq = 0
+                stopping = False
+
+                def send_one() -> None:
+                    nonlocal seq
+                    seq += 1
+                    ids = [f"p{k}-{seq}-{j}" for j in range(3)]
+                    req = pb.InsertRequest(collection="pipe", items=[
+                        pb.Item(id=x, vector=[1.0, float(j), 0.25]) for j, x in enumerate(ids)])
+                    s.sendall(frame(seq, envelope("Insert", req.SerializeToString(), seq, 2000)))
+                    sent[seq] = ids
+
+                s.settimeout(5.0)
+                try:
+                    for _ in range(depth):
+                        send_one()
+                except OSError as e:
+                    with lock:
+                        send_failed.append(str(e))
+                    return
+                while sent:
+                    try:
+                        sp_id, rep = recv_reply(s)
+                    except (EOFError, OSError):
+                        with lock:
+                            lost.append(len(sent))
+                        return
+                    if per_call and not stopping:
+                        s.close()
+                        try:
+                            s = sp_connect(dep.url)
+                        except (OSError, AssertionError, EOFError):
+                            stopping = True   # not listening: nothing sent
+                    ids = sent.pop(sp_id)
+                    with lock:
+                        if not rep.HasField("status"):
+                            acked.extend(ids)
+                        else:
+                            statuses.append(rep.status.message)
+                            if "shutting down" in rep.status.message:
+                                stopping = True
+                    if not stopping:
+                        try:
+                            send_one()
+                        except OSError as e:
+                            # the server closed a connection it had
+                            # accepted, without a status
+                            with lock:
+                                send_failed.append(str(e))
+                            return
+                s.close()
+
+            threads = [threading.Thread(target=run, args=(k, s)) for k, s in enumerate(socks)]
+            for th in threads:
+                th.start()
+            time.sleep(1.0)
+            rc = dep.stop_vsetd()
+            for th in threads:
+                th.join(10)
+            print(f"# sigterm {'connection per call' if per_call else 'pipelined'}: {len(acked) // 3} calls acknowledged, {len(statuses)} "
+                  f"answered with a status, {sum(lost)} sent calls without any answer, "
+                  f"{len(send_failed)} sends cut by a close")
+            self.assertEqual(rc, 0)
+            self.assertEqual(lost, [], "sent calls whose connection closed unanswered")
+            self.assertEqual(send_failed, [], "connections closed under a client's request")
+            stored = set()
+            for sh in dep.shards:
+                out = redis_cli(sh.port, "VRANDMEMBER", "vsetd:pipe", "10000000")
+                stored.update(re.findall(r'"([^"]+)"', out))
+            self.assertEqual([x for x in acked if x not in stored], [],
+                             "acknowledged writes missing from Redis")
+
+
 def measure(binary: str, attr_bytes: int = 400000, requests: int = 5) -> None:
     """Before/after figures: the two memory scenarios, default flags."""
     with Deployment(shards=1, vsetd_bin=binary) as dep:
