@@ -55,6 +55,14 @@ def rss_kb(pid: int) -> int:
     return -1
 
 
+def under_asan(pid: int) -> bool:
+    """AddressSanitizer keeps freed memory in its quarantine (up to 256 MiB),
+    so RSS says nothing about vsetd there: RSS bounds are then only printed
+    (as in reliability-overload); LeakSanitizer checks at exit instead."""
+    with open(f"/proc/{pid}/maps") as f:
+        return "libasan" in f.read()
+
+
 def hostport(url: str) -> Tuple[str, int]:
     host, _, port = url[len("tcp://"):].rpartition(":")
     return host, int(port)
@@ -264,7 +272,8 @@ class Bounds(unittest.TestCase):
                 print(f"# rss half-frame: base={base}KiB stalled={held}KiB "
                       f"after close={after}KiB (closed within {took:.1f} s)")
                 self.assertGreaterEqual(took, timeout_ms / 1000 - 0.2)
-                self.assertLess(after, base + 8 * 1024, "half-frame memory not returned")
+                if not under_asan(pid):
+                    self.assertLess(after, base + 8 * 1024, "half-frame memory not returned")
                 self.assertEqual(c.search("hf", [1.0, 0.0], k=1).ids(), ["a"])
             self.assertEqual(dep.stop_vsetd(), 0)
 
@@ -316,7 +325,8 @@ class Bounds(unittest.TestCase):
                 self.assertGreater(closed, len(conns) // 2, "slow readers were not shed")
                 # requests and replies held within --max-buffered-bytes, plus
                 # the allocator's slack and the kernel's pages for 200 sockets
-                self.assertLess(peak, base + (bound + 24 * MIB) // 1024)
+                if not under_asan(pid):
+                    self.assertLess(peak, base + (bound + 24 * MIB) // 1024)
                 self.assertEqual(c.get("slow", "big").id, "big")
             self.assertEqual(dep.stop_vsetd(), 0)
 
