@@ -364,16 +364,27 @@ vsd_conn_flush(struct vsd_net *net, struct vsd_conn *c)
 }
 
 /* Close the connections holding the most unsent replies until need more
- * bytes fit under --max-buffered-bytes.  -1 if they still do not (the
- * bytes are then held by requests, which free themselves). */
+ * bytes fit under --max-buffered-bytes.  Nobody is closed, and -1 is
+ * returned, when closing every holder of replies would not make room: the
+ * bytes are then held by requests being worked on, which free themselves,
+ * and closing would only cut clients for nothing. */
 static int
 vsd_net_shed(struct vsd_net *net, size_t need)
 {
 	const struct vsd_config *cfg = net->srv->cfg;
 	struct vsd_conn *worst;
+	size_t held, out = 0;
 	char why[160];
 	uint32_t i;
 
+	held = (size_t)atomic_load(&net->buffered) + need;
+	if (held <= cfg->max_buffered)
+		return 0;
+	for (i = 0; i < net->cap; i++)
+		if (net->conns[i] != NULL)
+			out += net->conns[i]->out_bytes;
+	if (held - out > cfg->max_buffered)
+		return -1;
 	while ((size_t)atomic_load(&net->buffered) + need > cfg->max_buffered) {
 		worst = NULL;
 		for (i = 0; i < net->cap; i++)

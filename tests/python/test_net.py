@@ -343,7 +343,7 @@ class QueueDeadline(unittest.TestCase):
             try:
                 holders = []
                 for _ in range(2):               # every worker waits on shard 0
-                    hc = vsetd.Client(dep.url, timeout=4.0, grace=1.0)
+                    hc = vsetd.Client(dep.url, timeout=2.0, grace=1.0)
                     t = threading.Thread(target=lambda hc=hc: self._ignore(hc.search, "qd", [1.0, 0.0]))
                     t.start()
                     holders.append((hc, t))
