@@ -258,6 +258,10 @@ class Bounds(unittest.TestCase):
                 base = rss_kb(pid)
                 t0 = time.monotonic()
                 conns = stall_half_frames(dep.url, 6, 16 * MIB - 64, 15 * MIB)
+                # and one that stops inside the handshake
+                hs = socket.create_connection(hostport(dep.url), timeout=5)
+                hs.sendall(b"\x00SP")
+                conns.append(hs)
                 held = rss_kb(pid)
                 # another client's calls keep working while they stall
                 for _ in range(5):
