@@ -73,6 +73,26 @@ vsd_usage(FILE *f)
 "  --max-id-bytes N         longest element id, in bytes (default 1024)\n"
 "  --max-inflight N         requests accepted at once; beyond it calls get\n"
 "                           RESOURCE_EXHAUSTED at once (default 256)\n"
+"\n"
+"  Bounds of a tcp:// listener (served by vsetd itself, without libnng):\n"
+"  --frame-timeout-ms N     a request (or the connection handshake) whose\n"
+"                           first byte arrived must be complete within N ms,\n"
+"                           and a connection whose replies have not moved\n"
+"                           for N ms (the client reads none) is closed, its\n"
+"                           buffers freed (default 10000)\n"
+"  --max-conn-inflight N    requests of one connection worked on at once;\n"
+"                           further ones wait unread in its socket (default\n"
+"                           32, at most --max-inflight)\n"
+"  --max-conn-pending-bytes N\n"
+"                           unsent reply bytes held for one connection; past\n"
+"                           it the connection's requests are not read until\n"
+"                           it reads its replies (default 2 x\n"
+"                           --max-message-bytes)\n"
+"  --max-buffered-bytes N   request and reply bytes held for all connections\n"
+"                           together; past it the connection holding the most\n"
+"                           unsent replies is closed, and requests are read\n"
+"                           only as memory frees (default 67108864)\n"
+"\n"
 "  --redis-user NAME        ACL user for Redis AUTH (password: see below)\n"
 "  --tls-cert FILE          PEM certificate (chain) for tls+tcp:// listeners\n"
 "  --tls-key FILE           PEM private key for tls+tcp:// listeners\n"
@@ -110,8 +130,14 @@ enum {
 	OPT_LOGLEVEL, OPT_VERSION, OPT_CONFIG, OPT_RUSER, OPT_RPASS,
 	OPT_TLSCERT, OPT_TLSKEY, OPT_TLSCA, OPT_TLSVERIFY, OPT_HEDGE,
 	OPT_WAITN, OPT_WAITMS, OPT_SURVEY, OPT_METRICS, OPT_SHARDTIMEOUT,
-	OPT_SHARDSTALL,
+	OPT_SHARDSTALL, OPT_FRAMETMO, OPT_CONNINFLIGHT, OPT_CONNPENDING,
+	OPT_MAXBUFFERED,
 };
+
+/* Defaults of the native listener's bounds */
+#define VSD_DEFAULT_FRAME_TIMEOUT_MS 10000
+#define VSD_DEFAULT_CONN_INFLIGHT 32
+#define VSD_DEFAULT_MAX_BUFFERED (64u << 20)
 
 /* The long options; "redis-password" is only valid in the config file. */
 static const struct option vsd_opts[] = {
@@ -138,6 +164,10 @@ static const struct option vsd_opts[] = {
 	{ "wait-ms", required_argument, NULL, OPT_WAITMS },
 	{ "survey-listen", required_argument, NULL, OPT_SURVEY },
 	{ "metrics-listen", required_argument, NULL, OPT_METRICS },
+	{ "frame-timeout-ms", required_argument, NULL, OPT_FRAMETMO },
+	{ "max-conn-inflight", required_argument, NULL, OPT_CONNINFLIGHT },
+	{ "max-conn-pending-bytes", required_argument, NULL, OPT_CONNPENDING },
+	{ "max-buffered-bytes", required_argument, NULL, OPT_MAXBUFFERED },
 	{ "log-level", required_argument, NULL, OPT_LOGLEVEL },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "help", no_argument, NULL, 'h' },
@@ -325,6 +355,29 @@ vsd_apply(struct vsd_config *cfg, int opt, const char *val, int from_file)
 			return 2;
 		cfg->max_inflight = (int)v;
 		return 0;
+	case OPT_FRAMETMO:
+		if (vsd_parse_num("--frame-timeout-ms", val, 100, 3600000,
+		    &v) != 0)
+			return 2;
+		cfg->frame_timeout_ms = (int)v;
+		return 0;
+	case OPT_CONNINFLIGHT:
+		if (vsd_parse_num("--max-conn-inflight", val, 1, 65536, &v) != 0)
+			return 2;
+		cfg->max_conn_inflight = (int)v;
+		return 0;
+	case OPT_CONNPENDING:
+		if (vsd_parse_num("--max-conn-pending-bytes", val, 4096,
+		    1LL << 40, &v) != 0)
+			return 2;
+		cfg->max_conn_pending = (size_t)v;
+		return 0;
+	case OPT_MAXBUFFERED:
+		if (vsd_parse_num("--max-buffered-bytes", val, 1LL << 20,
+		    1LL << 44, &v) != 0)
+			return 2;
+		cfg->max_buffered = (size_t)v;
+		return 0;
 	case OPT_RUSER:
 		cfg->redis_user = val;
 		return 0;
@@ -480,6 +533,17 @@ vsd_check(struct vsd_config *cfg)
 		fprintf(stderr, "vsetd: --tls-verify-clients needs --tls-ca\n");
 		return 2;
 	}
+	if (cfg->max_buffered < cfg->max_message_bytes) {
+		fprintf(stderr, "vsetd: --max-buffered-bytes (%zu) must be at "
+		    "least --max-message-bytes (%zu)\n", cfg->max_buffered,
+		    cfg->max_message_bytes);
+		return 2;
+	}
+	/* Derived defaults of the native listener's bounds */
+	if (cfg->max_conn_pending == 0)
+		cfg->max_conn_pending = 2 * cfg->max_message_bytes;
+	if (cfg->max_conn_inflight > cfg->max_inflight)
+		cfg->max_conn_inflight = cfg->max_inflight;
 	return 0;
 }
 
@@ -501,6 +565,9 @@ vsd_config_parse(struct vsd_config *cfg, int argc, char **argv)
 	cfg->max_dim = 32768;
 	cfg->max_id_bytes = 1024;
 	cfg->max_inflight = 256;
+	cfg->frame_timeout_ms = VSD_DEFAULT_FRAME_TIMEOUT_MS;
+	cfg->max_conn_inflight = VSD_DEFAULT_CONN_INFLIGHT;
+	cfg->max_buffered = VSD_DEFAULT_MAX_BUFFERED;
 	cfg->wait_ms = 100;
 	cfg->log_level = VSD_LOG_INFO;
 

@@ -48,6 +48,15 @@ struct vsd_config {
 	 * byte from it make it "not answering" (health.h, the stall rule). */
 	int shard_stall_ms;
 
+	/* native tcp:// listener bounds (net.c, docs/operations.md) */
+	int frame_timeout_ms;        /* a frame (or handshake) started must
+	                              * complete within this; a reply left
+	                              * unread this long closes the connection */
+	size_t max_conn_pending;     /* unsent reply bytes per connection
+	                              * before it is no longer read */
+	size_t max_buffered;         /* request + reply bytes held, in total */
+	int max_conn_inflight;       /* requests per connection at once */
+
 	/* Redis AUTH for every shard connection.  The password comes only
 	 * from the config file or $VSETD_REDIS_PASSWORD, never from argv. */
 	const char *redis_user;      /* NULL = the default user */

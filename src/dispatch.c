@@ -108,12 +108,13 @@ vsd_reply_status(uint64_t request_id, int code, const char *msg)
 
 /* The call's deadline: what the caller asked for (capped), else the
  * server's default, counted from when the request arrived.  Shards get a
- * little less, to leave time to merge and send the reply. */
-static void
-vsd_call_deadline(struct vsd_call *call, uint32_t asked, int64_t recv_us,
+ * little less, to leave time to merge and send the reply; the request is
+ * past its deadline (never started) from that time on. */
+static int64_t
+vsd_deadline(const struct vsd_config *cfg, uint32_t asked, int64_t recv_us,
     int64_t *end_us)
 {
-	int64_t ms = asked != 0 ? asked : (uint32_t)call->srv->cfg->deadline_ms;
+	int64_t ms = asked != 0 ? asked : (uint32_t)cfg->deadline_ms;
 	int64_t reserve;
 
 	if (ms > VSD_MAX_DEADLINE_MS)
@@ -122,11 +123,36 @@ vsd_call_deadline(struct vsd_call *call, uint32_t asked, int64_t recv_us,
 	reserve = ms * 100;                     /* 10% ... */
 	if (reserve > 2000)
 		reserve = 2000;                 /* ... at most 2 ms */
-	call->deadline_us = *end_us - reserve;
+	return *end_us - reserve;
+}
+
+int64_t
+vsd_request_due_us(const struct vsd_config *cfg, uint32_t deadline_ms,
+    int64_t recv_us)
+{
+	int64_t end_us;
+
+	return vsd_deadline(cfg, deadline_ms, recv_us, &end_us);
+}
+
+static void
+vsd_call_deadline(struct vsd_call *call, uint32_t asked, int64_t recv_us,
+    int64_t *end_us)
+{
+	call->deadline_us = vsd_deadline(call->srv->cfg, asked, recv_us,
+	    end_us);
 }
 
 nng_msg *
 vsd_dispatch(struct vsd_worker *w, const nng_msg *req, int64_t recv_us)
+{
+	return vsd_dispatch_bytes(w, nng_msg_body((nng_msg *)req),
+	    nng_msg_len((nng_msg *)req), recv_us);
+}
+
+nng_msg *
+vsd_dispatch_bytes(struct vsd_worker *w, const uint8_t *req, size_t len,
+    int64_t recv_us)
 {
 	ProtobufCAllocator alloc = { vsd_pb_alloc, vsd_pb_free, &w->arena };
 	const ProtobufCMethodDescriptor *md = NULL;
@@ -145,12 +171,10 @@ vsd_dispatch(struct vsd_worker *w, const nng_msg *req, int64_t recv_us)
 	call.srv = w->srv;
 	call.lim = &w->srv->limits;
 
-	env = vsd_envelope_decode(nng_msg_body((nng_msg *)req),
-	    nng_msg_len((nng_msg *)req), &call.st);
+	env = vsd_envelope_decode(req, len, &call.st);
 	if (env == NULL) {
 		/* still answer to the caller's id when the bytes carry one */
-		id = vsd_envelope_peek_id(nng_msg_body((nng_msg *)req),
-		    nng_msg_len((nng_msg *)req));
+		id = vsd_envelope_peek_id(req, len);
 		goto out;
 	}
 	id = env->request_id;

@@ -7,6 +7,10 @@
 #include "envelope.h"
 #include "wire_check.h"
 
+/* RequestEnvelope field numbers (proto/vsetd/v1/vsetd.proto) */
+#define VSD_ENV_FIELD_DEADLINE 3
+#define VSD_ENV_FIELD_ID 4
+
 Vsetd__V1__RequestEnvelope *
 vsd_envelope_decode(const uint8_t *buf, size_t len, struct vsd_status *st)
 {
@@ -53,39 +57,57 @@ vsd_varint(const uint8_t *buf, size_t len, size_t *pos, uint64_t *v)
 uint64_t
 vsd_envelope_peek_id(const uint8_t *buf, size_t len)
 {
-	uint64_t key, v, id = 0;
+	uint64_t id;
+	uint32_t deadline_ms;
+
+	vsd_envelope_peek(buf, len, &id, &deadline_ms);
+	return id;
+}
+
+void
+vsd_envelope_peek(const uint8_t *buf, size_t len, uint64_t *id_out,
+    uint32_t *deadline_out)
+{
+	uint64_t key, v, id = 0, deadline = 0;
 	size_t pos = 0;
+
+	*id_out = 0;
+	*deadline_out = 0;
 
 	while (pos < len) {
 		if (vsd_varint(buf, len, &pos, &key) != 0)
-			return 0;
+			return;
 		switch (key & 7) {
 		case 0:                         /* varint */
 			if (vsd_varint(buf, len, &pos, &v) != 0)
-				return 0;
-			if ((key >> 3) == 4)
+				return;
+			if ((key >> 3) == VSD_ENV_FIELD_ID)
 				id = v;
+			else if ((key >> 3) == VSD_ENV_FIELD_DEADLINE)
+				deadline = v;
 			break;
 		case 1:                         /* 64-bit */
 			if (len - pos < 8)
-				return 0;
+				return;
 			pos += 8;
 			break;
 		case 2:                         /* length-delimited */
 			if (vsd_varint(buf, len, &pos, &v) != 0 || v > len - pos)
-				return 0;
+				return;
 			pos += (size_t)v;
 			break;
 		case 5:                         /* 32-bit */
 			if (len - pos < 4)
-				return 0;
+				return;
 			pos += 4;
 			break;
 		default:
-			return 0;
+			return;
 		}
 	}
-	return id;
+	*id_out = id;
+	/* uint32 on the wire: protobuf keeps the low 32 bits */
+	*deadline_out = (uint32_t)deadline;
 }
 
 static void

@@ -26,6 +26,11 @@ Vsetd__V1__RequestEnvelope *vsd_envelope_decode(const uint8_t *buf,
 /* Read request_id (field 4) without decoding anything else; 0 if absent or
  * the bytes are malformed.  For refusals made before a worker decodes. */
 uint64_t vsd_envelope_peek_id(const uint8_t *buf, size_t len);
+/* Read request_id and deadline_ms (field 3) the same way; both 0 when the
+ * bytes are malformed.  For queueing a request before it is decoded: its
+ * deadline is known, so it can be answered on time while it waits. */
+void vsd_envelope_peek(const uint8_t *buf, size_t len, uint64_t *id,
+    uint32_t *deadline_ms);
 
 /* Size and packing of a reply envelope carrying status and payload
  * (payload may be NULL/0).  pack writes exactly _size bytes into out. */

@@ -34,6 +34,11 @@
  *
  * The listener enforces --max-message-bytes (NNG_OPT_RECVMAXSZ): nng closes
  * the connection of a client that sends more, without telling us.
+ *
+ * This file serves tls+tcp://, ipc:// and ws:// listeners only: a tcp://
+ * listener is served by net.c without libnng (no socket is opened here),
+ * because only there can vsetd bound and time out what each connection
+ * buffers (docs/operations.md).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -135,6 +140,22 @@ vsd_slot_send(struct vsd_slot *slot, nng_msg *reply)
 	nng_ctx_send(slot->ctx, slot->aio);
 }
 
+/* The slot's request as a queued job, with its deadline peeked. */
+static void
+vsd_slot_job(struct vsd_slot *slot)
+{
+	struct vsd_job *job = &slot->job;
+	uint32_t deadline_ms;
+
+	job->kind = VSD_JOB_SLOT;
+	job->body = nng_msg_body(slot->msg);
+	job->len = nng_msg_len(slot->msg);
+	job->recv_us = slot->recv_us;
+	vsd_envelope_peek(job->body, job->len, &job->request_id, &deadline_ms);
+	job->due_us = vsd_request_due_us(slot->srv->cfg, deadline_ms,
+	    job->recv_us);
+}
+
 static void
 vsd_slot_cb(void *arg)
 {
@@ -165,7 +186,8 @@ vsd_slot_cb(void *arg)
 		}
 		slot->msg = msg;
 		slot->state = VSD_SLOT_WORK;
-		vsd_workers_submit(srv, slot);
+		vsd_slot_job(slot);
+		vsd_workers_submit(srv, &slot->job);
 		return;
 	case VSD_SLOT_SEND:
 		if (rv != 0) {
@@ -259,6 +281,8 @@ vsd_listener_open(struct vsd_server *srv)
 	const struct vsd_config *cfg = srv->cfg;
 	int i, rv;
 
+	if (srv->native)
+		return 0;               /* net.c serves tcp:// */
 	if ((rv = nng_rep0_open(&srv->sock)) != 0) {
 		vsd_err("opening REP socket: %s", nng_strerror(rv));
 		return -1;
@@ -299,6 +323,8 @@ vsd_listener_start(struct vsd_server *srv, char *bound, size_t boundlen)
 {
 	int rv;
 
+	if (srv->native)
+		return 0;
 	if ((rv = nng_listener_start(srv->listener, 0)) != 0) {
 		vsd_err("cannot listen on %s: %s", srv->cfg->listen,
 		    nng_strerror(rv));
@@ -373,6 +399,8 @@ vsd_listener_stop(struct vsd_server *srv)
 {
 	int i;
 
+	if (srv->native)
+		return;
 	/* No new connections; cancel every slot's pending receive or send
 	 * and wait for its callback (which does not resubmit on
 	 * NNG_ECANCELED); after that no callback of ours can run again, so

@@ -5,9 +5,10 @@
  * Signals are blocked in every thread and taken synchronously here with
  * sigwait(), so no handler ever runs in the middle of nng or hiredis.
  *
- * Shutdown order matters: refuse new requests, wait (bounded) for the ones
- * in flight, join the workers (they send their last replies), and only then
- * close the socket and stop every aio before freeing.
+ * Shutdown order matters: refuse new requests (with UNAVAILABLE), wait
+ * (bounded) for the ones in flight, join the workers (they send their last
+ * replies), let the net thread write every reply still queued (net.c),
+ * and only then close the sockets and stop every aio before freeing.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -31,6 +32,7 @@ vsd_drain(struct vsd_server *srv)
 	    ((int64_t)srv->cfg->deadline_ms + VSD_DRAIN_SLACK_MS) * 1000;
 
 	atomic_store(&srv->draining, 1);
+	vsd_net_wake(srv);              /* closes a native listener */
 	while (atomic_load(&srv->inflight) > 0 && vs_now_us() < until)
 		usleep(2000);
 	if (atomic_load(&srv->inflight) > 0)
@@ -68,19 +70,21 @@ main(int argc, char **argv)
 	srv.limits.max_dim = cfg.max_dim;
 	srv.limits.max_id_bytes = cfg.max_id_bytes;
 	pthread_mutex_init(&srv.mu, NULL);
+	pthread_cond_init(&srv.qcv, NULL);
 	nhealth = (size_t)cfg.nshards * VSD_MAX_ENDPOINTS;
 	if ((srv.health = calloc(nhealth, sizeof(*srv.health))) == NULL)
 		goto out;
 	for (h = 0; h < nhealth; h++)
 		vsd_health_init(&srv.health[h], (uint32_t)getpid() ^ (uint32_t)h);
 
-	if (vsd_listener_open(&srv) != 0)
+	if (vsd_net_open(&srv) != 0 || vsd_listener_open(&srv) != 0)
 		goto out;
 	if (vsd_workers_start(&srv) != 0)
 		goto out;
 	workers_up = 1;
 	srv.started_us = vs_now_us();
-	if (vsd_listener_start(&srv, bound, sizeof(bound)) != 0)
+	if (vsd_listener_start(&srv, bound, sizeof(bound)) != 0 ||
+	    vsd_net_start(&srv, bound, sizeof(bound)) != 0)
 		goto out;
 	snprintf(srv.bound, sizeof(srv.bound), "%s", bound);
 	if (cfg.survey_listen != NULL &&
@@ -109,10 +113,12 @@ out:
 	vsd_survey_stop(&srv);
 	if (workers_up)
 		vsd_workers_stop(&srv);
+	vsd_net_stop(&srv);
 	vsd_listener_stop(&srv);
 	for (h = 0; srv.health != NULL && h < nhealth; h++)
 		vsd_health_fini(&srv.health[h]);
 	free(srv.health);
+	pthread_cond_destroy(&srv.qcv);
 	pthread_mutex_destroy(&srv.mu);
 	vsd_config_fini(&cfg);
 	if (status == 0)

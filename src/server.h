@@ -11,6 +11,10 @@
  *               SEND -> IDLE) armed only while every worker is busy.  They
  *               queue requests up to --max-inflight and refuse the rest at
  *               once.  Callbacks only move messages; they never block.
+ *   net.c       the epoll thread: serves tcp:// listeners itself (the SP
+ *               wire protocol, no libnng), with bounded buffers and
+ *               timeouts, and answers queued requests whose deadline
+ *               passed before a worker took them (for every transport).
  *   dispatch.c  envelope -> method -> op -> reply envelope, on a worker.
  *
  * The server struct is created by main.c and lives for the process; every
@@ -45,15 +49,37 @@ enum vsd_worker_state {
 };
 
 struct vsd_server;
+struct vsd_net;
+
+/* Where a queued request came from, so its reply finds its way back. */
+enum vsd_job_kind {
+	VSD_JOB_SLOT,                /* an nng overflow slot (listener.c) */
+	VSD_JOB_NATIVE               /* a native tcp:// connection (net.c) */
+};
+
+/* A request waiting in the workers' queue or being run.  Embedded in its
+ * owner (a slot, or net.c's native job), which owns the request bytes. */
+struct vsd_job {
+	int kind;                    /* enum vsd_job_kind */
+	struct vsd_job *prev, *next; /* the queue, under vsd_server.mu */
+	const uint8_t *body;         /* the RequestEnvelope bytes */
+	size_t len;
+	int64_t recv_us;             /* when the last byte arrived */
+	int64_t due_us;              /* its deadline (as dispatch.c counts
+	                              * it): answered DEADLINE_EXCEEDED by
+	                              * net.c if still queued then */
+	uint64_t request_id;         /* the envelope's, peeked */
+};
 
 struct vsd_slot {
+	struct vsd_job job;          /* first: a job is its slot */
 	struct vsd_server *srv;
 	nng_ctx ctx;
 	nng_aio *aio;
 	int state;
 	nng_msg *msg;                /* the request, while WORK */
 	int64_t recv_us;
-	struct vsd_slot *next;       /* work queue or idle list link */
+	struct vsd_slot *next;       /* idle list link */
 };
 
 struct vsd_worker {
@@ -74,10 +100,13 @@ struct vsd_server {
 	struct vsd_limits limits;
 	struct vsd_health *health;       /* nshards, shared by workers */
 
-	/* Under mu: the overflow queue (FIFO of slots in WORK state), the
-	 * idle slots, and how many workers wait in their own receive. */
+	/* Under mu: the queue (FIFO of jobs: slots in WORK state and native
+	 * requests), the idle slots, and how many workers wait in their own
+	 * receive.  With a native listener the workers wait on qcv. */
 	pthread_mutex_t mu;
-	struct vsd_slot *qhead, *qtail;
+	pthread_cond_t qcv;
+	struct vsd_job *qhead, *qtail;
+	int64_t qdue_us;                 /* earliest due_us queued, or 0 */
 	struct vsd_slot *idle;           /* slots in IDLE state */
 	int narmed;                      /* slots in RECV state */
 	int nidle;                       /* workers ARMING or POSTED */
@@ -88,6 +117,9 @@ struct vsd_server {
 	atomic_int inflight;             /* accepted, not yet replied */
 	atomic_int draining;             /* refuse new requests */
 
+	int native;                      /* --listen is tcp://: net.c serves it,
+	                                  * no nng socket is opened */
+	struct vsd_net *net;             /* net.c (always running) */
 	nng_socket sock;
 	nng_listener listener;
 	struct vsd_slot *slots;
@@ -105,9 +137,20 @@ struct vsd_server {
 /* worker.c */
 /* Start the workers; the socket must be open (vsd_listener_open). */
 int vsd_workers_start(struct vsd_server *srv);
-/* Queue a slot in WORK state for the pool and wake a worker waiting in
- * its own receive (never blocks). */
-void vsd_workers_submit(struct vsd_server *srv, struct vsd_slot *slot);
+/* Queue a job for the pool and wake a worker waiting in its own receive
+ * (or on qcv); never blocks.  The job's owner keeps it until its reply is
+ * handed back (vsd_job_reply). */
+void vsd_workers_submit(struct vsd_server *srv, struct vsd_job *job);
+/* Remove the queued jobs whose due_us <= now into a list (linked by next)
+ * and return it; *next_due gets the earliest due_us left (0 if none). */
+struct vsd_job *vsd_workers_expired(struct vsd_server *srv, int64_t now,
+    int64_t *next_due);
+/* Remove every queued job (stopping) into a list linked by next. */
+struct vsd_job *vsd_workers_take_all(struct vsd_server *srv);
+/* Hand a job's reply back to where the job came from (takes reply, which
+ * may be NULL = out of memory, and ends the job's life as a job). */
+void vsd_job_reply(struct vsd_server *srv, struct vsd_job *job,
+    nng_msg *reply);
 /* Let the workers finish the queue, then join them. */
 void vsd_workers_stop(struct vsd_server *srv);
 
@@ -130,9 +173,30 @@ void vsd_listener_arm(struct vsd_server *srv);
 void vsd_listener_reply(struct vsd_slot *slot, nng_msg *reply);
 void vsd_listener_stop(struct vsd_server *srv);
 
+/* net.c: the epoll thread.  open binds a tcp:// --listen (srv->native);
+ * start runs the thread (always: it also answers expired queued jobs) and
+ * writes the bound URL for a native listener; stop flushes the replies,
+ * closes every connection and joins. */
+int vsd_net_open(struct vsd_server *srv);
+int vsd_net_start(struct vsd_server *srv, char *bound, size_t boundlen);
+void vsd_net_stop(struct vsd_server *srv);
+/* Wake the epoll thread (a job was queued with an earlier due time, or
+ * draining started).  Never blocks. */
+void vsd_net_wake(struct vsd_server *srv);
+/* A native job's reply, from a worker or the reaper (takes reply). */
+void vsd_net_reply(struct vsd_server *srv, struct vsd_job *job,
+    nng_msg *reply);
+
 /* dispatch.c: answer one request; returns the reply message (NULL only if
  * out of memory, then the request is dropped and the client times out). */
 nng_msg *vsd_dispatch(struct vsd_worker *w, const nng_msg *req,
+    int64_t recv_us);
+nng_msg *vsd_dispatch_bytes(struct vsd_worker *w, const uint8_t *req,
+    size_t len, int64_t recv_us);
+/* When a request received at recv_us asking for deadline_ms (0 = the
+ * default) is past its deadline: dispatch answers DEADLINE_EXCEEDED
+ * from then on without running it. */
+int64_t vsd_request_due_us(const struct vsd_config *cfg, uint32_t deadline_ms,
     int64_t recv_us);
 /* Build a reply envelope carrying only a status (rejections). */
 nng_msg *vsd_reply_status(uint64_t request_id, int code, const char *msg);

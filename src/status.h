@@ -6,6 +6,8 @@
 #ifndef VSD_STATUS_H
 #define VSD_STATUS_H
 
+#include <stddef.h>
+
 #include "vs_status.h"
 
 enum {
@@ -20,8 +22,17 @@ struct vsd_status {
 	char msg[384];
 };
 
-/* Set code and message; returns code, for `return vsd_status_set(...)`. */
+/* Set code and message; returns code, for `return vsd_status_set(...)`.
+ * The message is made valid UTF-8 (vsd_utf8_escape), so callers may quote
+ * any client or shard bytes with %s. */
 int vsd_status_set(struct vsd_status *st, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Copy in[0..inlen) to out (NUL-terminated, at most outsz bytes with the
+ * NUL) as valid UTF-8: a byte that does not belong to a valid sequence
+ * becomes the four characters \xNN; the copy stops before a character
+ * that would not fit.  Returns the length written. */
+size_t vsd_utf8_escape(char *out, size_t outsz, const char *in,
+    size_t inlen);
 
 #endif

@@ -4,12 +4,20 @@
  * Each worker is a thread with its own nng_ctx, shard links (shards.h) and
  * arena.  Its loop:
  *
- *   1. take a request from the overflow queue if one is there (slots,
- *      listener.c, fill it only while every worker was busy);
+ *   1. take a request from the queue if one is there (slots, listener.c,
+ *      fill it only while every worker was busy; net.c puts every request
+ *      of a native tcp:// listener there);
  *   2. otherwise receive one itself: a receive on its own context with a
  *      callback-less aio, so the nng thread that delivers the request wakes
- *      this thread directly;
- *   3. dispatch it, and send the reply from this thread.
+ *      this thread directly.  With a native listener there is no nng
+ *      socket: the worker waits on the queue's condition variable instead;
+ *   3. dispatch it, and send the reply from this thread (nng), or hand it
+ *      back to where the queued job came from (vsd_job_reply).
+ *
+ * A queued job carries its deadline (peeked from the envelope before
+ * queueing, envelope.c): if no worker takes it in time, net.c removes it
+ * from the queue and answers DEADLINE_EXCEEDED then, not when a worker
+ * finally gets to it (vsd_workers_expired).
  *
  * Why not nng callbacks and a queue for everything (the classic nng async
  * server): a request's shard round waits in ppoll(), bounded by the
@@ -71,17 +79,92 @@ vsd_worker_send(struct vsd_worker *w, nng_msg *reply, int64_t recv_us)
 	}
 }
 
-/* Answer a request from the overflow queue. */
+/* Answer a request from the queue. */
 static void
-vsd_worker_run_slot(struct vsd_worker *w, struct vsd_slot *slot)
+vsd_worker_run_job(struct vsd_worker *w, struct vsd_job *job)
 {
 	nng_msg *reply;
 
-	reply = vsd_dispatch(w, slot->msg, slot->recv_us);
+	reply = vsd_dispatch_bytes(w, job->body, job->len, job->recv_us);
+	vsd_arena_reset(&w->arena);
+	vsd_job_reply(w->srv, job, reply);
+}
+
+void
+vsd_job_reply(struct vsd_server *srv, struct vsd_job *job, nng_msg *reply)
+{
+	struct vsd_slot *slot;
+
+	if (job->kind == VSD_JOB_NATIVE) {
+		vsd_net_reply(srv, job, reply);
+		return;
+	}
+	slot = (struct vsd_slot *)job;
 	nng_msg_free(slot->msg);
 	slot->msg = NULL;
-	vsd_arena_reset(&w->arena);
 	vsd_listener_reply(slot, reply);
+}
+
+/* Under srv->mu: unlink a queued job. */
+static void
+vsd_queue_unlink_locked(struct vsd_server *srv, struct vsd_job *job)
+{
+	if (job->prev != NULL)
+		job->prev->next = job->next;
+	else
+		srv->qhead = job->next;
+	if (job->next != NULL)
+		job->next->prev = job->prev;
+	else
+		srv->qtail = job->prev;
+	job->prev = job->next = NULL;
+}
+
+/* Under srv->mu: the first queued job, or NULL. */
+static struct vsd_job *
+vsd_queue_pop_locked(struct vsd_server *srv)
+{
+	struct vsd_job *job = srv->qhead;
+
+	if (job != NULL)
+		vsd_queue_unlink_locked(srv, job);
+	return job;
+}
+
+struct vsd_job *
+vsd_workers_expired(struct vsd_server *srv, int64_t now, int64_t *next_due)
+{
+	struct vsd_job *job, *next, *out = NULL, **tail = &out;
+	int64_t due = 0;
+
+	pthread_mutex_lock(&srv->mu);
+	for (job = srv->qhead; job != NULL; job = next) {
+		next = job->next;
+		if (job->due_us <= now) {
+			vsd_queue_unlink_locked(srv, job);
+			*tail = job;
+			tail = &job->next;
+		} else if (due == 0 || job->due_us < due) {
+			due = job->due_us;
+		}
+	}
+	srv->qdue_us = due;
+	pthread_mutex_unlock(&srv->mu);
+	*next_due = due;
+	return out;
+}
+
+struct vsd_job *
+vsd_workers_take_all(struct vsd_server *srv)
+{
+	struct vsd_job *out;
+
+	pthread_mutex_lock(&srv->mu);
+	out = srv->qhead;
+	srv->qhead = srv->qtail = NULL;
+	srv->qdue_us = 0;
+	pthread_mutex_unlock(&srv->mu);
+	return out;
 }
 
 /* Answer a request the worker received itself. */
@@ -148,18 +231,18 @@ vsd_worker_main(void *arg)
 {
 	struct vsd_worker *w = arg;
 	struct vsd_server *srv = w->srv;
-	struct vsd_slot *slot;
+	struct vsd_job *job;
 	nng_msg *req;
 
 	for (;;) {
 		pthread_mutex_lock(&srv->mu);
-		slot = srv->qhead;
-		if (slot != NULL) {
-			srv->qhead = slot->next;
-			if (srv->qhead == NULL)
-				srv->qtail = NULL;
+		if (srv->native)
+			while (srv->qhead == NULL && !srv->stopping)
+				pthread_cond_wait(&srv->qcv, &srv->mu);
+		job = vsd_queue_pop_locked(srv);
+		if (job != NULL) {
 			pthread_mutex_unlock(&srv->mu);
-			vsd_worker_run_slot(w, slot);
+			vsd_worker_run_job(w, job);
 			continue;
 		}
 		if (srv->stopping) {            /* stopping and drained */
@@ -196,21 +279,31 @@ vsd_worker_kick_locked(struct vsd_server *srv)
 }
 
 void
-vsd_workers_submit(struct vsd_server *srv, struct vsd_slot *slot)
+vsd_workers_submit(struct vsd_server *srv, struct vsd_job *job)
 {
-	struct vsd_worker *w;
+	struct vsd_worker *w = NULL;
+	int earlier;
 
-	slot->next = NULL;
+	job->next = NULL;
 	pthread_mutex_lock(&srv->mu);
+	job->prev = srv->qtail;
 	if (srv->qtail != NULL)
-		srv->qtail->next = slot;
+		srv->qtail->next = job;
 	else
-		srv->qhead = slot;
-	srv->qtail = slot;
-	w = vsd_worker_kick_locked(srv);
+		srv->qhead = job;
+	srv->qtail = job;
+	earlier = srv->qdue_us == 0 || job->due_us < srv->qdue_us;
+	if (earlier)
+		srv->qdue_us = job->due_us;
+	if (srv->native)
+		pthread_cond_signal(&srv->qcv);
+	else
+		w = vsd_worker_kick_locked(srv);
 	pthread_mutex_unlock(&srv->mu);
 	if (w != NULL)
 		nng_aio_cancel(w->raio);
+	if (earlier && job->kind != VSD_JOB_NATIVE)
+		vsd_net_wake(srv);      /* its timer must fire sooner */
 }
 
 /* Free what a worker owns (its thread has exited or never ran). */
@@ -250,9 +343,9 @@ vsd_workers_start(struct vsd_server *srv)
 		w->res = calloc(srv->cfg->nshards, sizeof(*w->res));
 		if (w->links == NULL || w->res == NULL)
 			goto fail;
-		if ((rv = nng_ctx_open(&w->ctx, srv->sock)) != 0 ||
+		if (!srv->native && ((rv = nng_ctx_open(&w->ctx, srv->sock)) != 0 ||
 		    (rv = nng_aio_alloc(&w->raio, NULL, NULL)) != 0 ||
-		    (rv = nng_aio_alloc(&w->saio, NULL, NULL)) != 0) {
+		    (rv = nng_aio_alloc(&w->saio, NULL, NULL)) != 0)) {
 			vsd_err("worker %d: %s", i, nng_strerror(rv));
 			goto fail;
 		}
@@ -279,6 +372,7 @@ vsd_workers_stop(struct vsd_server *srv)
 	 * others see `stopping` before they would post another. */
 	pthread_mutex_lock(&srv->mu);
 	srv->stopping = 1;
+	pthread_cond_broadcast(&srv->qcv);
 	pthread_mutex_unlock(&srv->mu);
 	for (;;) {
 		pthread_mutex_lock(&srv->mu);
