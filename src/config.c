@@ -91,7 +91,8 @@ vsd_usage(FILE *f)
 "  --max-buffered-bytes N   request and reply bytes held for all connections\n"
 "                           together; past it the connection holding the most\n"
 "                           unsent replies is closed, and requests are read\n"
-"                           only as memory frees (default 67108864)\n"
+"                           only as memory frees (default 67108864, or\n"
+"                           4 x --max-message-bytes if that is larger)\n"
 "\n"
 "  --redis-user NAME        ACL user for Redis AUTH (password: see below)\n"
 "  --tls-cert FILE          PEM certificate (chain) for tls+tcp:// listeners\n"
@@ -533,6 +534,11 @@ vsd_check(struct vsd_config *cfg)
 		fprintf(stderr, "vsetd: --tls-verify-clients needs --tls-ca\n");
 		return 2;
 	}
+	if (cfg->max_buffered == 0) {
+		cfg->max_buffered = VSD_DEFAULT_MAX_BUFFERED;
+		if (cfg->max_buffered < 4 * cfg->max_message_bytes)
+			cfg->max_buffered = 4 * cfg->max_message_bytes;
+	}
 	if (cfg->max_buffered < cfg->max_message_bytes) {
 		fprintf(stderr, "vsetd: --max-buffered-bytes (%zu) must be at "
 		    "least --max-message-bytes (%zu)\n", cfg->max_buffered,
@@ -567,7 +573,7 @@ vsd_config_parse(struct vsd_config *cfg, int argc, char **argv)
 	cfg->max_inflight = 256;
 	cfg->frame_timeout_ms = VSD_DEFAULT_FRAME_TIMEOUT_MS;
 	cfg->max_conn_inflight = VSD_DEFAULT_CONN_INFLIGHT;
-	cfg->max_buffered = VSD_DEFAULT_MAX_BUFFERED;
+	cfg->max_buffered = 0;          /* derived after parsing */
 	cfg->wait_ms = 100;
 	cfg->log_level = VSD_LOG_INFO;
 
