@@ -391,6 +391,37 @@ test_other_calls(void **state)
 	assert_int_equal(cr->shards.failed, 1);
 	assert_true(cr->count < NITEMS);
 	vs_count_result_free(cr);
+
+	/* Writes: an item on the bad shard fails UNAVAILABLE with the
+	 * protocol error; the others are written. */
+	{
+		vs_write_result *wr = NULL;
+		size_t i, bad = 0, good = 0;
+
+		assert_int_equal(set_mode(t, "many5k", "VADD"), 0);
+		rv = vs_insert(t->cli, COLL, t->items, 12, &wr);
+		fprintf(stderr, "# Insert vs an array for VADD: %s %s\n",
+		    vs_code_name(rv), vs_errmsg());
+		assert_int_equal(rv, VS_UNAVAILABLE);
+		assert_non_null(wr);
+		for (i = 0; i < wr->n_items; i++) {
+			if (wr->items[i].shard == BAD) {
+				assert_int_equal(wr->items[i].outcome,
+				    VS_WRITE_FAILED);
+				assert_int_equal(wr->items[i].code,
+				    VS_UNAVAILABLE);
+				assert_non_null(strstr(wr->items[i].message,
+				    "protocol error"));
+				bad++;
+			} else {
+				assert_int_equal(wr->items[i].outcome,
+				    VS_WRITE_UPDATED);
+				good++;
+			}
+		}
+		assert_true(bad > 0 && good > 0);
+		vs_write_result_free(wr);
+	}
 	assert_int_equal(tp_proc_alive(&t->v.p), 1);
 }
 
