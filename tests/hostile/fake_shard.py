@@ -29,7 +29,9 @@ for "close", every connection) are replaced:
 The mode is changed at runtime by the command FAKESHARD MODE <name>
 [COMMAND], sent to the proxy's own port (it is answered +OK and never
 forwarded), or set at start with --mode.  COMMAND (default VSIM) names the
-command whose replies misbehave, e.g. VEMB, VLINKS, VCARD.  Only the standard library is used.
+command whose replies misbehave, e.g. VEMB, VLINKS, VCARD.  FAKESHARD MODE
+<name> COMMAND N makes only the N-th such reply after the change misbehave
+(counted over all connections), e.g. one query of a pipelined batch.  Only the standard library is used.
 
 Usage: fake_shard.py --port P --upstream HOST:PORT [--mode M]
 Prints "fake shard listening on PORT" once it accepts connections.
@@ -45,13 +47,22 @@ MODES = ("pass", "silent", "garbage", "close", "many", "many5k",
 DRIP_S = 0.005
 CHUNK = 64 * 1024
 
-state = {"mode": "pass", "cmd": b"VSIM"}
+state = {"mode": "pass", "cmd": b"VSIM", "nth": 0, "seen": 0}
 lock = threading.Lock()
 
 
 def mode():
     with lock:
         return state["mode"], state["cmd"]
+
+
+def hit(name):
+    """Whether this reply to command name must misbehave (counts it)."""
+    with lock:
+        if state["mode"] == "pass" or name != state["cmd"]:
+            return False
+        state["seen"] += 1
+        return state["nth"] == 0 or state["seen"] == state["nth"]
 
 
 class Conn:
@@ -183,12 +194,14 @@ def serve(csock, upstream):
             raw, cmd = client.read_value()
             name = cmd[0].upper() if isinstance(cmd, list) and cmd else b""
             if name == b"FAKESHARD":
-                if (len(cmd) in (3, 4) and cmd[1].upper() == b"MODE" and
+                if (len(cmd) in (3, 4, 5) and cmd[1].upper() == b"MODE" and
                         cmd[2].decode() in MODES):
                     with lock:
                         state["mode"] = cmd[2].decode()
-                        state["cmd"] = (cmd[3].upper() if len(cmd) == 4
+                        state["cmd"] = (cmd[3].upper() if len(cmd) >= 4
                                         else b"VSIM")
+                        state["nth"] = int(cmd[4]) if len(cmd) == 5 else 0
+                        state["seen"] = 0
                     csock.sendall(b"+OK\r\n")
                 else:
                     csock.sendall(b"-ERR FAKESHARD MODE <%s>\r\n" %
@@ -201,7 +214,7 @@ def serve(csock, upstream):
                 up = Conn(socket.create_connection(upstream))
             up.sock.sendall(raw)
             rraw, rval = up.read_value()
-            if name == target and m != "pass":
+            if hit(name):
                 if not misbehave(m, client, rraw, rval):
                     return
             else:

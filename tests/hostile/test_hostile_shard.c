@@ -69,8 +69,10 @@ struct hs {
 	vs_search_result *full;     /* the answer with every shard healthy */
 };
 
+/* Tell the proxy to misbehave (mode) on replies to cmd (NULL: VSIM); with
+ * nth > 0 only on the nth such reply. */
 static int
-set_mode(struct hs *t, const char *mode, const char *cmd)
+set_mode_nth(struct hs *t, const char *mode, const char *cmd, int nth)
 {
 	redisContext *c;
 	redisReply *r;
@@ -85,8 +87,12 @@ set_mode(struct hs *t, const char *mode, const char *cmd)
 		return -1;
 	}
 	redisSetTimeout(c, tv);
-	r = cmd != NULL ? redisCommand(c, "FAKESHARD MODE %s %s", mode, cmd) :
-	    redisCommand(c, "FAKESHARD MODE %s", mode);
+	if (nth > 0)
+		r = redisCommand(c, "FAKESHARD MODE %s %s %d", mode, cmd, nth);
+	else if (cmd != NULL)
+		r = redisCommand(c, "FAKESHARD MODE %s %s", mode, cmd);
+	else
+		r = redisCommand(c, "FAKESHARD MODE %s", mode);
 	ok = r != NULL && r->type == REDIS_REPLY_STATUS;
 	if (r != NULL)
 		freeReplyObject(r);
@@ -101,6 +107,12 @@ params(struct hs *t)
 
 	p.vector = t->vec[7];
 	return p;
+}
+
+static int
+set_mode(struct hs *t, const char *mode, const char *cmd)
+{
+	return set_mode_nth(t, mode, cmd, 0);
 }
 
 /* Poll until a search is answered by every shard; ms taken or -1. */
@@ -338,6 +350,45 @@ test_close_on_accept(void **state)
 	assert_true(wait_full(t, RECOVER_MS) >= 0);
 }
 
+/* BatchSearch: one bad reply (the second query's) makes the shard failed
+ * for every query of the batch, so the queries agree on which shards
+ * answered, and each query's hits are its healthy shards' part. */
+static void
+test_batch_one_bad_reply(void **state)
+{
+	struct hs *t = *state;
+	const float *vecs[3] = { t->vec[7], t->vec[50], t->vec[100] };
+	vs_search_result **full = NULL, **r = NULL;
+	vs_search_params p = params(t);
+	vs_search_options o;
+	size_t q;
+
+	memset(&o, 0, sizeof(o));
+	vs_set_timeout(t->cli, TU_TIMEOUT_MS);
+	assert_int_equal(vs_search_batch(t->cli, &p, &o, vecs, 3, &full),
+	    VS_OK);
+	assert_int_equal(set_mode_nth(t, "nan", "VSIM", 2), 0);
+	assert_int_equal(vs_search_batch(t->cli, &p, &o, vecs, 3, &r), VS_OK);
+	for (q = 0; q < 3; q++) {
+		struct hs view = *t;
+
+		assert_false(full[q]->partial);
+		assert_true(r[q]->partial);
+		assert_int_equal(r[q]->shards.failed, 1);
+		assert_int_equal(r[q]->n_shard_errors, 1);
+		assert_int_equal(r[q]->shard_errors[0].shard, BAD);
+		assert_non_null(strstr(r[q]->shard_errors[0].message,
+		    "a score is nan"));
+		view.full = full[q];
+		assert_healthy_hits(&view, r[q]);
+	}
+	fprintf(stderr, "# batch of 3, NaN in the 2nd reply: every query "
+	    "partial, shard %u: %s\n", r[0]->shard_errors[0].shard,
+	    r[0]->shard_errors[0].message);
+	vs_search_results_free(full, 3);
+	vs_search_results_free(r, 3);
+}
+
 /* An id owned by the bad shard. */
 static const char *
 bad_id(const struct hs *t)
@@ -521,6 +572,7 @@ main(void)
 		cmocka_unit_test_setup(test_silent, test_setup),
 		cmocka_unit_test_setup(test_drip, test_setup),
 		cmocka_unit_test_setup(test_close_on_accept, test_setup),
+		cmocka_unit_test_setup(test_batch_one_bad_reply, test_setup),
 		cmocka_unit_test_setup(test_other_calls, test_setup),
 		cmocka_unit_test_setup(test_links_level0_first, test_setup),
 		cmocka_unit_test_setup(test_sigterm, test_setup),
