@@ -34,6 +34,14 @@
  *
  * Search by element: VEMB on the owner (NOT_FOUND if missing), then the
  * vector it returns is queried as FP32 everywhere, like any other.
+ *
+ * Untrusted replies (shard_reply.h).  Before anything is merged, every
+ * shard's VSIM replies are checked against what was asked: at most COUNT
+ * hits, valid ids, finite scores in [0, 1], attributes of valid UTF-8.  A
+ * shard with one bad reply is counted failed ("protocol error: ...") for
+ * the whole call, so the queries of a BatchSearch agree on which shards
+ * answered; the merge then appends at most COUNT hits per shard, so its
+ * array (shards x COUNT) cannot overflow whatever a shard sends.
  */
 #include <math.h>
 #include <stdio.h>
