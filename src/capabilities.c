@@ -8,6 +8,7 @@
 
 #include "capabilities.h"
 #include "round.h"
+#include "shard_reply.h"
 #include "vs_time.h"
 
 struct vsd_caps_entry {
@@ -86,8 +87,15 @@ vsd_caps_refresh(struct vsd_call *call)
 	for (s = 0; s < ncmds; s++) {
 		const redisReply *r = cmds[s].reply;
 
-		if (r == NULL || r->type != REDIS_REPLY_STRING)
+		if (r == NULL || r->type == REDIS_REPLY_ERROR)
 			continue;
+		if (r->type != REDIS_REPLY_STRING) {
+			/* Not what INFO answers: the shard keeps no optional
+			 * capability and its breaker hears of it. */
+			vsd_reply_protocol_error(call, cmds[s].shard, "INFO "
+			    "reply is not a string");
+			continue;
+		}
 		vsd_caps[cmds[s].shard].bits = vsd_caps_from_info(r->str);
 		vsd_caps[cmds[s].shard].at_us = vs_now_us();
 	}

@@ -20,6 +20,12 @@
  * with probability count_s / total - then asks each shard for that many
  * (VRANDMEMBER key n_s, or -n_s) and shuffles the union, so the order says
  * nothing about shards.
+ *
+ * Replies are checked against what was asked (shard_reply.h): counts are
+ * integers in [0, 2^48], VINFO is a flat list of (name, value) pairs of
+ * valid UTF-8, VRANDMEMBER returns at most the ids asked, each a valid
+ * id.  A shard that breaks that is counted failed ("protocol error: ...")
+ * and against its circuit breaker; its part of the answer is dropped.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -27,8 +33,12 @@
 
 #include "ops.h"
 #include "round.h"
+#include "shard_reply.h"
 #include "validate.h"
 #include "vs_time.h"
+
+/* VINFO answers a dozen fields; room for future ones. */
+#define VSD_INFO_MAX_FIELDS 256
 
 /* One command "CMD key" on every shard; NULL with st set on failure. */
 static struct vsd_cmd *
@@ -70,17 +80,21 @@ vsd_agg_reply(struct vsd_call *call, const struct vsd_cmd *c, int type,
 		return NULL;
 	if (r->type == type || (nil_ok && r->type == REDIS_REPLY_NIL))
 		return r;
+	if (r->type != REDIS_REPLY_ERROR) {
+		vsd_reply_protocol_error(call, c->shard, "%.*s reply of type "
+		    "%d", (int)c->argvlen[0], c->argv[0], r->type);
+		return NULL;
+	}
 	/* Another type at the key (WRONGTYPE) is not the shard failing:
 	 * FAILED_PRECONDITION for the call, as Search and Get answer. */
-	if (r->type == REDIS_REPLY_ERROR && call->st.code == VSD_OK &&
+	if (call->st.code == VSD_OK &&
 	    vsd_redis_error_code(r->str) == VSD_FAILED_PRECONDITION) {
 		vsd_status_set(&call->st, VSD_FAILED_PRECONDITION,
 		    "shard %u: %s", c->shard, r->str);
 		return NULL;
 	}
 	res->state = VSD_SHARD_FAILED;
-	snprintf(res->error, sizeof(res->error), "%s",
-	    r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+	snprintf(res->error, sizeof(res->error), "%s", r->str);
 	return NULL;
 }
 
@@ -108,6 +122,7 @@ vsd_op_count(struct vsd_call *call, const ProtobufCMessage *m)
 	uint32_t s, n = call->srv->cfg->nshards;
 	Vsetd__V1__CountResponse *resp;
 	struct vsd_cmd *cmds;
+	char why[160];
 
 	if ((cmds = vsd_agg_round(call, req->collection, "VCARD",
 	    call->deadline_us)) == NULL)
@@ -126,8 +141,12 @@ vsd_op_count(struct vsd_call *call, const ProtobufCMessage *m)
 
 		if (r == NULL)
 			continue;
-		resp->shard_counts[s] = (uint64_t)r->integer;
-		resp->count += (uint64_t)r->integer;
+		if (vsd_reply_count(r, &resp->shard_counts[s], why,
+		    sizeof(why)) != 0) {
+			vsd_reply_protocol_error(call, s, "VCARD: %s", why);
+			continue;
+		}
+		resp->count += resp->shard_counts[s];
 	}
 	if ((resp->shards = vsd_agg_summary(call, "Count")) == NULL)
 		return;
@@ -138,25 +157,45 @@ oom:
 	vsd_status_set(&call->st, VSD_RESOURCE_EXHAUSTED, "out of memory");
 }
 
+/* One (name, value) pair of a VINFO reply into f: 0, -1 out of memory,
+ * 1 a protocol error (why set). */
 static int
 vsd_info_field(struct vsd_call *call, const redisReply *k,
-    const redisReply *v, Vsetd__V1__InfoField *f)
+    const redisReply *v, Vsetd__V1__InfoField *f, char *why, size_t whylen)
 {
 	char *buf;
 
 	vsetd__v1__info_field__init(f);
 	/* RESP2 sends VINFO's names as simple strings (STATUS). */
-	f->name = k->type == REDIS_REPLY_STRING ||
-	    k->type == REDIS_REPLY_STATUS ? k->str : "";
-	if (v->type == REDIS_REPLY_STRING || v->type == REDIS_REPLY_STATUS) {
-		f->value = v->str;
+	if (vsd_reply_check_text(k, "a VINFO name", why, whylen) != 0)
+		return 1;
+	f->name = k->str;
+	if (v->type == REDIS_REPLY_INTEGER) {
+		if ((buf = vsd_call_alloc(call, 24)) == NULL)
+			return -1;
+		snprintf(buf, 24, "%lld", v->integer);
+		f->value = buf;
 		return 0;
 	}
-	if ((buf = vsd_call_alloc(call, 24)) == NULL)
+	if (vsd_reply_check_text(v, "a VINFO value", why, whylen) != 0)
+		return 1;
+	f->value = v->str;
+	return 0;
+}
+
+/* A VINFO count ("size", "attributes-count"): digits, at most 2^48. */
+static int
+vsd_info_count(const char *value, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (value[0] < '0' || value[0] > '9')
 		return -1;
-	if (v->type == REDIS_REPLY_INTEGER)
-		snprintf(buf, 24, "%lld", v->integer);
-	f->value = buf;
+	v = strtoull(value, &end, 10);
+	if (*end != '\0' || v > (unsigned long long)VSD_REPLY_MAX_COUNT)
+		return -1;
+	*out = v;
 	return 0;
 }
 
@@ -168,6 +207,8 @@ vsd_op_info(struct vsd_call *call, const ProtobufCMessage *m)
 	Vsetd__V1__InfoResponse *resp;
 	Vsetd__V1__ShardInfo *si;
 	struct vsd_cmd *cmds;
+	uint64_t size, attrs;
+	char why[160];
 	size_t i;
 
 	if ((cmds = vsd_agg_round(call, req->collection, "VINFO",
@@ -187,30 +228,57 @@ vsd_op_info(struct vsd_call *call, const ProtobufCMessage *m)
 
 		if (r == NULL)
 			continue;
+		if (r->type == REDIS_REPLY_ARRAY && (r->elements % 2 != 0 ||
+		    r->elements > 2 * VSD_INFO_MAX_FIELDS)) {
+			vsd_reply_protocol_error(call, s, "VINFO reply has %zu "
+			    "elements", r->elements);
+			continue;
+		}
 		vsetd__v1__shard_info__init(&si[s]);
 		si[s].shard = s;
-		resp->shard_info[resp->n_shard_info++] = &si[s];
-		if (r->type == REDIS_REPLY_NIL || r->elements < 2)
+		if (r->type == REDIS_REPLY_NIL || r->elements < 2) {
+			resp->shard_info[resp->n_shard_info++] = &si[s];
 			continue;
-		si[s].exists = 1;
+		}
 		si[s].fields = vsd_call_alloc(call, r->elements / 2 *
 		    sizeof(*si[s].fields));
 		if (si[s].fields == NULL)
 			goto oom;
+		size = attrs = 0;
 		for (i = 0; i + 1 < r->elements; i += 2) {
 			Vsetd__V1__InfoField *f = vsd_call_alloc(call,
 			    sizeof(*f));
+			uint64_t *sum = NULL;
+			int rv;
 
-			if (f == NULL || vsd_info_field(call, r->element[i],
-			    r->element[i + 1], f) != 0)
+			if (f == NULL)
 				goto oom;
-			si[s].fields[si[s].n_fields++] = f;
+			rv = vsd_info_field(call, r->element[i],
+			    r->element[i + 1], f, why, sizeof(why));
+			if (rv < 0)
+				goto oom;
 			if (strcmp(f->name, "size") == 0)
-				resp->size += strtoull(f->value, NULL, 10);
+				sum = &size;
 			else if (strcmp(f->name, "attributes-count") == 0)
-				resp->attributes_count += strtoull(f->value,
-				    NULL, 10);
+				sum = &attrs;
+			if (rv == 0 && sum != NULL &&
+			    vsd_info_count(f->value, sum) != 0) {
+				snprintf(why, sizeof(why), "VINFO %s is \"%.32s\"",
+				    f->name, f->value);
+				rv = 1;
+			}
+			if (rv > 0)
+				break;
+			si[s].fields[si[s].n_fields++] = f;
 		}
+		if (i + 1 < r->elements) {
+			vsd_reply_protocol_error(call, s, "%s", why);
+			continue;
+		}
+		si[s].exists = 1;
+		resp->shard_info[resp->n_shard_info++] = &si[s];
+		resp->size += size;
+		resp->attributes_count += attrs;
 	}
 	if ((resp->shards = vsd_agg_summary(call, "Info")) == NULL)
 		return;
@@ -290,6 +358,7 @@ vsd_op_random_members(struct vsd_call *call, const ProtobufCMessage *m)
 	const char *key;
 	size_t keylen, npick = 0, i, j;
 	uint8_t *answered;
+	char why[160];
 
 	want = count > 0 ? (uint64_t)count : (uint64_t)0 - (uint64_t)count;
 	if (want > call->lim->max_batch) {
@@ -316,8 +385,12 @@ vsd_op_random_members(struct vsd_call *call, const ProtobufCMessage *m)
 
 		if (r == NULL)
 			continue;
+		if (vsd_reply_count(r, &counts[s], why, sizeof(why)) != 0) {
+			vsd_reply_protocol_error(call, s, "VCARD: %s", why);
+			counts[s] = 0;
+			continue;
+		}
 		answered[s] = 1;
-		counts[s] = (uint64_t)r->integer;
 		total += counts[s];
 	}
 	vsetd__v1__random_members_response__init(resp);
@@ -356,9 +429,24 @@ vsd_op_random_members(struct vsd_call *call, const ProtobufCMessage *m)
 			resp->partial = 1;
 			continue;
 		}
+		/* At most the ids asked, every one an id; else none of them. */
+		if (r->elements > take[pick[i].shard])
+			snprintf(why, sizeof(why), "VRANDMEMBER returned %zu "
+			    "ids for %llu", r->elements,
+			    (unsigned long long)take[pick[i].shard]);
+		for (j = 0; r->elements <= take[pick[i].shard] &&
+		    j < r->elements; j++)
+			if (vsd_reply_check_id(r->element[j], call->lim, why,
+			    sizeof(why)) != 0)
+				break;
+		if (r->elements > take[pick[i].shard] || j < r->elements) {
+			vsd_reply_protocol_error(call, pick[i].shard,
+			    "VRANDMEMBER: %s", why);
+			resp->partial = 1;
+			continue;
+		}
 		for (j = 0; j < r->elements && resp->n_ids < want; j++)
-			if (r->element[j]->type == REDIS_REPLY_STRING)
-				resp->ids[resp->n_ids++] = r->element[j]->str;
+			resp->ids[resp->n_ids++] = r->element[j]->str;
 	}
 	if (call->st.code != VSD_OK)     /* vsd_agg_reply: WRONGTYPE */
 		return;

@@ -7,6 +7,7 @@
 
 #include "ops.h"
 #include "route.h"
+#include "shard_reply.h"
 
 void *
 vsd_call_alloc(struct vsd_call *call, size_t size)
@@ -172,7 +173,8 @@ vsd_call_write_results(struct vsd_call *call, char *const *ids, size_t n,
 				r[i].message = "not acknowledged by replicas";
 			if (first_bad == n)
 				first_bad = i;
-		} else if (rep != NULL && rep->type == REDIS_REPLY_INTEGER) {
+		} else if (rep != NULL && rep->type == REDIS_REPLY_INTEGER &&
+		    (rep->integer == 0 || rep->integer == 1)) {
 			if (is_delete)
 				r[i].outcome = rep->integer ? VSETD__V1__WRITE_OUTCOME__WRITE_DELETED :
 				    VSETD__V1__WRITE_OUTCOME__WRITE_NOT_FOUND;
@@ -188,8 +190,13 @@ vsd_call_write_results(struct vsd_call *call, char *const *ids, size_t n,
 				r[i].code = (Vsetd__V1__Code)vsd_redis_error_code(rep->str);
 				msg = rep->str;
 			} else {
-				r[i].code = VSETD__V1__CODE__INTERNAL;
-				msg = "unexpected reply type from shard";
+				/* VADD and VREM answer 0 or 1: anything else
+				 * is a shard breaking the protocol. */
+				vsd_reply_protocol_error(call, s, "%s reply "
+				    "is not 0 or 1", is_delete ? "VREM" :
+				    "VADD");
+				r[i].code = VSETD__V1__CODE__UNAVAILABLE;
+				msg = (char *)res[s].error;
 			}
 			r[i].message = msg;
 			if (first_bad == n)

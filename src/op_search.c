@@ -49,6 +49,14 @@
  *
  * Search by element: VEMB on the owner (NOT_FOUND if missing), then the
  * vector it returns is queried as FP32 everywhere, like any other.
+ *
+ * Untrusted replies (shard_reply.h).  Before anything is merged, every
+ * shard's VSIM replies are checked against what was asked: at most COUNT
+ * hits, valid ids, finite scores in [0, 1], attributes of valid UTF-8.  A
+ * shard with one bad reply is counted failed ("protocol error: ...") for
+ * the whole call, so the queries of a BatchSearch agree on which shards
+ * answered; the merge then appends at most COUNT hits per shard, so its
+ * array (shards x COUNT) cannot overflow whatever a shard sends.
  */
 #include <math.h>
 #include <stdio.h>
@@ -68,6 +76,7 @@
 #define VSD_SQ_META(s, per)     ((s) * (per) + (per) - 1)
 #include "round.h"
 #include "route.h"
+#include "shard_reply.h"
 #include "validate.h"
 
 #define VSD_DEFAULT_K 10
@@ -161,8 +170,6 @@ vsd_search_vsim(struct vsd_call *call, const struct vsd_sq *q,
 	if (req->nothread)
 		vsd_argv_str(&a, "NOTHREAD");
 	vsd_argv_to_cmd(&a, c, shard);
-	/* Remember the reply layout: id, score[, attrs] per hit. */
-	c->argc = a.argc;
 	return 0;
 }
 
@@ -179,18 +186,59 @@ vsd_search_stride(const struct vsd_cmd *c)
 	return 2;
 }
 
-/* Append shard s's VSIM reply to hits.  -1 (and st set) if a request
- * error came back; a malformed reply marks the shard failed. */
+/* Check every shard's VSIM replies against what was asked, before any is
+ * merged: a shard with one bad reply (wrong shape, more hits than COUNT,
+ * an id that is no id, a score that is NaN, infinite or outside [0, 1])
+ * is counted failed with a protocol error and contributes to no query, so
+ * the queries of one BatchSearch agree on which shards answered.  Error
+ * replies are left to the merge, which knows what they mean. */
+static void
+vsd_search_check_replies(struct vsd_call *call, const struct vsd_sq *q,
+    size_t per_query_cmds)
+{
+	uint32_t nshards = call->srv->cfg->nshards, s;
+	struct vsd_vsim_shape shape;
+	char why[160];
+	size_t qi;
+
+	for (s = 0; s < nshards; s++) {
+		if (call->w->res[s].state != VSD_SHARD_OK)
+			continue;
+		for (qi = 0; qi < q->nq; qi++) {
+			const struct vsd_cmd *c =
+			    &call->cmds[VSD_SQ_VSIM(s, per_query_cmds, qi)];
+
+			if (c->reply == NULL ||
+			    c->reply->type == REDIS_REPLY_ERROR)
+				continue;
+			shape.stride = vsd_search_stride(c);
+			shape.count = q->kshard;
+			shape.lim = call->lim;
+			if (vsd_vsim_parse(c->reply, &shape, s, NULL, NULL, why,
+			    sizeof(why)) != 0) {
+				vsd_reply_protocol_error(call, s, "%s", why);
+				break;
+			}
+		}
+	}
+}
+
+/* Append shard s's VSIM reply to hits (room for q->kshard more).  -1 (and
+ * st set) if a request error came back; a shard that failed (a
+ * shard-side error reply, or a protocol error found by
+ * vsd_search_check_replies) adds nothing. */
 static int
-vsd_search_collect(struct vsd_call *call, const struct vsd_cmd *c,
-    struct vsd_hit *hits, size_t *nhits)
+vsd_search_collect(struct vsd_call *call, const struct vsd_sq *q,
+    const struct vsd_cmd *c, struct vsd_hit *hits, size_t *nhits)
 {
 	const redisReply *r = c->reply;
 	struct vsd_shard_result *res = &call->w->res[c->shard];
-	size_t i, stride = vsd_search_stride(c);
-	char *end;
+	struct vsd_vsim_shape shape;
+	char why[160];
 	int code;
 
+	if (res->state != VSD_SHARD_OK)
+		return 0;
 	if (r->type == REDIS_REPLY_ERROR) {
 		code = vsd_redis_error_code(r->str);
 		if (code == VSD_UNAVAILABLE) {
@@ -202,27 +250,13 @@ vsd_search_collect(struct vsd_call *call, const struct vsd_cmd *c,
 		    r->str);
 		return -1;
 	}
-	if (r->type != REDIS_REPLY_ARRAY || r->elements % stride != 0)
-		goto bad;
-	for (i = 0; i + stride - 1 < r->elements; i += stride) {
-		const redisReply *id = r->element[i], *sc = r->element[i + 1];
-		struct vsd_hit *h = &hits[*nhits];
-
-		if (id->type != REDIS_REPLY_STRING ||
-		    sc->type != REDIS_REPLY_STRING)
-			goto bad;
-		h->id = id->str;
-		h->id_len = id->len;
-		h->score = strtod(sc->str, &end);
-		if (end == sc->str)
-			goto bad;
-		h->shard = c->shard;
-		(*nhits)++;
-	}
-	return 0;
-bad:
-	res->state = VSD_SHARD_FAILED;
-	snprintf(res->error, sizeof(res->error), "unexpected VSIM reply");
+	shape.stride = vsd_search_stride(c);
+	shape.count = q->kshard;
+	shape.lim = call->lim;
+	/* Checked already; the parse bounds the appends again anyway. */
+	if (vsd_vsim_parse(r, &shape, c->shard, hits, nhits, why,
+	    sizeof(why)) != 0)
+		vsd_reply_protocol_error(call, c->shard, "%s", why);
 	return 0;
 }
 
@@ -257,6 +291,7 @@ vsd_search_attrs(struct vsd_call *call, const struct vsd_sq *q,
 {
 	struct vsd_cmd *vsim = call->cmds, *cmds;
 	size_t qi, i, nget = 0, total = 0, j;
+	char why[160];
 
 	for (qi = 0; qi < q->nq; qi++)
 		total += q->resps[qi]->n_results;
@@ -317,10 +352,18 @@ vsd_search_attrs(struct vsd_call *call, const struct vsd_sq *q,
 			if (h->id != cmds[j].argv[2])
 				continue;      /* came inline */
 			r = cmds[j++].reply;
-			if (r != NULL && r->type == REDIS_REPLY_STRING) {
-				h->attributes_json = r->str;
-				h->has_attributes = 1;
+			if (r == NULL || r->type == REDIS_REPLY_NIL ||
+			    r->type == REDIS_REPLY_ERROR)
+				continue;
+			if (vsd_reply_check_text(r, "VGETATTR reply", why,
+			    sizeof(why)) != 0) {
+				/* The hit stays, without attributes. */
+				vsd_reply_protocol_error(call, h->shard, "%s",
+				    why);
+				continue;
 			}
+			h->attributes_json = r->str;
+			h->has_attributes = 1;
 		}
 	}
 	return 0;
@@ -347,7 +390,7 @@ vsd_search_merge(struct vsd_call *call, const struct vsd_sq *q, size_t qi,
 
 		if (c->reply == NULL)
 			continue;
-		if (vsd_search_collect(call, c, hits, &nhits) != 0)
+		if (vsd_search_collect(call, q, c, hits, &nhits) != 0)
 			return call->st.code;
 	}
 	top = vsd_merge_topk(hits, nhits, q->k);
@@ -582,6 +625,7 @@ vsd_search_run(struct vsd_call *call, struct vsd_sq *q)
 		 * the collection.  Read it afresh and search again, once. */
 		vsd_coll_cache_drop(q->collection);
 	}
+	vsd_search_check_replies(call, q, per);
 	for (qi = 0; qi < q->nq; qi++) {
 		q->resps[qi] = vsd_call_alloc(call, sizeof(*q->resps[qi]));
 		if (q->resps[qi] == NULL)
@@ -644,9 +688,10 @@ vsd_search_by_id(struct vsd_call *call, const Vsetd__V1__SearchRequest *req,
 	const redisReply *r;
 	struct vsd_argv a;
 	struct vsd_cmd *c;
+	struct vsd_coll_params params;
 	const char *key;
-	size_t keylen, i;
-	char *end;
+	size_t keylen;
+	char why[160];
 
 	if (vsd_check_id(req->by_id, call->lim, "by_id", &call->st) != VSD_OK)
 		return call->st.code;
@@ -671,20 +716,18 @@ vsd_search_by_id(struct vsd_call *call, const Vsetd__V1__SearchRequest *req,
 		return vsd_status_set(&call->st, VSD_NOT_FOUND,
 		    "element \"%.200s\" not found in collection \"%s\"",
 		    req->by_id, req->collection);
-	if (r->type != REDIS_REPLY_ARRAY)
-		return vsd_status_set(&call->st, VSD_INTERNAL,
-		    "shard %u: unexpected VEMB reply", shard);
+	if (vsd_coll_cache_get(req->collection, &params) != 1)
+		params.dim = 0;
+	if (vsd_vemb_parse(r, call->lim, params.dim, NULL, why,
+	    sizeof(why)) != 0) {
+		vsd_reply_protocol_error(call, shard, "%s", why);
+		return vsd_status_set(&call->st, VSD_UNAVAILABLE, "shard %u: "
+		    "%s", shard, call->w->res[shard].error);
+	}
 	if ((*vec = vsd_call_alloc(call, r->elements * sizeof(float))) == NULL)
 		return vsd_status_set(&call->st, VSD_RESOURCE_EXHAUSTED,
 		    "out of memory");
-	for (i = 0; i < r->elements; i++) {
-		const redisReply *e = r->element[i];
-
-		if (e->type != REDIS_REPLY_STRING)
-			return vsd_status_set(&call->st, VSD_INTERNAL,
-			    "shard %u: unexpected VEMB reply", shard);
-		(*vec)[i] = strtof(e->str, &end);
-	}
+	(void)vsd_vemb_parse(r, call->lim, params.dim, *vec, why, sizeof(why));
 	*dim = r->elements;
 	return VSD_OK;
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "log.h"
 #include "round.h"
 #include "vs_time.h"
 
@@ -15,6 +16,8 @@ vsd_argv_init(struct vsd_call *call, struct vsd_argv *a, int cap)
 	a->len = vsd_call_alloc(call, (size_t)cap * sizeof(*a->len));
 	a->argc = 0;
 	a->cap = cap;
+	a->overflow = 0;
+	a->call = call;
 	return a->argv != NULL && a->len != NULL ? 0 : -1;
 }
 
@@ -33,9 +36,18 @@ void
 vsd_argv_add(struct vsd_argv *a, const void *p, size_t n)
 {
 	/* Capacities are compile-time counts of the ops; overflowing one is
-	 * a bug, caught here rather than as memory corruption. */
-	if (a->argc >= a->cap)
+	 * a bug, caught here rather than as memory corruption, and made
+	 * fatal for the call (round.h). */
+	if (a->argc >= a->cap) {
+		if (!a->overflow && a->call != NULL)
+			vsd_status_set(&a->call->st, VSD_INTERNAL, "internal "
+			    "error: a %.*s command needs more than %d "
+			    "arguments; nothing was sent",
+			    a->argc > 0 ? (int)(a->len[0] < 32 ? a->len[0] :
+			    32) : 1, a->argc > 0 ? a->argv[0] : "?", a->cap);
+		a->overflow = 1;
 		return;
+	}
 	a->argv[a->argc] = p;
 	a->len[a->argc] = n;
 	a->argc++;
@@ -73,20 +85,56 @@ void
 vsd_argv_to_cmd(const struct vsd_argv *a, struct vsd_cmd *cmd, uint32_t shard)
 {
 	cmd->shard = shard;
-	cmd->argc = a->argc;
+	cmd->argc = a->overflow ? -1 : a->argc;
 	cmd->argv = a->argv;
 	cmd->argvlen = a->len;
 	cmd->reply = NULL;
+}
+
+/* A round with a poisoned command: send nothing; every shard that had a
+ * command fails with the internal error. */
+static void
+vsd_round_refuse(struct vsd_call *call, struct vsd_cmd *cmds, size_t n)
+{
+	struct vsd_shard_result *res = call->w->res;
+	uint32_t s, nshards = call->srv->cfg->nshards;
+	size_t i;
+
+	vsd_err("%s", call->st.msg);
+	for (s = 0; s < nshards; s++) {
+		res[s].state = VSD_SHARD_UNUSED;
+		res[s].endpoint = 0;
+		res[s].wait_acked = -1;
+		res[s].error[0] = '\0';
+	}
+	for (i = 0; i < n; i++) {
+		cmds[i].reply = NULL;
+		if (cmds[i].shard < nshards) {
+			res[cmds[i].shard].state = VSD_SHARD_FAILED;
+			snprintf(res[cmds[i].shard].error,
+			    sizeof(res[0].error), "internal error: a command "
+			    "with too many arguments was not sent");
+		}
+	}
 }
 
 void
 vsd_round_run(struct vsd_call *call, struct vsd_cmd *cmds, size_t n,
     int kind, int64_t deadline_us)
 {
+	size_t i;
+
 	if (call->cmds != cmds)
 		vsd_cmds_free_replies(call->cmds, call->ncmds);
 	call->cmds = cmds;
 	call->ncmds = n;
+	for (i = 0; i < n; i++)
+		if (cmds[i].argc < 0)
+			break;
+	if (i < n) {
+		vsd_round_refuse(call, cmds, n);
+		return;
+	}
 	vsd_links_run(call->w->links, cmds, n, kind, deadline_us,
 	    call->w->res);
 }

@@ -19,11 +19,28 @@
 
 #include "ops.h"
 
-/* An argument vector under construction (capacity fixed at init). */
+/*
+ * An argument vector under construction (capacity fixed at init).
+ *
+ * Overflow (finding: a command silently lost its last arguments, so a
+ * different Redis command would have been sent).  Capacities are counts
+ * in the code, so an overflow is a bug, never a property of the input;
+ * still, it must neither corrupt memory, nor send a truncated command, nor
+ * take the whole server down with an abort.  So an overflowing append is
+ * recorded (a->overflow, and the call's status INTERNAL naming the
+ * command), vsd_argv_to_cmd() poisons the command (argc -1), and
+ * vsd_round_run() sends nothing from a round that holds a poisoned
+ * command: every shard of it is reported failed with that internal error,
+ * so the call answers like one whose shards failed and its message names
+ * the bug.  This is checked in one place (the round) rather than at every
+ * append, so no call site can forget it.
+ */
 struct vsd_argv {
 	const char **argv;
 	size_t *len;
 	int argc, cap;
+	int overflow;                /* an append did not fit */
+	struct vsd_call *call;       /* whose status an overflow sets */
 };
 
 /* 0, or -1 when out of memory. */
@@ -32,7 +49,8 @@ int vsd_argv_init(struct vsd_call *call, struct vsd_argv *a, int cap);
  * Neither string is copied. */
 int vsd_argv_key(struct vsd_call *call, struct vsd_argv *a, const char *cmd,
     const char *key, size_t keylen);
-/* Append bytes p[0..n) (not copied: p must outlive the round). */
+/* Append bytes p[0..n) (not copied: p must outlive the round).  Past the
+ * capacity: nothing appended, a->overflow set (see above). */
 void vsd_argv_add(struct vsd_argv *a, const void *p, size_t n);
 /* Append a NUL-terminated string (not copied). */
 void vsd_argv_str(struct vsd_argv *a, const char *s);
@@ -41,13 +59,16 @@ void vsd_argv_str(struct vsd_argv *a, const char *s);
 int vsd_argv_u64(struct vsd_call *call, struct vsd_argv *a, uint64_t v);
 /* Append a double ("%.17g"), formatted into the arena. */
 int vsd_argv_dbl(struct vsd_call *call, struct vsd_argv *a, double v);
-/* Point cmd at a's argument vector, for shard. */
+/* Point cmd at a's argument vector, for shard.  An overflowed a gives a
+ * poisoned command (argc -1) that vsd_round_run() refuses to send. */
 void vsd_argv_to_cmd(const struct vsd_argv *a, struct vsd_cmd *cmd,
     uint32_t shard);
 
 /* Free the previous round's replies, make cmds[0..n) the call's commands
  * and run them (until deadline_us: pass call->deadline_us or less).  kind
- * is VSD_RUN_READ (replicas may answer) or VSD_RUN_WRITE (shards.h). */
+ * is VSD_RUN_READ (replicas may answer) or VSD_RUN_WRITE (shards.h).
+ * When a command is poisoned (overflow) nothing is sent: every shard with
+ * a command is reported failed, and no reply is set. */
 void vsd_round_run(struct vsd_call *call, struct vsd_cmd *cmds, size_t n,
     int kind, int64_t deadline_us);
 

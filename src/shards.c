@@ -35,6 +35,7 @@
 #include <sys/socket.h>
 
 #include "log.h"
+#include "shard_reply.h"
 #include "shards.h"
 #include "stats.h"
 #include "vs_time.h"
@@ -316,6 +317,7 @@ vsd_link_start(struct vsd_links *l, uint32_t s, int e)
 			vsd_shard_failed(l, s, e, VSD_SHARD_FAILED, msg);
 			return -1;
 		}
+		vsd_reply_limits_apply(k->ctx, cfg);
 		if (cfg->redis_password != NULL) {
 			int rv;
 
@@ -497,8 +499,7 @@ vsd_link_collect(struct vsd_links *l, uint32_t s, int e)
 			break;
 		reply = NULL;
 		if (redisGetReplyFromReader(k->ctx, &reply) != REDIS_OK) {
-			snprintf(msg, sizeof(msg), "protocol error: %s",
-			    k->ctx->errstr);
+			vsd_reply_error_text(k->ctx->errstr, msg, sizeof(msg));
 			vsd_shard_failed(l, s, e, VSD_SHARD_FAILED, msg);
 			return;
 		}
@@ -591,6 +592,11 @@ vsd_link_io(struct vsd_links *l, uint32_t s, struct vsd_link *k,
 			return;
 		}
 		vsd_link_progress(k);
+		if (vsd_reply_buffer_check(k->ctx, l->cfg, msg,
+		    sizeof(msg)) != 0) {
+			vsd_shard_failed(l, s, e, VSD_SHARD_FAILED, msg);
+			return;
+		}
 		vsd_link_collect(l, s, e);
 	}
 }

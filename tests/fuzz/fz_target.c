@@ -18,6 +18,7 @@
  * results must still list every item, in order, as failed.
  */
 #include <limits.h>
+#include <math.h>
 #include <nng/nng.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,8 +27,11 @@
 #include "envelope.h"
 #include "fz_target.h"
 #include "log.h"
+#include "merge.h"
 #include "server.h"
+#include "shard_reply.h"
 #include "vs_time.h"
+#include "validate.h"
 #include "vsetd.pb-c.h"
 #include "wire_check.h"
 
@@ -132,11 +136,14 @@ fail:
 	return -1;
 }
 
+static void fz_reply_teardown(void);
+
 void
 fz_teardown(void)
 {
 	size_t h;
 
+	fz_reply_teardown();
 	if (!fz_ready)
 		return;
 	vsd_links_free(fz_w.links);
@@ -505,4 +512,182 @@ fz_dispatch_one(const uint8_t *data, size_t size)
 	for (i = 0; i < sd->n_methods; i++)
 		fz_dispatch_payload(&sd->methods[i], data, size,
 		    0x8000000000000000ull | (uint64_t)(size * 131 + i));
+}
+
+/* --------------------------------------------------------------- reply */
+
+#define FZ_REPLY_SHARDS 3
+#define FZ_REPLY_HEADER 3
+#define FZ_REPLY_MAX_PIECE 64
+#define FZ_REPLY_EPSILON 0.25
+
+/* Small limits, so the fuzzer reaches every cap with small inputs: 16
+ * KiB per reply (4 x 4 KiB messages), 1024 elements per array, ids of 64
+ * bytes. */
+static struct vsd_config fz_rcfg;
+static struct vsd_limits fz_rlim;
+static int fz_rready;
+
+static int
+fz_reply_setup(void)
+{
+	static char a0[] = "vsetd-fuzz", a1[] = "--shard", a2[] = "127.0.0.1:1",
+	    a3[] = "--max-message-bytes", a4[] = "4096", a5[] = "--max-k",
+	    a6[] = "16", a7[] = "--max-id-bytes", a8[] = "64",
+	    a9[] = "--max-dim", a10[] = "64", a11[] = "--max-batch",
+	    a12[] = "16";
+	char *argv[] = { a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11,
+	    a12, NULL };
+
+	if (fz_rready)
+		return 0;
+	if (vsd_config_parse(&fz_rcfg, 13, argv) != VSD_CONFIG_RUN)
+		return -1;
+	vsd_log_set_level(VSD_LOG_ERROR);
+	fz_rlim.max_batch = fz_rcfg.max_batch;
+	fz_rlim.max_k = fz_rcfg.max_k;
+	fz_rlim.max_dim = fz_rcfg.max_dim;
+	fz_rlim.max_id_bytes = fz_rcfg.max_id_bytes;
+	fz_rready = 1;
+	return 0;
+}
+
+static void
+fz_reply_teardown(void)
+{
+	if (!fz_rready)
+		return;
+	vsd_config_fini(&fz_rcfg);
+	fz_rready = 0;
+}
+
+/* What the client gets: the merged hits as a SearchResponse, packed and
+ * decoded again. */
+static void
+fz_reply_pack(const struct vsd_hit *hits, size_t top)
+{
+	Vsetd__V1__SearchResponse resp = VSETD__V1__SEARCH_RESPONSE__INIT, *back;
+	Vsetd__V1__SearchHit hm[FZ_REPLY_SHARDS * FZ_REPLY_MAX_K];
+	Vsetd__V1__SearchHit *hp[FZ_REPLY_SHARDS * FZ_REPLY_MAX_K];
+	uint8_t *buf;
+	size_t i, n;
+
+	for (i = 0; i < top; i++) {
+		vsetd__v1__search_hit__init(&hm[i]);
+		hm[i].id = (char *)hits[i].id;
+		hm[i].score = hits[i].score;
+		hm[i].shard = hits[i].shard;
+		hp[i] = &hm[i];
+	}
+	resp.results = hp;
+	resp.n_results = top;
+	n = vsetd__v1__search_response__get_packed_size(&resp);
+	FZ_CHECK((buf = malloc(n != 0 ? n : 1)) != NULL);
+	FZ_CHECK(vsetd__v1__search_response__pack(&resp, buf) == n);
+	back = vsetd__v1__search_response__unpack(NULL, n, buf);
+	FZ_CHECK(back != NULL);
+	FZ_CHECK(back->n_results == top);
+	for (i = 0; i < top; i++) {
+		FZ_CHECK(strcmp(back->results[i]->id, hits[i].id) == 0);
+		FZ_CHECK(back->results[i]->score == hits[i].score);
+	}
+	vsetd__v1__search_response__free_unpacked(back, NULL);
+	free(buf);
+}
+
+void
+fz_reply_one(const uint8_t *data, size_t size)
+{
+	struct vsd_hit hits[FZ_REPLY_SHARDS * FZ_REPLY_MAX_K];
+	redisReply *replies[FZ_REPLY_SHARDS] = { NULL };
+	struct vsd_vsim_shape shape;
+	redisContext ctx;
+	redisReader *rd;
+	size_t nshards, k, piece, pos, got = 0, nhits = 0, top, i, j;
+	int epsilon, failed = 0;
+	char msg[256], why[160];
+	struct vsd_status st;
+	void *reply;
+
+	FZ_CHECK(fz_reply_setup() == 0);
+	if (size < FZ_REPLY_HEADER)
+		return;
+	nshards = 1 + (data[0] & 3) % FZ_REPLY_SHARDS;
+	shape.stride = (data[0] & 4) ? 3 : 2;
+	epsilon = (data[0] & 8) != 0;
+	k = 1 + data[1] % FZ_REPLY_MAX_K;
+	piece = 1 + data[2] % FZ_REPLY_MAX_PIECE;
+	shape.count = (uint32_t)k;
+	shape.lim = &fz_rlim;
+
+	FZ_CHECK((rd = redisReaderCreate()) != NULL);
+	vsd_reply_reader_limit(rd, &fz_rcfg);
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.reader = rd;
+	/* Feed piece by piece, taking replies as they complete, as
+	 * shards.c does after each read. */
+	for (pos = FZ_REPLY_HEADER; pos < size && got < nshards && !failed;
+	    pos += piece) {
+		size_t n = size - pos < piece ? size - pos : piece;
+
+		if (redisReaderFeed(rd, (const char *)data + pos, n) !=
+		    REDIS_OK || vsd_reply_buffer_check(&ctx, &fz_rcfg, msg,
+		    sizeof(msg)) != 0) {
+			failed = 1;
+			break;
+		}
+		while (got < nshards) {
+			if (redisReaderGetReply(rd, &reply) != REDIS_OK) {
+				vsd_reply_error_text(rd->errstr, msg,
+				    sizeof(msg));
+				FZ_CHECK(strncmp(msg, "protocol error: ", 16) ==
+				    0);
+				failed = 1;
+				break;
+			}
+			if (reply == NULL)
+				break;
+			replies[got++] = reply;
+		}
+	}
+	/* A shard whose reply did not arrive (or broke the reader) adds
+	 * nothing; an error reply is the request's problem, not a hit. */
+	for (i = 0; i < got; i++) {
+		size_t before = nhits;
+
+		if (replies[i]->type == REDIS_REPLY_ERROR)
+			continue;
+		if (vsd_vsim_parse(replies[i], &shape, (uint32_t)i, hits,
+		    &nhits, why, sizeof(why)) != 0) {
+			FZ_CHECK(nhits == before);
+			FZ_CHECK(why[0] != '\0');
+			continue;
+		}
+		FZ_CHECK(nhits - before <= k);
+	}
+	FZ_CHECK(nhits <= nshards * k);
+	top = vsd_merge_topk(hits, nhits, k);
+	if (epsilon)
+		while (top > 0 && hits[top - 1].score < 1 - FZ_REPLY_EPSILON)
+			top--;
+	FZ_CHECK(top <= k && top <= nhits);
+	for (i = 0; i < top; i++) {
+		FZ_CHECK(isfinite(hits[i].score));
+		FZ_CHECK(hits[i].score >= -VSD_SCORE_SLACK &&
+		    hits[i].score <= 1 + VSD_SCORE_SLACK);
+		FZ_CHECK(hits[i].id != NULL && strlen(hits[i].id) ==
+		    hits[i].id_len);
+		FZ_CHECK(vsd_check_id(hits[i].id, &fz_rlim, "id", &st) ==
+		    VSD_OK);
+		FZ_CHECK(hits[i].shard < nshards);
+		if (i > 0)
+			FZ_CHECK(vsd_hit_cmp(&hits[i - 1], &hits[i]) < 0);
+		for (j = 0; j < i; j++)
+			FZ_CHECK(hits[j].id_len != hits[i].id_len ||
+			    memcmp(hits[j].id, hits[i].id, hits[i].id_len) != 0);
+	}
+	fz_reply_pack(hits, top);
+	for (i = 0; i < got; i++)
+		freeReplyObject(replies[i]);
+	redisReaderFree(rd);
 }

@@ -41,4 +41,18 @@ void fz_envelope_one(const uint8_t *data, size_t size);
  * new RPCs are covered without touching this file). */
 void fz_dispatch_one(const uint8_t *data, size_t size);
 
+/* fuzz_reply: data as the bytes shards send back to a search.  Header:
+ * byte 0 flags (bits 0-1: shards 1-3; bit 2: WITHATTRIBS layout, stride
+ * 3; bit 3: an epsilon cut), byte 1 K (1..FZ_REPLY_MAX_K), byte 2 the
+ * size of the pieces fed to the reader (1..64, so replies split at every
+ * byte boundary); then the reply stream, one reply per shard in order.
+ * Path: a hiredis reader with vsetd's limits (shard_reply.h) ->
+ * vsd_vsim_parse per shard (the search's collect) -> vsd_merge_topk and
+ * the epsilon cut -> a packed SearchResponse, decoded again.  Checks: no
+ * shard adds more than K hits; the result has at most K hits, in result
+ * order, distinct valid ids, finite scores in [0, 1] (with the slack);
+ * a reader error reads "protocol error: ...". */
+#define FZ_REPLY_MAX_K 16
+void fz_reply_one(const uint8_t *data, size_t size);
+
 #endif

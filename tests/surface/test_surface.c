@@ -516,7 +516,8 @@ test_merge_each_quant(void **state)
 /* ------------------------------------------------------------ reads */
 
 /* l (from vsetd) lists, level by level, the same neighbours as VLINKS on
- * shard `shard` itself. */
+ * shard `shard` itself.  VLINKS lists the highest level first; vsetd's
+ * levels are level 0 first (the proto). */
 static void
 links_match_redis(const vs_links_result *l, const char *coll, const char *id,
     int shard)
@@ -534,7 +535,7 @@ links_match_redis(const vs_links_result *l, const char *coll, const char *id,
 	assert_int_equal(r->type, REDIS_REPLY_ARRAY);
 	assert_int_equal(r->elements, l->n_levels);
 	for (lv = 0; lv < l->n_levels; lv++) {
-		const redisReply *level = r->element[lv];
+		const redisReply *level = r->element[l->n_levels - 1 - lv];
 
 		assert_int_equal(level->type, REDIS_REPLY_ARRAY);
 		assert_int_equal(level->elements, l->levels[lv].n);
