@@ -11,6 +11,7 @@ vsd_health_init(struct vsd_health *h, uint32_t seed)
 	memset(h, 0, sizeof(*h));
 	pthread_mutex_init(&h->mu, NULL);
 	h->backoff_us = VSD_BACKOFF_MIN_US;
+	h->undo_backoff_us = VSD_BACKOFF_MIN_US;
 	h->rng = seed * 2654435761u + 1;
 }
 
@@ -48,6 +49,9 @@ void
 vsd_health_success(struct vsd_health *h)
 {
 	pthread_mutex_lock(&h->mu);
+	h->undo_consecutive = h->consecutive;
+	h->undo_backoff_us = h->backoff_us;
+	h->undo_probe = h->probing;
 	h->consecutive = 0;
 	h->open_until_us = 0;
 	h->backoff_us = VSD_BACKOFF_MIN_US;
@@ -55,12 +59,13 @@ vsd_health_success(struct vsd_health *h)
 	pthread_mutex_unlock(&h->mu);
 }
 
-void
-vsd_health_failure(struct vsd_health *h, int64_t now_us, const char *error)
+/* Count one failure; h->mu is held. */
+static void
+vsd_health_fail_locked(struct vsd_health *h, int64_t now_us,
+    const char *error)
 {
 	int64_t jitter;
 
-	pthread_mutex_lock(&h->mu);
 	h->consecutive++;
 	snprintf(h->last_error, sizeof(h->last_error), "%s", error);
 	if (h->consecutive >= VSD_BREAKER_THRESHOLD) {
@@ -79,6 +84,30 @@ vsd_health_failure(struct vsd_health *h, int64_t now_us, const char *error)
 		    h->backoff_us * jitter / 1000;
 	}
 	h->probing = 0;
+}
+
+void
+vsd_health_failure(struct vsd_health *h, int64_t now_us, const char *error)
+{
+	pthread_mutex_lock(&h->mu);
+	vsd_health_fail_locked(h, now_us, error);
+	pthread_mutex_unlock(&h->mu);
+}
+
+void
+vsd_health_bad_reply(struct vsd_health *h, int64_t now_us, const char *error)
+{
+	pthread_mutex_lock(&h->mu);
+	h->consecutive = h->undo_consecutive;
+	h->backoff_us = h->undo_backoff_us;
+	if (h->undo_probe && h->open_until_us == 0) {
+		/* the success closed the breaker on a probe: a failed probe */
+		h->open_until_us = now_us;
+		h->probing = 1;
+	}
+	h->undo_consecutive = 0;
+	h->undo_probe = 0;
+	vsd_health_fail_locked(h, now_us, error);
 	pthread_mutex_unlock(&h->mu);
 }
 

@@ -71,6 +71,12 @@ struct vsd_waiter {
 struct vsd_health {
 	pthread_mutex_t mu;
 	uint32_t consecutive;        /* failures since the last success */
+	/* What the last success reset, so that a reply found bad after
+	 * its bytes arrived (vsd_health_bad_reply) counts as a failure in
+	 * the same streak instead of starting a new one. */
+	uint32_t undo_consecutive;
+	int64_t undo_backoff_us;
+	int undo_probe;
 	int64_t open_until_us;       /* 0 = closed */
 	int64_t backoff_us;
 	int probing;                 /* a half-open probe is in flight */
@@ -99,6 +105,12 @@ int vsd_health_admit(struct vsd_health *h, int64_t now_us, char *why,
 void vsd_health_success(struct vsd_health *h);
 /* The endpoint itself failed (see above for what counts). */
 void vsd_health_failure(struct vsd_health *h, int64_t now_us,
+    const char *error);
+/* The endpoint's last reply, already counted a success when its bytes
+ * arrived, turned out malformed (a protocol error found by an op): undo
+ * that success and count a failure, so a shard that keeps answering well
+ * framed garbage opens its breaker like one that keeps failing. */
+void vsd_health_bad_reply(struct vsd_health *h, int64_t now_us,
     const char *error);
 /* A probe ended with no verdict (the caller's deadline, the stall rule):
  * let another call probe.  No-op when no probe is in flight. */

@@ -78,8 +78,9 @@ vsd_elem_round(struct vsd_call *call, const char *collection, const char *id,
 		vsd_argv_to_cmd(&a, &cmds[i], shard);
 	}
 	if (kind == VSD_RUN_FENCED) {
-		struct vsd_argv a = { cmds[0].argv, (size_t *)cmds[0].argvlen,
-		    cmds[0].argc, cmds[0].argc };
+		struct vsd_argv a = { .argv = cmds[0].argv,
+		    .len = (size_t *)cmds[0].argvlen, .argc = cmds[0].argc,
+		    .cap = cmds[0].argc, .call = call };
 
 		if (vsd_fence_write_one(call, collection, &a, shard) != VSD_OK)
 			return -1;

@@ -471,9 +471,9 @@ vsd_reply_protocol_error(struct vsd_call *call, uint32_t shard,
 		snprintf(res->error, sizeof(res->error), "protocol error: %s",
 		    why);
 		if (call->srv->health != NULL)
-			vsd_health_failure(&call->srv->health[(size_t)shard *
+			vsd_health_bad_reply(&call->srv->health[(size_t)shard *
 			    VSD_MAX_ENDPOINTS + (size_t)res->endpoint],
-			    vs_now_us(), VSD_FAIL_ERROR, res->error);
+			    vs_now_us(), res->error);
 	}
 	return VSD_UNAVAILABLE;
 }

@@ -108,6 +108,45 @@ test_success_resets_the_count(void **state)
 /* The stall rule: quorum waiters silent past STALL_US close the
  * endpoint to new rounds, and younger waiters give way; the quorum oldest
  * stay. */
+/* A reply whose bytes arrived (a success) but that an op then found
+ * malformed counts as a failure of the same streak: three such replies
+ * open the breaker, and a failed probe doubles the backoff. */
+static void
+test_bad_replies_open_the_breaker(void **state)
+{
+	struct vsd_health *h = *state;
+	char why[200];
+	int64_t t;
+	int i;
+
+	for (i = 0; i < VSD_BREAKER_THRESHOLD; i++) {
+		assert_int_equal(vsd_health_admit(h, T0, why, sizeof(why)),
+		    VSD_ADMIT_OK);
+		vsd_health_success(h);
+		vsd_health_bad_reply(h, T0, "protocol error: score nan");
+	}
+	assert_int_equal(vsd_health_admit(h, T0 + MS, why, sizeof(why)),
+	    VSD_ADMIT_SKIP);
+	assert_non_null(strstr(why, "protocol error: score nan"));
+	/* The probe answers, but badly again: still open, longer backoff. */
+	t = T0 + VSD_BACKOFF_MIN_US * 2;
+	assert_int_equal(vsd_health_admit(h, t, why, sizeof(why)),
+	    VSD_ADMIT_PROBE);
+	vsd_health_success(h);
+	vsd_health_bad_reply(h, t, "protocol error: score nan");
+	assert_int_equal(vsd_health_admit(h, t + VSD_BACKOFF_MIN_US * 6 / 5 +
+	    MS, why, sizeof(why)), VSD_ADMIT_SKIP);
+	/* A good reply in between resets the streak. */
+	t += VSD_BACKOFF_MAX_US * 2;
+	assert_int_equal(vsd_health_admit(h, t, why, sizeof(why)),
+	    VSD_ADMIT_PROBE);
+	vsd_health_success(h);
+	vsd_health_success(h);
+	vsd_health_bad_reply(h, t, "protocol error: score nan");
+	assert_int_equal(vsd_health_admit(h, t, why, sizeof(why)),
+	    VSD_ADMIT_OK);
+}
+
 static void
 test_stall_rule(void **state)
 {
@@ -183,6 +222,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_release_lets_the_next_call_probe, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_success_resets_the_count,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_replies_open_the_breaker,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stall_rule, setup,
 		    teardown),
