@@ -340,7 +340,11 @@ class QueueDeadline(unittest.TestCase):
     when its deadline passes, not when a worker gets to it."""
 
     def run_case(self, listen: str) -> None:
-        with Deployment(shards=2, vsetd_args=["--workers", "2"], listen=listen) as dep:
+        # The stall rule (--shard-stall-ms) would free a worker from the
+        # frozen shard after 250 ms: raise it, so that both workers stay
+        # held and the request below really waits in the queue.
+        args = ["--workers", "2", "--shard-stall-ms", "5000"]
+        with Deployment(shards=2, vsetd_args=args, listen=listen) as dep:
             with vsetd.Client(dep.url, timeout=2.0) as c:
                 c.insert("qd", [(f"e{i}", [1.0, float(i)]) for i in range(20)])
             dep.stop_shard(0)
