@@ -28,6 +28,7 @@
  *   each round start asks whether the endpoint is "not answering".
  */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -523,8 +524,14 @@ vsd_link_collect(struct vsd_links *l, uint32_t s, int e)
 			redisReply *w = reply;
 
 			k->wait_pending = 0;
-			k->wait_acked = w->type == REDIS_REPLY_INTEGER ?
-			    (int)w->integer : -1;
+			/* Anything but a count (an error, a hostile type or
+			 * a negative number) acknowledges nothing: 0, never
+			 * -1, which would read as "no WAIT asked". */
+			if (w->type != REDIS_REPLY_INTEGER || w->integer < 0)
+				k->wait_acked = 0;
+			else
+				k->wait_acked = w->integer > INT_MAX ?
+				    INT_MAX : (int)w->integer;
 			freeReplyObject(w);
 		}
 	}

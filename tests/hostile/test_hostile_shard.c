@@ -350,6 +350,42 @@ test_close_on_accept(void **state)
 	assert_true(wait_full(t, RECOVER_MS) >= 0);
 }
 
+/* Well-framed garbage, again and again: after VSD_BREAKER_THRESHOLD (3)
+ * malformed replies the shard's breaker opens and later calls skip it
+ * ("circuit open"), as for any failing shard; a good shard closes it. */
+static void
+test_bad_replies_open_the_breaker(void **state)
+{
+	struct hs *t = *state;
+	vs_search_params p = params(t);
+	vs_search_result *r = NULL;
+	int i, skipped = 0;
+
+	assert_int_equal(set_mode(t, "nan", NULL), 0);
+	vs_set_timeout(t->cli, DEADLINE_MS);
+	for (i = 0; i < 6; i++) {
+		assert_int_equal(vs_search(t->cli, &p, &r), VS_OK);
+		assert_true(r->partial);
+		assert_int_equal(r->shards.failed, 1);
+		assert_int_equal(r->n_shard_errors, 1);
+		if (strstr(r->shard_errors[0].message, "circuit open") != NULL)
+			skipped++;
+		else
+			assert_non_null(strstr(r->shard_errors[0].message,
+			    "protocol error"));
+		if (i == 5)
+			fprintf(stderr, "# nan x6: %d calls skipped the shard; "
+			    "last: %s\n", skipped, r->shard_errors[0].message);
+		vs_search_result_free(r);
+		r = NULL;
+	}
+	/* The 4th and later calls find the breaker open (its shortest
+	 * backoff, 40 ms, is far longer than a search here). */
+	assert_true(skipped >= 1);
+	assert_int_equal(set_mode(t, "pass", NULL), 0);
+	assert_true(wait_full(t, RECOVER_MS) >= 0);
+}
+
 /* BatchSearch: one bad reply (the second query's) makes the shard failed
  * for every query of the batch, so the queries agree on which shards
  * answered, and each query's hits are its healthy shards' part. */
@@ -572,6 +608,8 @@ main(void)
 		cmocka_unit_test_setup(test_silent, test_setup),
 		cmocka_unit_test_setup(test_drip, test_setup),
 		cmocka_unit_test_setup(test_close_on_accept, test_setup),
+		cmocka_unit_test_setup(test_bad_replies_open_the_breaker,
+		    test_setup),
 		cmocka_unit_test_setup(test_batch_one_bad_reply, test_setup),
 		cmocka_unit_test_setup(test_other_calls, test_setup),
 		cmocka_unit_test_setup(test_links_level0_first, test_setup),
