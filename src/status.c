@@ -17,9 +17,7 @@
 
 #define VSD_ESC_LEN 4                   /* \xNN */
 
-/* Length of the valid UTF-8 sequence at s[0..n), or 0 if it is not one
- * (overlong forms, surrogates and code points past U+10FFFF are not). */
-static size_t
+size_t
 vsd_utf8_seq(const unsigned char *s, size_t n)
 {
 	size_t len, i;

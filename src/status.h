@@ -28,6 +28,11 @@ struct vsd_status {
 int vsd_status_set(struct vsd_status *st, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Length of the valid UTF-8 sequence at s[0..n) (n >= 1), or 0 if it is
+ * not one (overlong forms, surrogates and code points past U+10FFFF are
+ * not).  The one UTF-8 check of the server. */
+size_t vsd_utf8_seq(const unsigned char *s, size_t n);
+
 /* Copy in[0..inlen) to out (NUL-terminated, at most outsz bytes with the
  * NUL) as valid UTF-8: a byte that does not belong to a valid sequence
  * becomes the four characters \xNN; the copy stops before a character

@@ -34,42 +34,6 @@ vsd_check_collection(const char *name, struct vsd_status *st)
 	return VSD_OK;
 }
 
-/* Length of the UTF-8 sequence at s (n bytes left), 0 if invalid. */
-static size_t
-vsd_utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len, i;
-	uint32_t cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if ((s[0] & 0xe0) == 0xc0) {
-		len = 2;
-		cp = s[0] & 0x1f;
-	} else if ((s[0] & 0xf0) == 0xe0) {
-		len = 3;
-		cp = s[0] & 0x0f;
-	} else if ((s[0] & 0xf8) == 0xf0) {
-		len = 4;
-		cp = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	/* overlong, surrogate, or beyond U+10FFFF */
-	if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
-	    (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
 int
 vsd_check_id(const char *id, const struct vsd_limits *lim, const char *what,
     struct vsd_status *st)
@@ -85,7 +49,7 @@ vsd_check_id(const char *id, const struct vsd_limits *lim, const char *what,
 		    "%s is %zu bytes; the limit is %u", what, n,
 		    lim->max_id_bytes);
 	for (i = 0; i < n; i += step) {
-		if ((step = vsd_utf8_len(s + i, n - i)) == 0)
+		if ((step = vsd_utf8_seq(s + i, n - i)) == 0)
 			return vsd_status_set(st, VSD_INVALID_ARGUMENT,
 			    "%s is not valid UTF-8 at byte %zu", what, i);
 	}
