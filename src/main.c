@@ -18,6 +18,7 @@
 #include "config.h"
 #include "log.h"
 #include "server.h"
+#include "topology.h"
 #include "vs_time.h"
 
 /* How long a drain may wait for calls in flight beyond the default
@@ -46,6 +47,7 @@ main(int argc, char **argv)
 	char bound[512];
 	size_t h, nhealth = 0;
 	sigset_t sigs;
+	uint64_t epoch;
 	uint32_t i;
 	int rv, sig, status = 1, workers_up = 0;
 
@@ -55,6 +57,11 @@ main(int argc, char **argv)
 		return rv;
 	}
 	vsd_log_set_level(cfg.log_level);
+	/* The stored topology may add shards: before anything is sized. */
+	if ((rv = vsd_topo_startup(&cfg, VSD_TOPO_READ_MS, &epoch)) != 0) {
+		vsd_config_fini(&cfg);
+		return rv;
+	}
 
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
@@ -63,6 +70,7 @@ main(int argc, char **argv)
 
 	memset(&srv, 0, sizeof(srv));
 	srv.cfg = &cfg;
+	atomic_store(&srv.topo_epoch, epoch);
 	srv.limits.max_batch = cfg.max_batch;
 	srv.limits.max_k = cfg.max_k;
 	srv.limits.max_dim = cfg.max_dim;

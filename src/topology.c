@@ -20,7 +20,7 @@ static const char *const vsd_phase_names[] = { "stable", "dual", "switched" };
 static const char *const vsd_move_names[] = { "", "add", "remove" };
 
 static void
-vsd_err(char *err, size_t errlen, const char *fmt, ...)
+vsd_topo_msg(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -61,21 +61,21 @@ vsd_topo_parse_addr(const char *s, size_t len, struct vsd_topo_addr *out,
 	unsigned long port = 0;
 
 	if (len == 0 || len > VSD_TOPO_MAX_ADDR) {
-		vsd_err(err, errlen, "address of %zu bytes (1..%d)", len,
+		vsd_topo_msg(err, errlen, "address of %zu bytes (1..%d)", len,
 		    VSD_TOPO_MAX_ADDR);
 		return -1;
 	}
 	for (colon = len; colon > 0 && s[colon - 1] != ':'; colon--)
 		;
 	if (colon == 0) {
-		vsd_err(err, errlen, "address \"%.*s\" has no :port", (int)len,
+		vsd_topo_msg(err, errlen, "address \"%.*s\" has no :port", (int)len,
 		    s);
 		return -1;
 	}
 	colon--;                     /* index of the last ':' */
 	hostlen = colon;
 	if (hostlen == 0) {
-		vsd_err(err, errlen, "address \"%.*s\" has no host", (int)len,
+		vsd_topo_msg(err, errlen, "address \"%.*s\" has no host", (int)len,
 		    s);
 		return -1;
 	}
@@ -106,10 +106,10 @@ vsd_topo_parse_addr(const char *s, size_t len, struct vsd_topo_addr *out,
 	out->s[len] = '\0';
 	return 0;
 badhost:
-	vsd_err(err, errlen, "address \"%.*s\": malformed host", (int)len, s);
+	vsd_topo_msg(err, errlen, "address \"%.*s\": malformed host", (int)len, s);
 	return -1;
 badport:
-	vsd_err(err, errlen, "address \"%.*s\": port is not 1..%d", (int)len,
+	vsd_topo_msg(err, errlen, "address \"%.*s\": port is not 1..%d", (int)len,
 	    s, VSD_TOPO_MAX_PORT);
 	return -1;
 }
@@ -123,14 +123,14 @@ vsd_topo_parse_list(const char *s, size_t len, struct vsd_topo_addr *out,
 
 	*n = 0;
 	if (len == 0) {
-		vsd_err(err, errlen, "empty list");
+		vsd_topo_msg(err, errlen, "empty list");
 		return -1;
 	}
 	for (i = 0; i <= len; i++) {
 		if (i < len && s[i] != ',')
 			continue;
 		if (*n >= VSD_MAX_SHARDS) {
-			vsd_err(err, errlen, "more than %d addresses",
+			vsd_topo_msg(err, errlen, "more than %d addresses",
 			    VSD_MAX_SHARDS);
 			return -1;
 		}
@@ -139,7 +139,7 @@ vsd_topo_parse_list(const char *s, size_t len, struct vsd_topo_addr *out,
 			return -1;
 		for (j = 0; j < *n; j++)
 			if (strcmp(out[j].s, out[*n].s) == 0) {
-				vsd_err(err, errlen, "address %s at index %u "
+				vsd_topo_msg(err, errlen, "address %s at index %u "
 				    "and %u", out[j].s, j, *n);
 				return -1;
 			}
@@ -203,29 +203,29 @@ int
 vsd_topo_check(const struct vsd_topo *t, char *err, size_t errlen)
 {
 	if (t->nshards == 0) {
-		vsd_err(err, errlen, "no shards");
+		vsd_topo_msg(err, errlen, "no shards");
 		return -1;
 	}
 	if (t->phase == VSD_PHASE_STABLE) {
 		if (t->move != VSD_MOVE_NONE || t->nfrom != 0) {
-			vsd_err(err, errlen, "phase stable with a move");
+			vsd_topo_msg(err, errlen, "phase stable with a move");
 			return -1;
 		}
 		return 0;
 	}
 	if (t->phase != VSD_PHASE_DUAL && t->phase != VSD_PHASE_SWITCHED) {
-		vsd_err(err, errlen, "unknown phase %d", t->phase);
+		vsd_topo_msg(err, errlen, "unknown phase %d", t->phase);
 		return -1;
 	}
 	if (t->nfrom == 0 || t->move == VSD_MOVE_NONE) {
-		vsd_err(err, errlen, "phase %s needs fields from and move",
+		vsd_topo_msg(err, errlen, "phase %s needs fields from and move",
 		    vsd_topo_phase_name(t->phase));
 		return -1;
 	}
 	if ((t->move == VSD_MOVE_ADD && t->nshards != t->nfrom + 1) ||
 	    (t->move == VSD_MOVE_REMOVE && t->nshards + 1 != t->nfrom) ||
 	    !vsd_prefix_related(t->shards, t->nshards, t->from, t->nfrom)) {
-		vsd_err(err, errlen, "move %s: shards (%u) is not from (%u) "
+		vsd_topo_msg(err, errlen, "move %s: shards (%u) is not from (%u) "
 		    "with one shard %s at the end", vsd_move_names[t->move],
 		    t->nshards, t->nfrom, t->move == VSD_MOVE_ADD ? "appended" :
 		    "removed");
@@ -237,7 +237,7 @@ vsd_topo_check(const struct vsd_topo *t, char *err, size_t errlen)
 		for (i = 0; i < t->nfrom; i++)
 			if (strcmp(t->from[i].s, t->shards[t->nshards - 1].s)
 			    == 0) {
-				vsd_err(err, errlen, "move add: %s is already "
+				vsd_topo_msg(err, errlen, "move add: %s is already "
 				    "shard %u", t->from[i].s, i);
 				return -1;
 			}
@@ -292,7 +292,7 @@ vsd_topo_parse(const char *const *field, const size_t *flen,
 	if (nfields == 0)
 		return 1;
 	if (nfields > VSD_TOPO_MAX_FIELDS) {
-		vsd_err(err, errlen, "%zu fields (at most %d)", nfields,
+		vsd_topo_msg(err, errlen, "%zu fields (at most %d)", nfields,
 		    VSD_TOPO_MAX_FIELDS);
 		return -1;
 	}
@@ -303,14 +303,14 @@ vsd_topo_parse(const char *const *field, const size_t *flen,
 		if (vsd_field_is(f, fn, "version")) {
 			if (vsd_parse_u64(v, vn, &version) != 0 ||
 			    version != VSD_TOPO_VERSION) {
-				vsd_err(err, errlen, "version \"%.*s\" (this "
+				vsd_topo_msg(err, errlen, "version \"%.*s\" (this "
 				    "vsetd reads version %d)", (int)(vn > 20 ?
 				    20 : vn), v, VSD_TOPO_VERSION);
 				return -1;
 			}
 		} else if (vsd_field_is(f, fn, "epoch")) {
 			if (vsd_parse_u64(v, vn, &out->epoch) != 0) {
-				vsd_err(err, errlen, "epoch \"%.*s\" is not a "
+				vsd_topo_msg(err, errlen, "epoch \"%.*s\" is not a "
 				    "decimal u64", (int)(vn > 24 ? 24 : vn), v);
 				return -1;
 			}
@@ -318,14 +318,14 @@ vsd_topo_parse(const char *const *field, const size_t *flen,
 		} else if (vsd_field_is(f, fn, "shards")) {
 			if (vsd_topo_parse_list(v, vn, out->shards,
 			    &out->nshards, sub, sizeof(sub)) != 0) {
-				vsd_err(err, errlen, "shards: %s", sub);
+				vsd_topo_msg(err, errlen, "shards: %s", sub);
 				return -1;
 			}
 			seen_shards = 1;
 		} else if (vsd_field_is(f, fn, "from")) {
 			if (vsd_topo_parse_list(v, vn, out->from, &out->nfrom,
 			    sub, sizeof(sub)) != 0) {
-				vsd_err(err, errlen, "from: %s", sub);
+				vsd_topo_msg(err, errlen, "from: %s", sub);
 				return -1;
 			}
 		} else if (vsd_field_is(f, fn, "phase")) {
@@ -335,7 +335,7 @@ vsd_topo_parse(const char *const *field, const size_t *flen,
 				if (vsd_field_is(v, vn, vsd_phase_names[p]))
 					break;
 			if (p > VSD_PHASE_SWITCHED) {
-				vsd_err(err, errlen, "phase \"%.*s\" (stable, "
+				vsd_topo_msg(err, errlen, "phase \"%.*s\" (stable, "
 				    "dual or switched)", (int)(vn > 20 ? 20 :
 				    vn), v);
 				return -1;
@@ -348,7 +348,7 @@ vsd_topo_parse(const char *const *field, const size_t *flen,
 			} else if (vsd_field_is(v, vn, "remove")) {
 				out->move = VSD_MOVE_REMOVE;
 			} else {
-				vsd_err(err, errlen, "move \"%.*s\" (add or "
+				vsd_topo_msg(err, errlen, "move \"%.*s\" (add or "
 				    "remove)", (int)(vn > 20 ? 20 : vn), v);
 				return -1;
 			}
@@ -356,7 +356,7 @@ vsd_topo_parse(const char *const *field, const size_t *flen,
 		/* other fields: a newer version's, ignored */
 	}
 	if (!seen_epoch || !seen_shards || !seen_phase) {
-		vsd_err(err, errlen, "missing field %s", !seen_epoch ? "epoch" :
+		vsd_topo_msg(err, errlen, "missing field %s", !seen_epoch ? "epoch" :
 		    !seen_shards ? "shards" : "phase");
 		return -1;
 	}
@@ -394,7 +394,7 @@ vsd_topo_reconcile(const struct vsd_topo_addr *cli, uint32_t ncli,
 	*nabsent = 0;
 	for (i = 0; i < ncli; i++) {
 		if (answer[i] == VSD_TOPO_MALFORMED) {
-			vsd_err(err, errlen, "shard %u (%s): malformed %s: %s",
+			vsd_topo_msg(err, errlen, "shard %u (%s): malformed %s: %s",
 			    i, cli[i].s, VSD_TOPO_KEY, rec_err[i] != NULL ?
 			    rec_err[i] : "?");
 			return VSD_TOPO_REFUSE;
@@ -413,14 +413,14 @@ vsd_topo_reconcile(const struct vsd_topo_addr *cli, uint32_t ncli,
 		if (answer[i] != VSD_TOPO_RECORD || r == best)
 			continue;
 		if (r->epoch == best->epoch && !vsd_topo_same(r, best)) {
-			vsd_err(err, errlen, "shard %u (%s) holds another "
+			vsd_topo_msg(err, errlen, "shard %u (%s) holds another "
 			    "record at the same epoch %llu", i, cli[i].s,
 			    (unsigned long long)best->epoch);
 			return VSD_TOPO_REFUSE;
 		}
 		if (!vsd_prefix_related(r->shards, r->nshards, best->shards,
 		    best->nshards)) {
-			vsd_err(err, errlen, "shard %u (%s) holds epoch %llu "
+			vsd_topo_msg(err, errlen, "shard %u (%s) holds epoch %llu "
 			    "whose shard list contradicts epoch %llu's",
 			    i, cli[i].s, (unsigned long long)r->epoch,
 			    (unsigned long long)best->epoch);
@@ -433,14 +433,14 @@ vsd_topo_reconcile(const struct vsd_topo_addr *cli, uint32_t ncli,
 	nlay = best->nfrom > best->nshards ? best->nfrom : best->nshards;
 	for (i = 0; i < ncli && i < nlay; i++)
 		if (strcmp(cli[i].s, lay[i].s) != 0) {
-			vsd_err(err, errlen, "the --shard at index %u "
+			vsd_topo_msg(err, errlen, "the --shard at index %u "
 			    "(counting from 0) is %s but the topology record "
 			    "(epoch %llu) has %s there", i, cli[i].s,
 			    (unsigned long long)best->epoch, lay[i].s);
 			return VSD_TOPO_REFUSE;
 		}
 	if (ncli > nlay) {
-		vsd_err(err, errlen, "%u --shard given but the topology "
+		vsd_topo_msg(err, errlen, "%u --shard given but the topology "
 		    "record (epoch %llu) has only %u shards (the --shard at "
 		    "index %u, %s, is not part of it)", ncli,
 		    (unsigned long long)best->epoch, nlay, nlay, cli[nlay].s);

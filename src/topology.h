@@ -145,6 +145,8 @@
 #define VSD_TOPO_MAX_EPOCH_LEN 20
 /* Exit status of a router that refuses its --shard list. */
 #define VSD_EXIT_TOPOLOGY 3
+/* Start-up reads each shard's record within this time. */
+#define VSD_TOPO_READ_MS 1000
 
 enum vsd_topo_phase {
 	VSD_PHASE_STABLE = 0,
@@ -266,6 +268,15 @@ int vsd_topo_routable(const struct vsd_topo *t);
 /* "host:port" of a --shard's primary, as the record spells it (an IPv6
  * host in brackets).  0, or -1 when it does not fit. */
 int vsd_topo_addr_of(const struct vsd_endpoint *ep, struct vsd_topo_addr *out);
+
+/*
+ * One shard's HGETALL answer (NULL: none) as an enum vsd_topo_answer,
+ * *t filled for RECORD; why (whylen bytes) says what is wrong for
+ * MALFORMED.  Checks the reply's shape before vsd_topo_parse().
+ */
+struct redisReply;
+int vsd_topo_from_reply(const struct redisReply *r, struct vsd_topo *t,
+    char *why, size_t whylen);
 
 /*
  * Start-up: read the record from every shard of cfg (blocking, at most
