@@ -62,6 +62,7 @@ main(int argc, char **argv)
 		vsd_config_fini(&cfg);
 		return rv;
 	}
+	vsd_topo_epoch_set(epoch);
 
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
@@ -70,7 +71,6 @@ main(int argc, char **argv)
 
 	memset(&srv, 0, sizeof(srv));
 	srv.cfg = &cfg;
-	atomic_store(&srv.topo_epoch, epoch);
 	srv.limits.max_batch = cfg.max_batch;
 	srv.limits.max_k = cfg.max_k;
 	srv.limits.max_dim = cfg.max_dim;

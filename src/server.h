@@ -85,11 +85,6 @@ struct vsd_server {
 	struct vsd_worker *workers;
 	int nworkers;
 
-	/* The topology epoch this router routes by (topology.h); every
-	 * fenced write carries it.  Changes only to an epoch with the same
-	 * layout (topology_reload.c). */
-	_Atomic uint64_t topo_epoch;
-
 	atomic_int inflight;             /* accepted, not yet replied */
 	atomic_int draining;             /* refuse new requests */
 

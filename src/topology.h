@@ -289,4 +289,35 @@ int vsd_topo_from_reply(const struct redisReply *r, struct vsd_topo *t,
 int vsd_topo_startup(struct vsd_config *cfg, int timeout_ms,
     uint64_t *epoch);
 
+/* ------------------------------------------- while serving (topology_run.c)
+ * The process-wide epoch this router routes by; it only grows. */
+struct vsd_call;
+struct vsd_cmd;
+void vsd_topo_epoch_set(uint64_t epoch);
+uint64_t vsd_topo_epoch(void);
+/* The current epoch as a decimal string in the call's arena (NULL: out of
+ * memory): the fence's expected-epoch argument. */
+const char *vsd_topo_epoch_arg(struct vsd_call *call);
+/* cmd := HGET vsetd:@topology epoch, on shard (searches pipeline it right
+ * after their VSIMs).  0, or -1 when out of memory. */
+int vsd_topo_epoch_cmd(struct vsd_call *call, struct vsd_cmd *cmd,
+    uint32_t shard);
+/*
+ * After a fenced write round came back stale (call->cmds): when a shard
+ * refused our epoch, reload the record from every shard and adopt it if
+ * this router can route by it.  VSD_OK: retry the write (also when only
+ * a generation was stale); else the status set (UNAVAILABLE "topology
+ * changed to epoch N ...: restart vsetd").  Runs a round: the previous
+ * round's replies are freed.
+ */
+int vsd_topo_after_stale(struct vsd_call *call);
+/*
+ * After a search round holding vsd_topo_epoch_cmd() replies (call->cmds):
+ * 0 when no shard shows an epoch above ours; 1 when one did and the
+ * reload adopted it (run the search again: the round's replies are gone);
+ * -1 with the status set when the new layout cannot be routed, or
+ * !may_retry / no time is left.
+ */
+int vsd_topo_after_read(struct vsd_call *call, int may_retry);
+
 #endif

@@ -15,6 +15,18 @@
  *   - shards holding different epochs: the highest wins when the others
  *     are consistent with it;
  *   - a shard that does not answer delays start-up by a bounded time only.
+ * And while serving (the epoch in the write fence):
+ *   - two routers at epoch 0; the epoch is bumped on the shards by hand
+ *     with the same layout: each router's next write is refused at the
+ *     data, the router reloads the record and the write succeeds at the
+ *     new epoch; a search notices the epoch read after its VSIMs and
+ *     serves at the new epoch too;
+ *   - a router whose layout is out of date (the record on the shards
+ *     names one more shard) never gets a write acknowledged: inserts,
+ *     deletes and attribute updates answer UNAVAILABLE "topology changed
+ *     to epoch N ... restart vsetd" and change nothing in Redis; searches
+ *     fail the same way; restarted with the same old --shard list, it
+ *     adopts the stored layout and writes to the right owners.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -425,6 +437,165 @@ test_silent_shard_bounded(void **state)
 	assert_int_equal(tp_vsetd_term(&v, 3000), 0);
 }
 
+/* ------------------------------------------------------------ serving */
+
+static void
+assert_log_eventually(const char *log, const char *needle)
+{
+	int i;
+
+	for (i = 0; i < 100 && tp_file_contains(log, needle) != 1; i++)
+		tu_sleep_ms(20);
+	assert_log_has(log, needle);
+}
+
+static int
+search_finds(vs_client *c, const char *id, int *code)
+{
+	float v[DIM] = { 1, 2, 3, 4 };
+	vs_search_params p = { "topo", v, DIM, 100, 0, 1 };
+	vs_search_result *r = NULL;
+	size_t i;
+	int found = 0;
+
+	*code = vs_search(c, &p, &r);
+	if (*code != VS_OK)
+		return 0;
+	for (i = 0; i < r->n_hits; i++)
+		if (strcmp(r->hits[i].id, id) == 0)
+			found = 1;
+	vs_search_result_free(r);
+	return found;
+}
+
+static void
+test_epoch_bump_reload(void **state)
+{
+	static const int three[] = { 0, 1, 2 };
+	struct fx *t = *state;
+	struct tp_vsetd a, b;
+	vs_client *ca, *cb;
+	const char *ids[1];
+	char id0[32], id1[32], id2[32];
+	int s, code;
+
+	router_start(t, &a, three, 3);
+	router_start(t, &b, three, 3);
+	assert_int_equal(vs_connect(&ca, a.url, TU_TIMEOUT_MS), VS_OK);
+	assert_int_equal(vs_connect(&cb, b.url, TU_TIMEOUT_MS), VS_OK);
+	id_on(0, 3, "e", id0, sizeof(id0));
+	id_on(1, 3, "e", id1, sizeof(id1));
+	id_on(2, 3, "e", id2, sizeof(id2));
+	assert_int_equal(insert1(ca, id0), VS_OK);
+	assert_true(search_finds(cb, id0, &code));
+
+	/* an operator bumps the epoch, same layout */
+	for (s = 0; s < NSHARDS; s++)
+		put_record(t, s, "1", NSHARDS);
+	/* a's next write is refused at epoch 0, reloads, succeeds at 1 */
+	assert_int_equal(insert1(ca, id1), VS_OK);
+	assert_true(present(t, 1, id1));
+	assert_log_eventually(a.p.log, "now at epoch 1");
+	/* b's search sees epoch 1 after its VSIMs, reloads, serves */
+	assert_true(search_finds(cb, id1, &code));
+	assert_int_equal(code, VS_OK);
+	assert_log_eventually(b.p.log, "now at epoch 1");
+	/* b writes at epoch 1 directly; attributes and deletes too */
+	assert_int_equal(insert1(cb, id2), VS_OK);
+	assert_true(present(t, 2, id2));
+	for (s = 0; s < NSHARDS; s++)
+		put_record(t, s, "2", NSHARDS);
+	assert_int_equal(vs_set_attributes(cb, "topo", id2, "{\"a\":1}"),
+	    VS_OK);
+	{
+		redisReply *r = cmd(t, 2, "VGETATTR vsetd:topo %s", id2);
+
+		assert_int_equal(r->type, REDIS_REPLY_STRING);
+		assert_non_null(strstr(r->str, "\"a\""));
+		freeReplyObject(r);
+	}
+	ids[0] = id0;
+	assert_int_equal(vs_delete(ca, "topo", ids, 1, NULL), VS_OK);
+	assert_false(present(t, 0, id0));
+	assert_log_eventually(a.p.log, "now at epoch 2");
+	assert_log_eventually(b.p.log, "now at epoch 2");
+	vs_close(ca);
+	vs_close(cb);
+	assert_int_equal(tp_vsetd_term(&a, 3000), 0);
+	assert_int_equal(tp_vsetd_term(&b, 3000), 0);
+}
+
+#define STALE_TRIES 30
+
+static void
+test_stale_layout_never_acked(void **state)
+{
+	static const int two[] = { 0, 1 }, three[] = { 0, 1, 2 };
+	struct fx *t = *state;
+	struct tp_vsetd old, fresh;
+	vs_client *co, *cf;
+	const char *ids[1];
+	char id[32], keep[32];
+	int s, i, code;
+	long long card[NSHARDS];
+
+	router_start(t, &old, two, 2);
+	assert_int_equal(vs_connect(&co, old.url, TU_TIMEOUT_MS), VS_OK);
+	id_on(1, 2, "k", keep, sizeof(keep));
+	assert_int_equal(insert1(co, keep), VS_OK);
+	/* the layout grows to 3 shards, recorded at epoch 1 on every shard
+	 * (as the mover will do); `old` is never told */
+	for (s = 0; s < NSHARDS; s++)
+		put_record(t, s, "1", NSHARDS);
+	for (s = 0; s < NSHARDS; s++)
+		card[s] = h_vcard(t->cl, s, "topo");
+	for (i = 0; i < STALE_TRIES; i++) {
+		snprintf(id, sizeof(id), "x%d", i);
+		if ((code = insert1(co, id)) != VS_UNAVAILABLE)
+			fail_msg("insert %s through the stale router: %s %s",
+			    id, vs_code_name(code), vs_errmsg());
+		assert_non_null(strstr(vs_errmsg(), "topology changed to "
+		    "epoch 1"));
+		assert_non_null(strstr(vs_errmsg(), "restart vsetd"));
+	}
+	ids[0] = keep;
+	assert_int_equal(vs_delete(co, "topo", ids, 1, NULL), VS_UNAVAILABLE);
+	assert_int_equal(vs_set_attributes(co, "topo", keep, "{\"b\":2}"),
+	    VS_UNAVAILABLE);
+	assert_false(search_finds(co, keep, &code));
+	assert_int_equal(code, VS_UNAVAILABLE);
+	assert_non_null(strstr(vs_errmsg(), "restart vsetd"));
+	/* nothing changed in Redis */
+	for (s = 0; s < NSHARDS; s++)
+		assert_int_equal(h_vcard(t->cl, s, "topo"), card[s]);
+	assert_true(present(t, 1, keep));
+	{
+		redisReply *r = cmd(t, 1, "VGETATTR vsetd:topo %s", keep);
+
+		assert_int_equal(r->type, REDIS_REPLY_NIL);
+		freeReplyObject(r);
+	}
+	vs_close(co);
+	assert_int_equal(tp_vsetd_term(&old, 3000), 0);
+
+	/* restarted with the same old list: adopts 3 shards, writes land on
+	 * their owner among 3 */
+	router_start(t, &old, two, 2);
+	assert_log_has(old.p.log, "adopted epoch 1");
+	assert_int_equal(vs_connect(&co, old.url, TU_TIMEOUT_MS), VS_OK);
+	id_on(2, 3, "y", id, sizeof(id));
+	assert_int_equal(insert1(co, id), VS_OK);
+	assert_true(present(t, 2, id));
+	/* a router started with the full list agrees */
+	router_start(t, &fresh, three, 3);
+	assert_int_equal(vs_connect(&cf, fresh.url, TU_TIMEOUT_MS), VS_OK);
+	assert_true(search_finds(cf, id, &code));
+	vs_close(cf);
+	vs_close(co);
+	assert_int_equal(tp_vsetd_term(&fresh, 3000), 0);
+	assert_int_equal(tp_vsetd_term(&old, 3000), 0);
+}
+
 int
 main(void)
 {
@@ -435,6 +606,9 @@ main(void)
 		cmocka_unit_test_setup(test_bad_records_refused, test_setup),
 		cmocka_unit_test_setup(test_highest_epoch_wins, test_setup),
 		cmocka_unit_test_setup(test_silent_shard_bounded, test_setup),
+		cmocka_unit_test_setup(test_epoch_bump_reload, test_setup),
+		cmocka_unit_test_setup(test_stale_layout_never_acked,
+		    test_setup),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
