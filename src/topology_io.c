@@ -99,6 +99,13 @@ vsd_topo_read_one(const struct vsd_config *cfg, const struct vsd_endpoint *ep,
 		snprintf(why, whylen, "%s", c->errstr);
 		goto out;
 	}
+	/* An error other than WRONGTYPE (NOAUTH, LOADING...) says nothing
+	 * about the record: like a shard that did not answer. */
+	if (r->type == REDIS_REPLY_ERROR &&
+	    strncmp(r->str, "WRONGTYPE", strlen("WRONGTYPE")) != 0) {
+		snprintf(why, whylen, "%.150s", r->str);
+		goto out;
+	}
 	kind = vsd_topo_from_reply(r, t, why, whylen);
 out:
 	if (r != NULL)

@@ -14,7 +14,9 @@
  *     record, two different records at one epoch, or a move under way;
  *   - shards holding different epochs: the highest wins when the others
  *     are consistent with it;
- *   - a shard that does not answer delays start-up by a bounded time only.
+ *   - a shard that does not answer delays start-up by a bounded time only;
+ *   - with a Redis password the record is read after AUTH; without the
+ *     password (NOAUTH) the shard counts as not answering, not malformed.
  * And while serving (the epoch in the write fence):
  *   - two routers at epoch 0; the epoch is bumped on the shards by hand
  *     with the same layout: each router's next write is refused at the
@@ -35,12 +37,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <cmocka.h>
 
 #include "harness.h"
 #include "testutil.h"
+#include "tp_redis.h"
 #include "tp_vsetd.h"
 #include "vs_hash.h"
 #include "vsetd.h"
@@ -437,6 +441,42 @@ test_silent_shard_bounded(void **state)
 	assert_int_equal(tp_vsetd_term(&v, 3000), 0);
 }
 
+static void
+test_auth(void **state)
+{
+	static const char *const extra[] = { "--requirepass", "topo-pw", NULL };
+	static const char *const env[] = { "VSETD_REDIS_PASSWORD=topo-pw",
+	    NULL };
+	struct fx *t = *state;
+	struct tp_redis r;
+	struct tp_vsetd v;
+	redisReply *rep;
+	char dir[PATH_MAX], addr[40], tag[16];
+	const char *args[] = { "--listen", "tcp://127.0.0.1:0", "--shard",
+	    addr, NULL };
+
+	if (snprintf(dir, sizeof(dir), "%s/auth", t->dir) >= (int)sizeof(dir))
+		fail_msg("path too long");
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(tp_redis_start(&r, 0, dir, extra, "topo-pw"), 0);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", r.port);
+	rep = tp_redis_cmd(&r, "HSET vsetd:@topology epoch 2 shards %s phase "
+	    "stable", addr);
+	assert_non_null(rep);
+	assert_int_equal(rep->type, REDIS_REPLY_INTEGER);
+	freeReplyObject(rep);
+	snprintf(tag, sizeof(tag), "a%d", t->runs++);
+	assert_int_equal(tp_vsetd_start(&v, t->dir, tag, args, env), 0);
+	assert_log_has(v.p.log, "epoch 2");
+	assert_int_equal(tp_vsetd_term(&v, 3000), 0);
+	/* no password: NOAUTH is "did not answer", and it starts */
+	snprintf(tag, sizeof(tag), "a%d", t->runs++);
+	assert_int_equal(tp_vsetd_start(&v, t->dir, tag, args, NULL), 0);
+	assert_log_has(v.p.log, "NOAUTH");
+	assert_int_equal(tp_vsetd_term(&v, 3000), 0);
+	tp_proc_kill(&r.p);
+}
+
 /* ------------------------------------------------------------ serving */
 
 static void
@@ -606,6 +646,7 @@ main(void)
 		cmocka_unit_test_setup(test_bad_records_refused, test_setup),
 		cmocka_unit_test_setup(test_highest_epoch_wins, test_setup),
 		cmocka_unit_test_setup(test_silent_shard_bounded, test_setup),
+		cmocka_unit_test_setup(test_auth, test_setup),
 		cmocka_unit_test_setup(test_epoch_bump_reload, test_setup),
 		cmocka_unit_test_setup(test_stale_layout_never_acked,
 		    test_setup),
