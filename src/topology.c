@@ -371,8 +371,8 @@ vsd_topo_routable(const struct vsd_topo *t)
 
 /* ------------------------------------------------------------ reconcile */
 
-static int
-vsd_topo_same(const struct vsd_topo *a, const struct vsd_topo *b)
+int
+vsd_topo_equal(const struct vsd_topo *a, const struct vsd_topo *b)
 {
 	return a->epoch == b->epoch && a->phase == b->phase &&
 	    a->move == b->move && a->nshards == b->nshards &&
@@ -412,7 +412,7 @@ vsd_topo_reconcile(const struct vsd_topo_addr *cli, uint32_t ncli,
 
 		if (answer[i] != VSD_TOPO_RECORD || r == best)
 			continue;
-		if (r->epoch == best->epoch && !vsd_topo_same(r, best)) {
+		if (r->epoch == best->epoch && !vsd_topo_equal(r, best)) {
 			vsd_topo_msg(err, errlen, "shard %u (%s) holds another "
 			    "record at the same epoch %llu", i, cli[i].s,
 			    (unsigned long long)best->epoch);

@@ -204,6 +204,9 @@ int vsd_topo_parse(const char *const *field, const size_t *flen,
     const char *const *value, const size_t *vlen, size_t nfields,
     struct vsd_topo *out, char *err, size_t errlen);
 
+/* 1 when a and b are the same record (epoch, phase, move, lists). */
+int vsd_topo_equal(const struct vsd_topo *a, const struct vsd_topo *b);
+
 /*
  * Check a layout's own consistency (what vsd_topo_parse also checks): the
  * move matches phase and lists.  0, or -1 with err set.

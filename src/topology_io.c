@@ -144,26 +144,30 @@ vsd_topo_append(struct vsd_config *cfg, const struct vsd_topo_addr *addr)
 int
 vsd_topo_startup(struct vsd_config *cfg, int timeout_ms, uint64_t *epoch)
 {
-	struct vsd_topo **rec = NULL, *out = NULL;
+	struct vsd_topo **rec = NULL, **distinct = NULL, *out = NULL;
+	struct vsd_topo *scratch = NULL;
 	struct vsd_topo_addr *cli = NULL;
 	char **why = NULL, err[VSD_TOPO_ERRLEN];
 	char *list = NULL;
 	int *answer = NULL, verdict, status = 1;
-	uint32_t i, n = cfg->nshards, nabsent, nunreach = 0;
+	uint32_t i, j, n = cfg->nshards, nabsent, nunreach = 0, ndistinct = 0;
 
 	*epoch = 0;
+	/* Records are large (topology.h) and nearly always identical: keep
+	 * each distinct one once, and every shard's pointer to its own. */
 	rec = calloc(n, sizeof(*rec));
+	distinct = calloc(n, sizeof(*distinct));
+	scratch = malloc(sizeof(*scratch));
 	why = calloc(n, sizeof(*why));
 	answer = calloc(n, sizeof(*answer));
 	cli = calloc(n, sizeof(*cli));
 	out = calloc(1, sizeof(*out));
 	list = malloc(VSD_TOPO_MAX_LIST);
-	if (rec == NULL || why == NULL || answer == NULL || cli == NULL ||
-	    out == NULL || list == NULL)
+	if (rec == NULL || distinct == NULL || scratch == NULL || why == NULL ||
+	    answer == NULL || cli == NULL || out == NULL || list == NULL)
 		goto out;
 	for (i = 0; i < n; i++) {
-		if ((rec[i] = calloc(1, sizeof(*rec[i]))) == NULL ||
-		    (why[i] = calloc(1, VSD_TOPO_ERRLEN)) == NULL)
+		if ((why[i] = calloc(1, VSD_TOPO_ERRLEN)) == NULL)
 			goto out;
 		if (vsd_topo_addr_of(&cfg->shards[i].ep[0], &cli[i]) != 0) {
 			fprintf(stderr, "vsetd: --shard %u: host too long\n",
@@ -172,7 +176,17 @@ vsd_topo_startup(struct vsd_config *cfg, int timeout_ms, uint64_t *epoch)
 			goto out;
 		}
 		answer[i] = vsd_topo_read_one(cfg, &cfg->shards[i].ep[0],
-		    timeout_ms, rec[i], why[i], VSD_TOPO_ERRLEN);
+		    timeout_ms, scratch, why[i], VSD_TOPO_ERRLEN);
+		for (j = 0; answer[i] == VSD_TOPO_RECORD && j < ndistinct; j++)
+			if (vsd_topo_equal(distinct[j], scratch))
+				rec[i] = distinct[j];
+		if (answer[i] == VSD_TOPO_RECORD && rec[i] == NULL) {
+			if ((distinct[ndistinct] = malloc(sizeof(*scratch))) ==
+			    NULL)
+				goto out;
+			memcpy(distinct[ndistinct], scratch, sizeof(*scratch));
+			rec[i] = distinct[ndistinct++];
+		}
 		if (answer[i] == VSD_TOPO_UNREACHABLE) {
 			nunreach++;
 			vsd_warn("topology: shard %u (%s) did not answer (%s); "
@@ -234,12 +248,14 @@ out:
 	if (status == 1)
 		fprintf(stderr, "vsetd: out of memory reading the topology\n");
 	for (i = 0; i < n; i++) {
-		if (rec != NULL)
-			free(rec[i]);
 		if (why != NULL)
 			free(why[i]);
+		if (i < ndistinct)
+			free(distinct[i]);
 	}
 	free(rec);
+	free(distinct);
+	free(scratch);
 	free(why);
 	free(answer);
 	free(cli);
