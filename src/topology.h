@@ -46,7 +46,9 @@
  *
  * Phases (as Qdrant does).  A move from layout OLD (from) to NEW (shards)
  * goes STABLE -> DUAL -> SWITCHED -> STABLE, the epoch growing by one at
- * each step.  What routers do, per phase, for an element id:
+ * each step.  What routers do, per phase, for an element id (the pure
+ * table is phase_route.h; not wired into the ops yet, so today a router
+ * refuses to start in, or adopt, a phase other than stable):
  *
  *   phase     writes (VADD, VREM, VSETATTR)    searches ask
  *   stable    owner(id, NEW)                   every shard of NEW
@@ -99,11 +101,11 @@
  *     during the move".  Deletes in DUAL write a tombstone (a small set
  *     per collection per shard, cleared at STABLE) next to the VREM, so a
  *     copy racing a delete cannot resurrect it;
- *   - exact copies: VEMB RAW; Q8 is rebuilt as the unit-norm preimage of
- *     the stored bytes times the stored norm (pitfalls.md), NOQUANT and
- *     BIN copy as read; attributes (VGETATTR) travel with the element in
- *     the same VADD SETATTR; REDUCE collections are refused
- *     (FAILED_PRECONDITION);
+ *   - exact copies (elemcopy.h, done and tested): VEMB RAW, rebuilt into
+ *     a vector whose normalisation stores the same bytes, checked by
+ *     emulating Redis's float operations; attributes (VGETATTR) travel
+ *     with the element in the same VADD SETATTR; REDUCE collections are
+ *     refused (FAILED_PRECONDITION);
  *   - progress lives in the record's shard, not in the process: a cursor
  *     per (collection, old shard) stored in Redis after each batch.
  *     Copy-if-absent is idempotent, so a mover killed at any point resumes
