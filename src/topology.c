@@ -363,6 +363,42 @@ vsd_topo_parse(const char *const *field, const size_t *flen,
 	return vsd_topo_check(out, err, errlen);
 }
 
+size_t
+vsd_topo_to_fields(const struct vsd_topo *t, struct vsd_topo_text *txt,
+    const char *field[VSD_TOPO_RECORD_FIELDS],
+    const char *value[VSD_TOPO_RECORD_FIELDS], char *err, size_t errlen)
+{
+	size_t n = 0;
+
+	if (vsd_topo_check(t, err, errlen) != 0)
+		return 0;
+	snprintf(txt->version, sizeof(txt->version), "%d", VSD_TOPO_VERSION);
+	snprintf(txt->epoch, sizeof(txt->epoch), "%llu",
+	    (unsigned long long)t->epoch);
+	if (vsd_topo_format_list(t->shards, t->nshards, txt->shards,
+	    VSD_TOPO_MAX_LIST) == 0 || (t->nfrom > 0 &&
+	    vsd_topo_format_list(t->from, t->nfrom, txt->from,
+	    VSD_TOPO_MAX_LIST) == 0)) {
+		vsd_topo_msg(err, errlen, "list does not fit");
+		return 0;
+	}
+	field[n] = "version";
+	value[n++] = txt->version;
+	field[n] = "epoch";
+	value[n++] = txt->epoch;
+	field[n] = "shards";
+	value[n++] = txt->shards;
+	field[n] = "phase";
+	value[n++] = vsd_phase_names[t->phase];
+	if (t->phase != VSD_PHASE_STABLE) {
+		field[n] = "from";
+		value[n++] = txt->from;
+		field[n] = "move";
+		value[n++] = vsd_move_names[t->move];
+	}
+	return n;
+}
+
 int
 vsd_topo_routable(const struct vsd_topo *t)
 {

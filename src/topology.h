@@ -222,6 +222,28 @@ int vsd_topo_check(const struct vsd_topo *t, char *err, size_t errlen);
 size_t vsd_topo_format_list(const struct vsd_topo_addr *a, uint32_t n,
     char *buf, size_t size);
 
+/* Fields of a record as written: version, epoch, shards, phase, and
+ * from, move while a move is under way. */
+#define VSD_TOPO_RECORD_FIELDS 6
+
+/* Buffers for vsd_topo_to_fields() (the caller owns them). */
+struct vsd_topo_text {
+	char version[4];
+	char epoch[VSD_TOPO_MAX_EPOCH_LEN + 1];
+	char *shards;                /* VSD_TOPO_MAX_LIST bytes */
+	char *from;                  /* VSD_TOPO_MAX_LIST bytes */
+};
+
+/*
+ * The record of t as field/value pairs for HSET (after DEL: a stable
+ * record has no from/move): field[i], value[i] for i < the returned
+ * count, the values pointing into txt.  0 when t fails vsd_topo_check()
+ * (err set).  Parsing the pairs back gives t again.
+ */
+size_t vsd_topo_to_fields(const struct vsd_topo *t, struct vsd_topo_text *txt,
+    const char *field[VSD_TOPO_RECORD_FIELDS],
+    const char *value[VSD_TOPO_RECORD_FIELDS], char *err, size_t errlen);
+
 /*
  * One shard's answer at start-up or on a reload.
  */

@@ -440,6 +440,51 @@ test_addr_of(void **state)
 	assert_string_equal(a.s, "[::1]:7002");
 }
 
+/* parse(to_fields(t)) == t, for a stable record and a move */
+static void
+test_fields_round_trip(void **state)
+{
+	static const char *const kvs[][13] = {
+		{ "epoch", "0", "shards", "a:1", "phase", "stable", NULL },
+		{ "epoch", "12", "shards", "a:1,b:2,[::1]:3", "phase", "dual",
+		    "from", "a:1,b:2", "move", "add", NULL },
+		{ "epoch", "13", "shards", "a:1", "phase", "switched", "from",
+		    "a:1,b:2", "move", "remove", NULL },
+	};
+	struct vsd_topo *t = topo_new(), *u = topo_new();
+	struct vsd_topo_text txt;
+	const char *f[VSD_TOPO_RECORD_FIELDS], *v[VSD_TOPO_RECORD_FIELDS];
+	size_t fl[VSD_TOPO_RECORD_FIELDS], vl[VSD_TOPO_RECORD_FIELDS], n, i, k;
+	char err[200];
+
+	(void)state;
+	txt.shards = malloc(VSD_TOPO_MAX_LIST);
+	txt.from = malloc(VSD_TOPO_MAX_LIST);
+	assert_non_null(txt.shards);
+	assert_non_null(txt.from);
+	for (k = 0; k < sizeof(kvs) / sizeof(kvs[0]); k++) {
+		assert_int_equal(parse_kv(kvs[k], t, err, sizeof(err)), 0);
+		n = vsd_topo_to_fields(t, &txt, f, v, err, sizeof(err));
+		assert_int_equal(n, t->phase == VSD_PHASE_STABLE ? 4 : 6);
+		for (i = 0; i < n; i++) {
+			fl[i] = strlen(f[i]);
+			vl[i] = strlen(v[i]);
+		}
+		assert_int_equal(vsd_topo_parse(f, fl, v, vl, n, u, err,
+		    sizeof(err)), 0);
+		assert_true(vsd_topo_equal(t, u));
+	}
+	/* an inconsistent layout is not formatted */
+	t->phase = VSD_PHASE_DUAL;
+	t->nfrom = 0;
+	assert_int_equal(vsd_topo_to_fields(t, &txt, f, v, err, sizeof(err)),
+	    0);
+	free(txt.shards);
+	free(txt.from);
+	free(t);
+	free(u);
+}
+
 int
 main(void)
 {
@@ -454,6 +499,7 @@ main(void)
 		cmocka_unit_test(test_reconcile_refuses),
 		cmocka_unit_test(test_reconcile_during_remove),
 		cmocka_unit_test(test_addr_of),
+		cmocka_unit_test(test_fields_round_trip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
