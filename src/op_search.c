@@ -8,6 +8,8 @@
  *                               [NOTHREAD]           (one per query)
  *                          HGETALL vsetd:@meta:<collection>  (or, while
  *                          cached, HMGET vsetd:@meta:<collection> gen dim)
+ *                          HGET vsetd:@topology epoch  (topology.h: a
+ *                          newer epoch reloads the layout, runs again)
  *   then, if attributes were asked and some shard lacks WITHATTRIBS:
  *                          VGETATTR on the owner of each merged hit
  *
