@@ -28,7 +28,9 @@
  *     deletes and attribute updates answer UNAVAILABLE "topology changed
  *     to epoch N ... restart vsetd" and change nothing in Redis; searches
  *     fail the same way; restarted with the same old --shard list, it
- *     adopts the stored layout and writes to the right owners.
+ *     adopts the stored layout and writes to the right owners;
+ *   - the same while it is writing: no insert started after the record
+ *     reached every shard is acknowledged, and none of those is stored.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -37,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -636,6 +639,85 @@ test_stale_layout_never_acked(void **state)
 	assert_int_equal(tp_vsetd_term(&old, 3000), 0);
 }
 
+#define RACE_MAX 20000
+#define RACE_BEFORE_MS 300
+#define RACE_AFTER_MS 300
+
+struct race {
+	vs_client *c;
+	int stop;                    /* set by the main thread (atomic) */
+	int n;
+	int64_t start_ms[RACE_MAX];
+	int code[RACE_MAX];
+};
+
+static void *
+race_writer(void *arg)
+{
+	struct race *r = arg;
+	char id[32];
+
+	while (!__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE) &&
+	    r->n < RACE_MAX) {
+		snprintf(id, sizeof(id), "r%d", r->n);
+		r->start_ms[r->n] = tu_now_ms();
+		r->code[r->n] = insert1(r->c, id);
+		r->n++;
+	}
+	return NULL;
+}
+
+static void
+test_stale_router_racing(void **state)
+{
+	static const int two[] = { 0, 1 };
+	struct fx *t = *state;
+	struct tp_vsetd old;
+	struct race *r = calloc(1, sizeof(*r));
+	pthread_t th;
+	int64_t bumped;
+	int i, s, before_ok = 0, after = 0;
+	char id[32];
+
+	assert_non_null(r);
+	router_start(t, &old, two, 2);
+	assert_int_equal(vs_connect(&r->c, old.url, TU_TIMEOUT_MS), VS_OK);
+	assert_int_equal(pthread_create(&th, NULL, race_writer, r), 0);
+	tu_sleep_ms(RACE_BEFORE_MS);
+	for (s = 0; s < NSHARDS; s++)
+		put_record(t, s, "1", NSHARDS);
+	bumped = tu_now_ms();
+	tu_sleep_ms(RACE_AFTER_MS);
+	__atomic_store_n(&r->stop, 1, __ATOMIC_RELEASE);
+	pthread_join(th, NULL);
+	for (i = 0; i < r->n; i++) {
+		snprintf(id, sizeof(id), "r%d", i);
+		if (r->start_ms[i] > bumped) {
+			after++;
+			if (r->code[i] == VS_OK)
+				fail_msg("insert %s started %lld ms after the "
+				    "record reached every shard was "
+				    "acknowledged", id, (long long)(
+				    r->start_ms[i] - bumped));
+			for (s = 0; s < NSHARDS; s++)
+				assert_false(present(t, s, id));
+		} else if (r->code[i] == VS_OK) {
+			before_ok++;
+			/* acknowledged under the old layout: on its owner
+			 * among the 2 shards */
+			assert_true(present(t, (int)vs_shard_of(id,
+			    strlen(id), 2), id));
+		}
+	}
+	printf("# %d inserts acknowledged before the change, %d refused "
+	    "after it\n", before_ok, after);
+	assert_true(before_ok > 0);
+	assert_true(after > 0);
+	vs_close(r->c);
+	free(r);
+	assert_int_equal(tp_vsetd_term(&old, 3000), 0);
+}
+
 int
 main(void)
 {
@@ -650,6 +732,7 @@ main(void)
 		cmocka_unit_test_setup(test_epoch_bump_reload, test_setup),
 		cmocka_unit_test_setup(test_stale_layout_never_acked,
 		    test_setup),
+		cmocka_unit_test_setup(test_stale_router_racing, test_setup),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
