@@ -120,7 +120,9 @@ vsd_usage(FILE *f)
 "Collection C is the Redis key \"vsetd:C\" on every shard.  Logs go to\n"
 "stderr.  SIGINT or SIGTERM stops accepting, finishes the calls in flight,\n"
 "and exits 0.  Exit status: 0 after a clean stop, 1 on a runtime failure\n"
-"(e.g. the listen address is taken), 2 on a usage error.\n",
+"(e.g. the listen address is taken), 2 on a usage error, 3 when the\n"
+"--shard list contradicts the topology record stored on the shards\n"
+"(vsetd:@topology; a shorter list is completed from it).\n",
 	    VSD_DEFAULT_LISTEN, VSD_DEFAULT_SHARD_TIMEOUT_MS,
 	    VSD_DEFAULT_SHARD_STALL_MS);
 }

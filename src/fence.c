@@ -8,6 +8,7 @@
 
 #include "collection.h"
 #include "fence.h"
+#include "topology.h"
 #include "vs_time.h"
 
 #define VSD_NOSCRIPT "NOSCRIPT"
@@ -19,11 +20,12 @@ vsd_fence_wrap(struct vsd_call *call, const struct vsd_argv *inner,
     const char *metakey, size_t metalen, const char *gen, uint32_t shard,
     struct vsd_cmd *cmd)
 {
+	const char *epoch = vsd_topo_epoch_arg(call);
 	struct vsd_argv a;
 	int i;
 
-	if (inner->argc < 2 || vsd_argv_init(call, &a, inner->argc +
-	    VSD_FENCE_EXTRA_ARGS) != 0)
+	if (epoch == NULL || inner->argc < 2 || vsd_argv_init(call, &a,
+	    inner->argc + VSD_FENCE_EXTRA_ARGS) != 0)
 		return -1;
 	vsd_argv_str(&a, "EVALSHA");
 	vsd_argv_str(&a, vsd_script_sha(VSD_SCRIPT_FENCE));
@@ -32,7 +34,7 @@ vsd_fence_wrap(struct vsd_call *call, const struct vsd_argv *inner,
 	vsd_argv_str(&a, VSD_TOPOLOGY_KEY);
 	vsd_argv_add(&a, inner->argv[1], inner->len[1]);
 	vsd_argv_str(&a, gen);
-	vsd_argv_str(&a, VSD_FENCE_EPOCH);
+	vsd_argv_str(&a, epoch);
 	vsd_argv_add(&a, inner->argv[0], inner->len[0]);
 	for (i = 2; i < inner->argc; i++)
 		vsd_argv_add(&a, inner->argv[i], inner->len[i]);
@@ -167,6 +169,8 @@ vsd_fence_write_one(struct vsd_call *call, const char *collection,
 		    attempt + 1 >= VSD_FENCE_MAX_TRIES ||
 		    vs_now_us() >= call->deadline_us)
 			return VSD_OK;
+		if (vsd_topo_after_stale(call) != VSD_OK)
+			return call->st.code;
 		vsd_coll_cache_drop(collection);
 	}
 }

@@ -21,10 +21,10 @@
  *     (collection.h).  A hash without `gen` (a collection created before
  *     generations existed) is generation "0"; no hash at all is "none".
  *   - the topology epoch: field `epoch` of the hash vsetd:@topology on
- *     that shard; no hash (or no field) is epoch "0".  Nothing writes it
- *     yet: every router expects "0" today, so the check passes.  Online
- *     resharding will bump it; a router still routing by the old shard
- *     list is then refused exactly like a stale generation.
+ *     that shard; no hash (or no field) is epoch "0".  The router sends
+ *     the epoch it routes by (topology.h, vsd_topo_epoch()); a router
+ *     still routing by an old layout is refused exactly like a stale
+ *     generation, and reloads the record (vsd_topo_after_stale).
  *
  *   On a mismatch the script writes nothing and answers the error
  *
@@ -64,8 +64,6 @@
  * script, so no client ever sees it ('@' keeps it off collection names). */
 #define VSD_FILTER_CHECK_KEY "vsetd:@filtercheck"
 #define VSD_FENCE_STALE "VSETDSTALE"
-/* This router's topology epoch: until resharding exists, always 0. */
-#define VSD_FENCE_EPOCH "0"
 /* Load + write attempts of one call when the shard says stale. */
 #define VSD_FENCE_MAX_TRIES 3
 /* A fenced command has this many more arguments than the bare one. */

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "log.h"
 #include "server.h"
+#include "topology.h"
 #include "vs_time.h"
 
 /* How long a drain may wait for calls in flight beyond the default
@@ -48,6 +49,7 @@ main(int argc, char **argv)
 	char bound[512];
 	size_t h, nhealth = 0;
 	sigset_t sigs;
+	uint64_t epoch;
 	uint32_t i;
 	int rv, sig, status = 1, workers_up = 0;
 
@@ -57,6 +59,12 @@ main(int argc, char **argv)
 		return rv;
 	}
 	vsd_log_set_level(cfg.log_level);
+	/* The stored topology may add shards: before anything is sized. */
+	if ((rv = vsd_topo_startup(&cfg, VSD_TOPO_READ_MS, &epoch)) != 0) {
+		vsd_config_fini(&cfg);
+		return rv;
+	}
+	vsd_topo_epoch_set(epoch);
 
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);

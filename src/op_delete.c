@@ -13,6 +13,7 @@
 
 #include "collection.h"
 #include "fence.h"
+#include "topology.h"
 #include "ops.h"
 #include "round.h"
 #include "route.h"
@@ -94,6 +95,8 @@ vsd_op_delete(struct vsd_call *call, const ProtobufCMessage *m)
 		if (rv == 0 || attempt + 1 >= VSD_FENCE_MAX_TRIES ||
 		    vs_now_us() >= call->deadline_us)
 			break;
+		if (vsd_topo_after_stale(call) != VSD_OK)
+			return;
 		vsd_coll_cache_drop(req->collection);
 	}
 

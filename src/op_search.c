@@ -8,6 +8,8 @@
  *                               [NOTHREAD]           (one per query)
  *                          HGETALL vsetd:@meta:<collection>  (or, while
  *                          cached, HMGET vsetd:@meta:<collection> gen dim)
+ *                          HGET vsetd:@topology epoch  (topology.h: a
+ *                          newer epoch reloads the layout, runs again)
  *   then, if attributes were asked and some shard lacks WITHATTRIBS:
  *                          VGETATTR on the owner of each merged hit
  *
@@ -71,12 +73,15 @@
 #include "vs_time.h"
 
 /* The round's layout: per shard s, `per` commands (one VSIM per query qi,
- * then the metadata HGETALL unless the parameters were cached). */
+ * then the metadata HGETALL, or HMGET while the parameters are cached,
+ * then the topology epoch, topology.h). */
 #define VSD_SQ_VSIM(s, per, qi) ((s) * (per) + (qi))
-#define VSD_SQ_META(s, per)     ((s) * (per) + (per) - 1)
+#define VSD_SQ_META(s, per)     ((s) * (per) + (per) - 2)
+#define VSD_SQ_EPOCH(s, per)    ((s) * (per) + (per) - 1)
 #include "round.h"
 #include "route.h"
 #include "shard_reply.h"
+#include "topology.h"
 #include "validate.h"
 
 #define VSD_DEFAULT_K 10
@@ -574,7 +579,7 @@ vsd_search_run(struct vsd_call *call, struct vsd_sq *q)
 			vsd_search_dim_error(call, q, &params);
 			return;
 		}
-		per = q->nq + 1;
+		per = q->nq + 2;
 		key = vsd_call_key(call, q->collection, &keylen);
 		metakey = vsd_meta_key(call, q->collection, &metalen);
 		cmds = vsd_call_alloc(call, nshards * per * sizeof(*cmds));
@@ -598,6 +603,9 @@ vsd_search_run(struct vsd_call *call, struct vsd_sq *q)
 				if (vsd_search_vsim(call, q, key, keylen, q->vecs[qi], s,
 				    &cmds[VSD_SQ_VSIM(s, per, qi)]) != 0)
 					goto oom;
+			if (vsd_topo_epoch_cmd(call, &cmds[VSD_SQ_EPOCH(s, per)],
+			    s) != 0)
+				goto oom;
 		}
 		vsd_round_run(call, cmds, nshards * per, VSD_RUN_READ, call->deadline_us);
 
@@ -619,6 +627,11 @@ vsd_search_run(struct vsd_call *call, struct vsd_sq *q)
 		if ((rv = vsd_search_gens(call, q, per, have_meta,
 		    vs_now_us() < call->deadline_us, want)) < 0)
 			goto oom;
+		/* A shard at a newer topology epoch: reload it and run again
+		 * (topology.h); a layout we cannot route fails the call. */
+		if (rv == 0 && (rv = vsd_topo_after_read(call,
+		    attempt + 1 < VSD_FENCE_MAX_TRIES)) < 0)
+			return;
 		if (rv == 0)
 			break;
 		/* The cache is out of date: another router dropped or re-created
