@@ -190,6 +190,9 @@ vsd_op_create_collection(struct vsd_call *call, const ProtobufCMessage *m)
 		resp->created = strcmp(got.gen, p.gen) == 0;
 		p = got;
 		lacks[0] = 0;
+		/* writes[] is reused below: its reply goes first (p and
+		 * got hold copies, collection.h). */
+		vsd_cmds_free_replies(writes, 1);
 	}
 	for (s = 0; s < n; s++)
 		if (lacks[s] && vsd_coll_adopt_cmd(call, &writes[nw++], s,

@@ -124,8 +124,9 @@ vsd_round_run(struct vsd_call *call, struct vsd_cmd *cmds, size_t n,
 {
 	size_t i;
 
-	if (call->cmds != cmds)
-		vsd_cmds_free_replies(call->cmds, call->ncmds);
+	/* Also when cmds is the previous round's array again: the round
+	 * below starts by clearing every reply pointer in it. */
+	vsd_cmds_free_replies(call->cmds, call->ncmds);
 	call->cmds = cmds;
 	call->ncmds = n;
 	for (i = 0; i < n; i++)

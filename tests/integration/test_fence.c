@@ -467,9 +467,12 @@ test_concurrent_create_agrees(void **state)
 }
 
 /* B drops and re-creates with alternating dimensions; A inserts. */
+#define CHURN_FINAL_TRIES 50
 struct write_rec {
 	int64_t start, end;
 	int ok;
+	int rv;                      /* vs_insert's status */
+	char why[120];               /* its message, when not OK */
 	size_t dim;
 	char id[16];
 };
@@ -480,30 +483,46 @@ struct churn {
 	int64_t last_drop_start, last_create_end;
 	size_t last_dim;
 	int cycles;
+	int clean;                   /* the last drop was followed by a create */
 	struct write_rec *w;
 	size_t nw;
 };
+
+/* One drop + create.  The drop counts from its start even when it fails
+ * (it may have reached some shards); and A's inserts may re-create the
+ * collection between the two calls, so the create can be refused: then
+ * the cycle is not clean and the next one drops again. */
+static void
+churn_cycle(struct churn *c, size_t dim)
+{
+	vs_collection_params p = { 0, 0, 0, 0, 0 };
+
+	p.dim = dim;
+	c->last_drop_start = tu_now_ms();
+	c->clean = 0;
+	if (vs_drop_collection(c->t->cb, "churn", NULL) != VS_OK ||
+	    vs_create_collection(c->t->cb, "churn", &p, NULL) != VS_OK)
+		return;
+	c->last_create_end = tu_now_ms();
+	c->last_dim = dim;
+	c->clean = 1;
+	c->cycles++;
+}
 
 static void *
 churn_b(void *arg)
 {
 	struct churn *c = arg;
-	int64_t until = tu_now_ms() + CHURN_MS, t0;
-	vs_collection_params p = { 0, 0, 0, 0, 0 };
+	int64_t until = tu_now_ms() + CHURN_MS;
+	int tries;
 
 	while (tu_now_ms() < until) {
-		p.dim = c->cycles % 2 ? DIM_B : DIM_A;
-		t0 = tu_now_ms();
-		if (vs_drop_collection(c->t->cb, "churn", NULL) != VS_OK ||
-		    vs_create_collection(c->t->cb, "churn", &p, NULL) !=
-		    VS_OK)
-			continue;
-		c->last_drop_start = t0;
-		c->last_create_end = tu_now_ms();
-		c->last_dim = p.dim;
-		c->cycles++;
+		churn_cycle(c, c->cycles % 2 ? DIM_B : DIM_A);
 		tu_sleep_ms(20);
 	}
+	/* End on a clean create, so "after the last create" is defined. */
+	for (tries = 0; !c->clean && tries < CHURN_FINAL_TRIES; tries++)
+		churn_cycle(c, c->cycles % 2 ? DIM_B : DIM_A);
 	c->stop_b = 1;
 	return NULL;
 }
@@ -533,11 +552,15 @@ test_concurrent_drop_recreate(void **state)
 		snprintf(w->id, sizeof(w->id), "w%zu", c.nw);
 		w->dim = tu_rand(&seed) % 2 ? DIM_B : DIM_A;
 		w->start = tu_now_ms();
-		w->ok = insert1(t->f.cli, "churn", w->id, w->dim, 1) == VS_OK;
+		w->rv = insert1(t->f.cli, "churn", w->id, w->dim, 1);
+		w->ok = w->rv == VS_OK;
+		if (!w->ok)
+			snprintf(w->why, sizeof(w->why), "%s", vs_errmsg());
 		w->end = tu_now_ms();
 		c.nw++;
 	}
 	pthread_join(th, NULL);
+	assert_true(c.clean);
 	assert_true(c.cycles >= 5);
 	assert_sets_match_meta(t, "churn");
 	for (i = 0; i < c.nw; i++) {
@@ -558,8 +581,8 @@ test_concurrent_drop_recreate(void **state)
 		if (w->start > c.last_create_end) {
 			if (w->ok != (w->dim == c.last_dim))
 				fail_msg("%s dim %zu after the last create "
-				    "(dim %zu): ok=%d", w->id, w->dim,
-				    c.last_dim, w->ok);
+				    "(dim %zu): %s %s", w->id, w->dim,
+				    c.last_dim, vs_code_name(w->rv), w->why);
 			if (w->ok && !present)
 				fail_msg("%s acknowledged but absent", w->id);
 			after += w->ok;
