@@ -808,7 +808,9 @@ c_vsim(struct vsd_rx *x)
 				vsd_resp_error(x->b, "ERR invalid EPSILON");
 				return;
 			}
-			req.epsilon = eps;
+			/* Redis's EPSILON bounds the cosine distance (0..2);
+			 * vsetd's the score, 1 - distance / 2 */
+			req.epsilon = eps / 2 > 2 ? 2 : eps / 2;
 		} else {
 			vsd_resp_error(x->b, "ERR syntax error in VSIM command");
 			return;

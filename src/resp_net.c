@@ -84,11 +84,16 @@ vsd_resp_conn_reply(struct vsd_net *net, struct vsd_conn *c,
 	uint32_t id = c->id, gen = c->gen;
 
 	nj->done = 1;
-	if (vsd_resp_pipe_flush(net, c) == 0 &&
-	    (c = vsd_conn_find(net, id, gen)) != NULL) {
-		if (vsd_resp_conn_flushed(net, c) == 0)
-			vsd_conn_watch(net, c);
-	}
+	if (vsd_resp_pipe_flush(net, c) != 0 ||
+	    (c = vsd_conn_find(net, id, gen)) == NULL ||
+	    vsd_resp_conn_flushed(net, c) != 0)
+		return;
+	if (c->rlen > 0 && !c->sess.quit)
+		vsd_resp_conn_read(net, c);     /* commands read but not yet
+		                                 * run: their turn may be now,
+		                                 * and no event will say so */
+	else
+		vsd_conn_watch(net, c);
 }
 
 void
