@@ -411,6 +411,28 @@ class Auth(unittest.TestCase):
             s.close()
 
 
+class Bounds(unittest.TestCase):
+    def test_frame_timeout_and_conn_inflight(self):
+        port = free_port()
+        with Deployment(shards=1, vsetd_args=[
+                "--resp-listen", f"127.0.0.1:{port}", "--frame-timeout-ms", "300",
+                "--max-conn-inflight", "2"]) as d:
+            slow = socket.create_connection(("127.0.0.1", port), timeout=10)
+            slow.sendall(b"*2\r\n$4\r\nECHO\r\n$10\r\nab")
+            t0 = time.monotonic()
+            # a whole pipeline on another connection, 2 commands at a time
+            c = redis.Redis(port=port, socket_timeout=10)
+            p = c.pipeline(transaction=False)
+            for i in range(200):
+                p.execute_command("VCARD", f"k{i}") if i % 2 else p.execute_command("ECHO", i)
+            self.assertEqual(p.execute(), [0 if i % 2 else str(i).encode() for i in range(200)])
+            self.assertEqual(slow.recv(10), b"", "an incomplete command is closed")
+            # the 300 ms bound, checked every 100 ms; 5 s is the CI margin
+            self.assertLess(time.monotonic() - t0, 5.0)
+            slow.close()
+            self.assertIn("incomplete for more than --frame-timeout-ms", d.log())
+
+
 class ShardKill(unittest.TestCase):
     def test_partial_error_then_allow(self):
         port = free_port()
