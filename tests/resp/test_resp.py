@@ -242,8 +242,7 @@ class SideBySide(Base):
             self.assertEqual(c.execute_command("VADD", "tmp2", "REDUCE", 4, "VALUES", DIM,
                                                *VECS["e0"], "a", "NOQUANT", "M", 8), 1)
         self.assertEqual(*self.both("VDIM", "tmp2"))
-        # (VEMB of a REDUCE set: vsetd's Get wants the input dimension,
-        # see docs/resp.md "Differences")
+        self.assertEqual(*self.both("VEMB", "tmp2", "a"))
         self.both("DEL", "tmp2")
 
     def test_bad_input_same_kind_of_error(self):
