@@ -970,6 +970,11 @@ vsd_net_main(void *arg)
 				if (vsd_conn_flush(net, c) != 0)
 					continue;
 				vsd_conn_watch(net, c);
+				/* RESP commands already read may wait for
+				 * this room; no read event will say so */
+				if (c->resp && c->rlen > 0 &&
+				    !(evs[i].events & EPOLLIN))
+					vsd_conn_read(net, c);
 			}
 			if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 				vsd_conn_read(net, c);  /* REJECTED: to EOF */

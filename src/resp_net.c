@@ -245,6 +245,12 @@ vsd_resp_parse_all(struct vsd_net *net, struct vsd_conn *c)
 			rv = -1;
 			break;
 		}
+		/* send what is due now, so out_bytes (the loop's bound) is
+		 * current; the connection may close (a write failed, or it
+		 * was shed as the slowest reader) */
+		if (c->phead != NULL && c->phead->done &&
+		    vsd_resp_pipe_flush(net, c) != 0)
+			return -1;
 	}
 	if (off > 0) {
 		memmove(c->rbuf, c->rbuf + off, c->rlen - off);

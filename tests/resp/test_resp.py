@@ -18,6 +18,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -430,6 +431,33 @@ class Bounds(unittest.TestCase):
             self.assertLess(time.monotonic() - t0, 5.0)
             slow.close()
             self.assertIn("incomplete for more than --frame-timeout-ms", d.log())
+
+
+class SlowReader(unittest.TestCase):
+    def test_unread_replies_bound_then_all_in_order(self):
+        """A client that pipelines without reading: vsetd stops reading it
+        at --max-conn-pending-bytes, then answers everything, in order,
+        once the client reads."""
+        port = free_port()
+        with Deployment(shards=1, vsetd_args=[
+                "--resp-listen", f"127.0.0.1:{port}",
+                "--max-conn-pending-bytes", "8192"]):
+            # replies past the kernel's socket buffers (~1 MiB) are held
+            # by vsetd; the client's sends block meanwhile (a thread)
+            for n in (3000, 5000):
+                s = socket.create_connection(("127.0.0.1", port), timeout=10)
+                pad = "x" * 1000
+                data = b"".join(enc("ECHO", f"{i}:{pad}") for i in range(n))
+                t = threading.Thread(target=s.sendall, args=(data,), daemon=True)
+                t.start()
+                time.sleep(0.5)
+                r = Raw.__new__(Raw)
+                r.s, r.buf = s, b""
+                for i in range(n):
+                    want = f"{i}:{pad}".encode()
+                    self.assertEqual(r.read(), b"$%d\r\n%s\r\n" % (len(want), want))
+                t.join(10)
+                s.close()
 
 
 class ShardKill(unittest.TestCase):
