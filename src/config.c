@@ -94,6 +94,16 @@ vsd_usage(FILE *f)
 "                           only as memory frees (default 67108864, or\n"
 "                           4 x --max-message-bytes if that is larger)\n"
 "\n"
+"  Redis-protocol front door (docs/resp.md):\n"
+"  --resp-listen HOST:PORT  also serve RESP2/RESP3 (redis-cli, redis-py...)\n"
+"                           on HOST:PORT, with the bounds above; one Redis\n"
+"                           key is one collection (default: off)\n"
+"  --resp-partial MODE      a VSIM (or count) a shard did not answer: error\n"
+"                           (-PARTIAL n of m shards answered) or allow (what\n"
+"                           the live shards gave) (default error)\n"
+"  --resp-user NAME         user the front door's AUTH accepts (default\n"
+"                           \"default\"; password: see below)\n"
+"\n"
 "  --redis-user NAME        ACL user for Redis AUTH (password: see below)\n"
 "  --tls-cert FILE          PEM certificate (chain) for tls+tcp:// listeners\n"
 "  --tls-key FILE           PEM private key for tls+tcp:// listeners\n"
@@ -115,7 +125,8 @@ vsd_usage(FILE *f)
 "\n"
 "Environment: VSETD_REDIS_USER, VSETD_REDIS_PASSWORD (Redis AUTH for every\n"
 "shard; the password is also accepted as redis-password in the config file,\n"
-"never as a flag).\n"
+"never as a flag).  VSETD_RESP_PASSWORD (or resp-password in the config\n"
+"file): the password the front door's AUTH wants; none = no AUTH needed.\n"
 "\n"
 "Collection C is the Redis key \"vsetd:C\" on every shard.  Logs go to\n"
 "stderr.  SIGINT or SIGTERM stops accepting, finishes the calls in flight,\n"
@@ -134,7 +145,8 @@ enum {
 	OPT_TLSCERT, OPT_TLSKEY, OPT_TLSCA, OPT_TLSVERIFY, OPT_HEDGE,
 	OPT_WAITN, OPT_WAITMS, OPT_SURVEY, OPT_METRICS, OPT_SHARDTIMEOUT,
 	OPT_SHARDSTALL, OPT_FRAMETMO, OPT_CONNINFLIGHT, OPT_CONNPENDING,
-	OPT_MAXBUFFERED,
+	OPT_MAXBUFFERED, OPT_RESPLISTEN, OPT_RESPPARTIAL, OPT_RESPUSER,
+	OPT_RESPPASS,
 };
 
 /* Defaults of the native listener's bounds */
@@ -171,6 +183,9 @@ static const struct option vsd_opts[] = {
 	{ "max-conn-inflight", required_argument, NULL, OPT_CONNINFLIGHT },
 	{ "max-conn-pending-bytes", required_argument, NULL, OPT_CONNPENDING },
 	{ "max-buffered-bytes", required_argument, NULL, OPT_MAXBUFFERED },
+	{ "resp-listen", required_argument, NULL, OPT_RESPLISTEN },
+	{ "resp-partial", required_argument, NULL, OPT_RESPPARTIAL },
+	{ "resp-user", required_argument, NULL, OPT_RESPUSER },
 	{ "log-level", required_argument, NULL, OPT_LOGLEVEL },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "help", no_argument, NULL, 'h' },
@@ -387,6 +402,23 @@ vsd_apply(struct vsd_config *cfg, int opt, const char *val, int from_file)
 	case OPT_RPASS:
 		cfg->redis_password = val;
 		return 0;
+	case OPT_RESPLISTEN:
+		cfg->resp_listen = val;
+		return 0;
+	case OPT_RESPPARTIAL:
+		if (strcmp(val, "error") != 0 && strcmp(val, "allow") != 0) {
+			fprintf(stderr, "vsetd: --resp-partial wants error or "
+			    "allow, not \"%s\"\n", val);
+			return 2;
+		}
+		cfg->resp_partial_allow = strcmp(val, "allow") == 0;
+		return 0;
+	case OPT_RESPUSER:
+		cfg->resp_user = val;
+		return 0;
+	case OPT_RESPPASS:
+		cfg->resp_password = val;
+		return 0;
 	case OPT_TLSCERT:
 		cfg->tls_cert = val;
 		return 0;
@@ -495,6 +527,8 @@ vsd_config_file(struct vsd_config *cfg, const char *path)
 		opt = 0;
 		if (strcmp(name, "redis-password") == 0)
 			opt = OPT_RPASS;
+		else if (strcmp(name, "resp-password") == 0)
+			opt = OPT_RESPPASS;
 		for (o = vsd_opts; opt == 0 && o->name != NULL; o++)
 			if (strcmp(o->name, name) == 0)
 				opt = o->val;
@@ -597,6 +631,8 @@ vsd_config_parse(struct vsd_config *cfg, int argc, char **argv)
 		cfg->redis_user = env;
 	if ((env = getenv("VSETD_REDIS_PASSWORD")) != NULL && *env != '\0')
 		cfg->redis_password = env;
+	if ((env = getenv("VSETD_RESP_PASSWORD")) != NULL && *env != '\0')
+		cfg->resp_password = env;
 	if (cmdline_shards)
 		vsd_free_shards(cfg);   /* the command line's list replaces */
 	optind = 1;

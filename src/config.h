@@ -75,6 +75,13 @@ struct vsd_config {
 	int wait_replicas;           /* WAIT n after writes; 0 = off */
 	int wait_ms;
 
+	/* the Redis-protocol front door (net.c, resp.c, resp_cmd.c) */
+	const char *resp_listen;     /* HOST:PORT, or NULL = off */
+	int resp_partial_allow;      /* --resp-partial allow */
+	const char *resp_user;       /* NULL = "default" */
+	const char *resp_password;   /* file or $VSETD_RESP_PASSWORD only;
+	                              * NULL = AUTH not required */
+
 	char **owned;                /* strings read from the config file */
 	size_t nowned;
 };

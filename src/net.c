@@ -73,16 +73,11 @@
 
 #include "envelope.h"
 #include "log.h"
-#include "server.h"
+#include "net_priv.h"
 #include "vs_time.h"
 
-#define VSD_SP_HS_LEN 8              /* 00 'S' 'P' 00, proto, 0 0 */
 #define VSD_SP_PROTO_REQ 0x30
 #define VSD_SP_PROTO_REP 0x31
-#define VSD_SP_LEN_BYTES 8           /* the frame's length prefix */
-#define VSD_SP_ID_BYTES 4            /* one backtrace word */
-#define VSD_SP_MAX_HOPS 8            /* nng's largest REQ/REP TTL */
-#define VSD_SP_MAX_HDR (VSD_SP_MAX_HOPS * VSD_SP_ID_BYTES)
 #define VSD_SP_ID_LAST 0x80u         /* top bit of the request id word */
 
 #define VSD_NET_TICK_MS 100          /* timeouts are checked this often */
@@ -109,68 +104,7 @@
 
 #define VSD_NET_TAG_LISTEN UINT64_MAX
 #define VSD_NET_TAG_EVENT (UINT64_MAX - 1)
-
-/* A native request, then its reply.  Owned by the net thread, except
- * while a worker runs it (between submit and vsd_net_reply). */
-struct vsd_njob {
-	struct vsd_job job;          /* first: a job is its njob */
-	uint32_t conn, gen;          /* the connection it came on */
-	uint8_t *frame;              /* the request frame (vsd_frame_alloc) */
-	size_t framelen;
-	/* the reply: length prefix + backtrace, then the envelope */
-	uint8_t prefix[VSD_SP_LEN_BYTES + VSD_SP_MAX_HDR];
-	size_t hdrlen, prefixlen;
-	nng_msg *reply;
-	size_t total, off;           /* reply frame bytes, bytes written */
-	struct vsd_njob *next;       /* done list or output queue */
-};
-
-enum vsd_conn_state {
-	VSD_CONN_HS,                 /* reading the peer's handshake */
-	VSD_CONN_LEN,                /* reading a frame's length */
-	VSD_CONN_BODY,               /* reading a frame */
-	VSD_CONN_REJECTED            /* refused: FIN sent, input discarded
-	                              * until the peer closes (so it sees
-	                              * EOF rather than a reset) */
-};
-
-struct vsd_conn {
-	int fd;
-	uint32_t id, gen;
-	int state;                   /* enum vsd_conn_state */
-	uint8_t hs[VSD_SP_HS_LEN];
-	uint8_t lenbuf[VSD_SP_LEN_BYTES];
-	size_t got;                  /* bytes of hs, lenbuf or frame read */
-	uint8_t *frame;              /* the request being read */
-	size_t framelen;
-	int64_t partial_since;       /* an incomplete frame/handshake began */
-	int mem_wait;                /* length read, waiting for memory */
-	int inflight;                /* its requests queued or worked on */
-	struct vsd_njob *ohead, *otail;  /* replies not yet written */
-	size_t out_bytes;
-	int64_t out_since;           /* last write progress */
-	uint32_t events;             /* what epoll watches */
-	char peer[64];
-};
-
-struct vsd_net {
-	struct vsd_server *srv;
-	int ep, efd, lfd;
-	pthread_t thread;
-	int running;
-	atomic_int stop;
-	atomic_llong buffered;       /* request and reply bytes held */
-
-	pthread_mutex_t mu;          /* replies from workers */
-	struct vsd_njob *dhead, *dtail;
-
-	struct vsd_conn **conns;     /* by id; NULL = free */
-	uint32_t *gens;              /* generation of each id */
-	uint32_t nconns, cap;
-	int nmemwait;
-	int64_t accept_paused_until;
-	int64_t drain_us;            /* when draining was first seen */
-};
+#define VSD_NET_TAG_RESP (UINT64_MAX - 2)
 
 /* ------------------------------------------------------------ memory */
 
@@ -204,10 +138,14 @@ vsd_frame_free(struct vsd_net *net, uint8_t *p, size_t n)
 }
 
 /* Free an njob with whatever it still holds. */
-static void
+void
 vsd_njob_free(struct vsd_net *net, struct vsd_njob *nj)
 {
 	vsd_frame_free(net, nj->frame, nj->framelen);
+	if (nj->cmd.mem != NULL) {
+		atomic_fetch_sub(&net->buffered, (long long)nj->cmd.memlen);
+		vsd_resp_cmd_free(&nj->cmd);
+	}
 	if (nj->reply != NULL) {
 		nng_msg_free(nj->reply);
 		if (nj->total != 0)
@@ -218,7 +156,7 @@ vsd_njob_free(struct vsd_net *net, struct vsd_njob *nj)
 
 /* ------------------------------------------------------------ connections */
 
-static struct vsd_conn *
+struct vsd_conn *
 vsd_conn_find(struct vsd_net *net, uint32_t id, uint32_t gen)
 {
 	if (id >= net->cap || net->conns[id] == NULL ||
@@ -227,7 +165,7 @@ vsd_conn_find(struct vsd_net *net, uint32_t id, uint32_t gen)
 	return net->conns[id];
 }
 
-static void
+void
 vsd_conn_close(struct vsd_net *net, struct vsd_conn *c, const char *why)
 {
 	struct vsd_njob *nj, *next;
@@ -240,6 +178,8 @@ vsd_conn_close(struct vsd_net *net, struct vsd_conn *c, const char *why)
 		vsd_njob_free(net, nj);
 	}
 	vsd_frame_free(net, c->frame, c->framelen);
+	if (c->resp)
+		vsd_resp_conn_fini(net, c);
 	if (c->mem_wait)
 		net->nmemwait--;
 	net->conns[c->id] = NULL;
@@ -283,7 +223,7 @@ vsd_conn_reject(struct vsd_net *net, struct vsd_conn *c, const char *why)
 
 /* Watch what the connection can do now: read unless one of its bounds
  * says wait; write while replies are queued. */
-static void
+void
 vsd_conn_watch(struct vsd_net *net, struct vsd_conn *c)
 {
 	const struct vsd_config *cfg = net->srv->cfg;
@@ -293,7 +233,7 @@ vsd_conn_watch(struct vsd_net *net, struct vsd_conn *c)
 	if (c->state == VSD_CONN_REJECTED)
 		return;
 	if (!c->mem_wait && c->inflight < cfg->max_conn_inflight &&
-	    c->out_bytes <= cfg->max_conn_pending)
+	    c->out_bytes <= cfg->max_conn_pending && !c->sess.quit)
 		want |= EPOLLIN;
 	if (c->ohead != NULL)
 		want |= EPOLLOUT;
@@ -360,7 +300,7 @@ vsd_conn_flush(struct vsd_net *net, struct vsd_conn *c)
 			vsd_njob_free(net, nj);
 		}
 	}
-	return 0;
+	return c->resp ? vsd_resp_conn_flushed(net, c) : 0;
 }
 
 /* Close the connections holding the most unsent replies until need more
@@ -368,7 +308,7 @@ vsd_conn_flush(struct vsd_net *net, struct vsd_conn *c)
  * returned, when closing every holder of replies would not make room: the
  * bytes are then held by requests being worked on, which free themselves,
  * and closing would only cut clients for nothing. */
-static int
+int
 vsd_net_shed(struct vsd_net *net, size_t need)
 {
 	const struct vsd_config *cfg = net->srv->cfg;
@@ -405,7 +345,7 @@ vsd_net_shed(struct vsd_net *net, size_t need)
 
 /* Queue a reply frame for the connection, write what fits, and keep the
  * total bound.  Takes nj. */
-static void
+void
 vsd_conn_send(struct vsd_net *net, struct vsd_conn *c, struct vsd_njob *nj)
 {
 	uint32_t id = c->id, gen = c->gen;
@@ -415,7 +355,7 @@ vsd_conn_send(struct vsd_net *net, struct vsd_conn *c, struct vsd_njob *nj)
 	flen = nj->hdrlen + nng_msg_len(nj->reply);
 	for (i = 0; i < VSD_SP_LEN_BYTES; i++)
 		nj->prefix[i] = (uint8_t)(flen >> (8 * (VSD_SP_LEN_BYTES - 1 - i)));
-	nj->prefixlen = VSD_SP_LEN_BYTES + nj->hdrlen;
+	nj->prefixlen = c->resp ? 0 : VSD_SP_LEN_BYTES + nj->hdrlen;
 	nj->total = nj->prefixlen + nng_msg_len(nj->reply);
 	nj->off = 0;
 	nj->next = NULL;
@@ -605,6 +545,10 @@ vsd_conn_read(struct vsd_net *net, struct vsd_conn *c)
 	ssize_t n;
 	int rv;
 
+	if (c->resp) {
+		vsd_resp_conn_read(net, c);
+		return;
+	}
 	if (c->state == VSD_CONN_REJECTED) {
 		vsd_conn_discard(net, c);
 		return;
@@ -676,8 +620,9 @@ out:
 }
 
 static void
-vsd_net_accept(struct vsd_net *net)
+vsd_net_accept(struct vsd_net *net, int lfd)
 {
+	int resp = lfd == net->rfd;
 	static const uint8_t hs[VSD_SP_HS_LEN] = { 0, 'S', 'P', 0, 0,
 	    VSD_SP_PROTO_REP, 0, 0 };
 	struct sockaddr_storage ss;
@@ -690,7 +635,7 @@ vsd_net_accept(struct vsd_net *net)
 
 	for (;;) {
 		sl = sizeof(ss);
-		fd = accept4(net->lfd, (struct sockaddr *)&ss, &sl,
+		fd = accept4(lfd, (struct sockaddr *)&ss, &sl,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
@@ -701,13 +646,14 @@ vsd_net_accept(struct vsd_net *net)
 				    strerror(errno), VSD_NET_ACCEPT_PAUSE_MS);
 				net->accept_paused_until = vs_now_us() +
 				    VSD_NET_ACCEPT_PAUSE_MS * 1000;
-				epoll_ctl(net->ep, EPOLL_CTL_DEL, net->lfd, NULL);
+				epoll_ctl(net->ep, EPOLL_CTL_DEL, lfd, NULL);
 			}
 			return;
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
-		if (write(fd, hs, sizeof(hs)) != (ssize_t)sizeof(hs)) {
+		if (!resp && write(fd, hs, sizeof(hs)) !=
+		    (ssize_t)sizeof(hs)) {
 			close(fd);
 			continue;
 		}
@@ -736,8 +682,12 @@ vsd_net_accept(struct vsd_net *net)
 		c->fd = fd;
 		c->id = id;
 		c->gen = net->gens[id];
-		c->state = VSD_CONN_HS;
-		c->partial_since = vs_now_us();
+		c->state = resp ? VSD_CONN_LEN : VSD_CONN_HS;
+		c->partial_since = resp ? 0 : vs_now_us();
+		c->resp = resp;
+		if (resp)
+			vsd_resp_session_init(&c->sess, net->srv->cfg,
+			    (((uint64_t)c->gen << 32) | id) + 1);
 		if (getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host),
 		    port, sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) == 0)
 			snprintf(c->peer, sizeof(c->peer), "%s:%s", host, port);
@@ -812,6 +762,10 @@ vsd_net_replies(struct vsd_net *net)
 			continue;
 		}
 		c->inflight--;
+		if (c->resp) {
+			vsd_resp_conn_reply(net, c, nj);
+			continue;
+		}
 		if (nj->reply == NULL || c->state == VSD_CONN_REJECTED) {
 			vsd_njob_free(net, nj);         /* out of memory */
 			vsd_conn_watch(net, c);
@@ -835,7 +789,7 @@ vsd_net_reap(struct vsd_net *net, int64_t now)
 		snprintf(why, sizeof(why), "deadline passed while the request "
 		    "waited for a worker (%lld us)",
 		    (long long)(now - job->recv_us));
-		vsd_job_reply(net->srv, job, vsd_reply_status(job->request_id,
+		vsd_job_reply(net->srv, job, vsd_job_status(job,
 		    VSD_DEADLINE_EXCEEDED, why));
 	}
 	return next_due;
@@ -892,9 +846,14 @@ vsd_net_draining(struct vsd_net *net, int64_t now)
 		/* Connections the kernel completed but we have not accepted
 		 * would be reset by the close, after their clients sent a
 		 * request: take them first, so they are answered. */
-		vsd_net_accept(net);
+		vsd_net_accept(net, net->lfd);
 		close(net->lfd);
 		net->lfd = -1;
+	}
+	if (net->rfd >= 0) {
+		vsd_net_accept(net, net->rfd);
+		close(net->rfd);
+		net->rfd = -1;
 	}
 }
 
@@ -932,7 +891,7 @@ vsd_net_main(void *arg)
 				    job != NULL; job = jnext) {
 					jnext = job->next;
 					vsd_job_reply(net->srv, job,
-					    vsd_reply_status(job->request_id,
+					    vsd_job_status(job,
 					    VSD_UNAVAILABLE,
 					    "server is shutting down"));
 				}
@@ -944,12 +903,16 @@ vsd_net_main(void *arg)
 				break;
 		}
 		if (net->accept_paused_until != 0 &&
-		    now >= net->accept_paused_until && net->lfd >= 0) {
+		    now >= net->accept_paused_until) {
 			net->accept_paused_until = 0;
 			memset(&ev, 0, sizeof(ev));
 			ev.events = EPOLLIN;
 			ev.data.u64 = VSD_NET_TAG_LISTEN;
-			epoll_ctl(net->ep, EPOLL_CTL_ADD, net->lfd, &ev);
+			if (net->lfd >= 0)
+				epoll_ctl(net->ep, EPOLL_CTL_ADD, net->lfd, &ev);
+			ev.data.u64 = VSD_NET_TAG_RESP;
+			if (net->rfd >= 0)
+				epoll_ctl(net->ep, EPOLL_CTL_ADD, net->rfd, &ev);
 		}
 		next_due = vsd_net_reap(net, now);
 		if (net->nconns > 0 || stop_us != 0) {
@@ -986,7 +949,12 @@ vsd_net_main(void *arg)
 			}
 			if (tag == VSD_NET_TAG_LISTEN) {
 				if (net->lfd >= 0)
-					vsd_net_accept(net);
+					vsd_net_accept(net, net->lfd);
+				continue;
+			}
+			if (tag == VSD_NET_TAG_RESP) {
+				if (net->rfd >= 0)
+					vsd_net_accept(net, net->rfd);
 				continue;
 			}
 			if ((c = net->conns[tag]) == NULL)
@@ -1002,6 +970,11 @@ vsd_net_main(void *arg)
 				if (vsd_conn_flush(net, c) != 0)
 					continue;
 				vsd_conn_watch(net, c);
+				/* RESP commands already read may wait for
+				 * this room; no read event will say so */
+				if (c->resp && c->rlen > 0 &&
+				    !(evs[i].events & EPOLLIN))
+					vsd_conn_read(net, c);
 			}
 			if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 				vsd_conn_read(net, c);  /* REJECTED: to EOF */
@@ -1013,8 +986,8 @@ vsd_net_main(void *arg)
 /* ------------------------------------------------------------ setup */
 
 /* tcp://HOST:PORT, tcp4://, tcp6://, [v6] hosts; "" or "*" = any. */
-static int
-vsd_net_bind(struct vsd_net *net, const char *url)
+int
+vsd_net_bind(const char *url, int *out)
 {
 	struct addrinfo hints, *res = NULL, *ai;
 	char host[300], *colon;
@@ -1067,7 +1040,7 @@ vsd_net_bind(struct vsd_net *net, const char *url)
 		vsd_err("cannot listen on %s: %s", url, strerror(errno));
 		goto out;
 	}
-	net->lfd = fd;
+	*out = fd;
 	rv = 0;
 out:
 	freeaddrinfo(res);
@@ -1087,7 +1060,7 @@ vsd_net_open(struct vsd_server *srv)
 		return -1;
 	srv->net = net;
 	net->srv = srv;
-	net->lfd = net->ep = net->efd = -1;
+	net->lfd = net->ep = net->efd = net->rfd = -1;
 	pthread_mutex_init(&net->mu, NULL);
 	if ((net->ep = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
 	    (net->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
@@ -1099,9 +1072,16 @@ vsd_net_open(struct vsd_server *srv)
 	ev.data.u64 = VSD_NET_TAG_EVENT;
 	if (epoll_ctl(net->ep, EPOLL_CTL_ADD, net->efd, &ev) != 0)
 		return -1;
+	if (srv->cfg->resp_listen != NULL) {
+		if (vsd_resp_bind(net, srv->cfg->resp_listen) != 0)
+			return -1;
+		ev.data.u64 = VSD_NET_TAG_RESP;
+		if (epoll_ctl(net->ep, EPOLL_CTL_ADD, net->rfd, &ev) != 0)
+			return -1;
+	}
 	if (!srv->native)
 		return 0;
-	if (vsd_net_bind(net, url) != 0)
+	if (vsd_net_bind(url, &net->lfd) != 0)
 		return -1;
 	ev.data.u64 = VSD_NET_TAG_LISTEN;
 	return epoll_ctl(net->ep, EPOLL_CTL_ADD, net->lfd, &ev);
@@ -1166,6 +1146,8 @@ vsd_net_stop(struct vsd_server *srv)
 	}
 	if (net->lfd >= 0)
 		close(net->lfd);
+	if (net->rfd >= 0)
+		close(net->rfd);
 	if (net->ep >= 0)
 		close(net->ep);
 	if (net->efd >= 0)

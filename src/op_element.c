@@ -122,7 +122,8 @@ vsd_elem_bad(struct vsd_call *call, long shard, const char *why)
 }
 
 /* A VEMB reply that said "present": an array of the collection's
- * dimension (when cached) of finite numbers.  0 or -1 (st set). */
+ * dimension (when cached; its REDUCE dimension for a projected set, which
+ * is what VEMB returns) of finite numbers.  0 or -1 (st set). */
 static int
 vsd_elem_vemb(struct vsd_call *call, const char *collection, long shard,
     const redisReply *emb, float *out)
@@ -131,8 +132,9 @@ vsd_elem_vemb(struct vsd_call *call, const char *collection, long shard,
 	char why[160];
 
 	if (vsd_coll_cache_get(collection, &params) != 1)
-		params.dim = 0;
-	if (vsd_vemb_parse(emb, call->lim, params.dim, out, why,
+		params.dim = params.reduce = 0;
+	if (vsd_vemb_parse(emb, call->lim, params.reduce != 0 ?
+	    params.reduce : params.dim, out, why,
 	    sizeof(why)) != 0) {
 		vsd_elem_bad(call, shard, why);
 		return -1;

@@ -50,6 +50,7 @@ enum vsd_worker_state {
 
 struct vsd_server;
 struct vsd_net;
+struct vsd_resp_cmd;
 
 /* Where a queued request came from, so its reply finds its way back. */
 enum vsd_job_kind {
@@ -69,6 +70,11 @@ struct vsd_job {
 	                              * it): answered DEADLINE_EXCEEDED by
 	                              * net.c if still queued then */
 	uint64_t request_id;         /* the envelope's, peeked */
+	/* A RESP command (--resp-listen, resp_cmd.c) instead of an
+	 * envelope: proto is 2 or 3, rcmd the parsed command (body unused);
+	 * 0 for an RPC. */
+	int proto;
+	const struct vsd_resp_cmd *rcmd;
 };
 
 struct vsd_slot {

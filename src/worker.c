@@ -47,6 +47,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "resp_cmd.h"
 #include "server.h"
 #include "vs_time.h"
 
@@ -85,7 +86,8 @@ vsd_worker_run_job(struct vsd_worker *w, struct vsd_job *job)
 {
 	nng_msg *reply;
 
-	reply = vsd_dispatch_bytes(w, job->body, job->len, job->recv_us);
+	reply = job->proto != 0 ? vsd_resp_run(w, job) :
+	    vsd_dispatch_bytes(w, job->body, job->len, job->recv_us);
 	vsd_arena_reset(&w->arena);
 	vsd_job_reply(w->srv, job, reply);
 }

@@ -3,7 +3,7 @@
  * targets without libFuzzer, so the corpus is exercised in every build:
  * plain gcc, and the ASan/UBSan CI build.
  *
- *   fz-replay envelope|dispatch|reply PATH...   (PATH: a file or a directory)
+ *   fz-replay envelope|dispatch|reply|resp PATH...   (PATH: a file or a directory)
  *
  * Every input runs twice.  Leaks: under AddressSanitizer, LeakSanitizer
  * reports them at exit; without it, the heap in use (glibc mallinfo2, with
@@ -142,7 +142,7 @@ main(int argc, char **argv)
 		leakcheck = 0;
 	}
 	if (argc < 3) {
-		fprintf(stderr, "usage: fz-replay envelope|dispatch|reply PATH...\n");
+		fprintf(stderr, "usage: fz-replay envelope|dispatch|reply|resp PATH...\n");
 		return 2;
 	}
 	if (strcmp(argv[1], "envelope") == 0)
@@ -151,6 +151,8 @@ main(int argc, char **argv)
 		one = fz_dispatch_one;
 	else if (strcmp(argv[1], "reply") == 0)
 		one = fz_reply_one;
+	else if (strcmp(argv[1], "resp") == 0)
+		one = fz_resp_one;
 	else {
 		fprintf(stderr, "fz-replay: unknown target \"%s\"\n", argv[1]);
 		return 2;

@@ -55,4 +55,8 @@ void fz_dispatch_one(const uint8_t *data, size_t size);
 #define FZ_REPLY_MAX_K 16
 void fz_reply_one(const uint8_t *data, size_t size);
 
+/* fuzz_resp: data as what a Redis client sends to --resp-listen
+ * (fz_resp.c): the RESP parser, split reads, the net thread's commands. */
+void fz_resp_one(const uint8_t *data, size_t size);
+
 #endif

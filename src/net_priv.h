@@ -1,0 +1,134 @@
+/*
+ * net_priv.h - what net.c and resp_net.c (its Redis-protocol connections)
+ * share: the connection and job structs of the epoll thread, and the
+ * helpers of net.c that resp_net.c calls.  Everything here is used only on
+ * the net thread, except where a comment says otherwise.
+ */
+#ifndef VSD_NET_PRIV_H
+#define VSD_NET_PRIV_H
+
+#include <nng/nng.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "resp.h"
+#include "resp_cmd.h"
+#include "server.h"
+
+#define VSD_SP_HS_LEN 8              /* 00 'S' 'P' 00, proto, 0 0 */
+#define VSD_SP_LEN_BYTES 8           /* the frame's length prefix */
+#define VSD_SP_ID_BYTES 4            /* one backtrace word */
+#define VSD_SP_MAX_HOPS 8            /* nng's largest REQ/REP TTL */
+#define VSD_SP_MAX_HDR (VSD_SP_MAX_HOPS * VSD_SP_ID_BYTES)
+
+/* A native request, then its reply.  Owned by the net thread, except
+ * while a worker runs it (between submit and vsd_net_reply). */
+struct vsd_njob {
+	struct vsd_job job;          /* first: a job is its njob */
+	uint32_t conn, gen;          /* the connection it came on */
+	uint8_t *frame;              /* the request frame (vsd_frame_alloc) */
+	size_t framelen;
+	/* the reply: length prefix + backtrace, then the envelope */
+	uint8_t prefix[VSD_SP_LEN_BYTES + VSD_SP_MAX_HDR];
+	size_t hdrlen, prefixlen;
+	nng_msg *reply;
+	size_t total, off;           /* reply frame bytes, bytes written */
+	struct vsd_njob *next;       /* done list or output queue */
+	/* RESP (resp_net.c): the command, and the connection's in-order
+	 * list of commands whose replies are due */
+	struct vsd_resp_cmd cmd;
+	struct vsd_njob *pnext;
+	int done;                    /* the reply is in (reply may be NULL) */
+};
+
+enum vsd_conn_state {
+	VSD_CONN_HS,                 /* reading the peer's handshake */
+	VSD_CONN_LEN,                /* reading a frame's length */
+	VSD_CONN_BODY,               /* reading a frame */
+	VSD_CONN_REJECTED            /* refused: FIN sent, input discarded
+	                              * until the peer closes (so it sees
+	                              * EOF rather than a reset) */
+};
+
+struct vsd_conn {
+	int fd;
+	uint32_t id, gen;
+	int state;                   /* enum vsd_conn_state */
+	uint8_t hs[VSD_SP_HS_LEN];
+	uint8_t lenbuf[VSD_SP_LEN_BYTES];
+	size_t got;                  /* bytes of hs, lenbuf or frame read */
+	uint8_t *frame;              /* the request being read */
+	size_t framelen;
+	int64_t partial_since;       /* an incomplete frame/handshake began */
+	int mem_wait;                /* length read, waiting for memory */
+	int inflight;                /* its requests queued or worked on */
+	struct vsd_njob *ohead, *otail;  /* replies not yet written */
+	size_t out_bytes;
+	int64_t out_since;           /* last write progress */
+	uint32_t events;             /* what epoll watches */
+	char peer[64];
+	/* a --resp-listen connection (resp_net.c); state stays VSD_CONN_LEN */
+	int resp;
+	struct vsd_resp_session sess;
+	uint8_t *rbuf;               /* bytes read, not yet parsed */
+	size_t rlen, rcap;
+	struct vsd_njob *phead, *ptail;  /* commands in order, until sent */
+};
+
+struct vsd_net {
+	struct vsd_server *srv;
+	int ep, efd, lfd;
+	int rfd;                     /* --resp-listen socket, or -1 */
+	pthread_t thread;
+	int running;
+	atomic_int stop;
+	atomic_llong buffered;       /* request and reply bytes held */
+
+	pthread_mutex_t mu;          /* replies from workers */
+	struct vsd_njob *dhead, *dtail;
+
+	struct vsd_conn **conns;     /* by id; NULL = free */
+	uint32_t *gens;              /* generation of each id */
+	uint32_t nconns, cap;
+	int nmemwait;
+	int64_t accept_paused_until;
+	int64_t drain_us;            /* when draining was first seen */
+};
+
+/* net.c */
+struct vsd_conn *vsd_conn_find(struct vsd_net *net, uint32_t id,
+    uint32_t gen);
+void vsd_conn_close(struct vsd_net *net, struct vsd_conn *c,
+    const char *why);
+void vsd_conn_watch(struct vsd_net *net, struct vsd_conn *c);
+/* Queue a reply (takes nj); the connection may be closed on return. */
+void vsd_conn_send(struct vsd_net *net, struct vsd_conn *c,
+    struct vsd_njob *nj);
+/* Bind and listen on tcp://HOST:PORT (tcp4://, tcp6://) into *fd. */
+int vsd_net_bind(const char *url, int *fd);
+int vsd_net_shed(struct vsd_net *net, size_t need);
+void vsd_njob_free(struct vsd_net *net, struct vsd_njob *nj);
+
+/* resp_net.c */
+/* Read and run what a RESP connection sent, as far as its bounds allow. */
+void vsd_resp_conn_read(struct vsd_net *net, struct vsd_conn *c);
+/* A worker's reply for a RESP command came back (nj->reply set, may be
+ * NULL): send every reply now due, in command order. */
+void vsd_resp_conn_reply(struct vsd_net *net, struct vsd_conn *c,
+    struct vsd_njob *nj);
+/* Free what a closing RESP connection holds (the read buffer, replies
+ * waiting for an earlier one); jobs still with workers free themselves
+ * when they come back to a closed connection. */
+void vsd_resp_conn_fini(struct vsd_net *net, struct vsd_conn *c);
+/* After a flush emptied the output: close a connection that asked to
+ * (QUIT, protocol error) once nothing is left.  -1 if closed. */
+int vsd_resp_conn_flushed(struct vsd_net *net, struct vsd_conn *c);
+/* The reply for a job answered without running (expired, shutdown):
+ * a status envelope, or a RESP error for a RESP command. */
+nng_msg *vsd_job_status(const struct vsd_job *job, int code,
+    const char *msg);
+/* Bind --resp-listen HOST:PORT into net->rfd. */
+int vsd_resp_bind(struct vsd_net *net, const char *hostport);
+
+#endif
