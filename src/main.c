@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "sentinel.h"
 #include "server.h"
 #include "vs_time.h"
 
@@ -43,6 +44,7 @@ main(int argc, char **argv)
 {
 	struct vsd_config cfg;
 	struct vsd_server srv;
+	struct vsd_sentinels *sentinels = NULL;
 	char bound[512];
 	size_t h, nhealth = 0;
 	sigset_t sigs;
@@ -74,6 +76,9 @@ main(int argc, char **argv)
 	for (h = 0; h < nhealth; h++)
 		vsd_health_init(&srv.health[h], (uint32_t)getpid() ^ (uint32_t)h);
 
+	/* sentinel:// shards: their endpoints before any worker needs them */
+	if (vsd_sentinels_start(&cfg, srv.health, &sentinels) != 0)
+		goto out;
 	if (vsd_listener_open(&srv) != 0)
 		goto out;
 	if (vsd_workers_start(&srv) != 0)
@@ -110,6 +115,7 @@ out:
 	if (workers_up)
 		vsd_workers_stop(&srv);
 	vsd_listener_stop(&srv);
+	vsd_sentinels_stop(sentinels);
 	for (h = 0; srv.health != NULL && h < nhealth; h++)
 		vsd_health_fini(&srv.health[h]);
 	free(srv.health);
