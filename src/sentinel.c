@@ -218,24 +218,27 @@ vsd_take_replicas(const redisReply *r, struct vsd_answer *a)
 		return;
 	for (i = 0; i < r->elements && i < VSD_SENTINEL_MAX_LIST &&
 	    a->nep < VSD_MAX_ENDPOINTS; i++) {
-		const redisReply *e = r->element[i], *ip, *port, *flags, *link,
-		    *role;
+		const redisReply *e = r->element[i], *ip, *port, *flags, *role;
 		int p, j, dup = 0;
 
 		if ((ip = vsd_field(e, "ip")) == NULL ||
 		    (port = vsd_field(e, "port")) == NULL ||
 		    (flags = vsd_field(e, "flags")) == NULL)
 			continue;
-		link = vsd_field(e, "master-link-status");
 		role = vsd_field(e, "role-reported");
 		if (!vsd_host_ok(ip) || (p = vsd_port(port->str, port->len)) == 0)
 			continue;
 		if (vsd_has_flag(flags->str, "s_down") ||
 		    vsd_has_flag(flags->str, "o_down") ||
 		    vsd_has_flag(flags->str, "disconnected") ||
-		    (link != NULL && strcmp(link->str, "ok") != 0) ||
-		    (role != NULL && strcmp(role->str, "slave") != 0))
-			continue;       /* down, or not (yet) a synced replica */
+		    (role != NULL && strcmp(role->str, "slave") != 0 &&
+		    !vsd_has_flag(flags->str, "promoted")))
+			continue;       /* down, or not (yet) a replica */
+		/* The replica being promoted stays (it reports the master
+		 * role before +switch-master: it has all the data), and so
+		 * does a replica whose link to the primary is down: that is
+		 * what a dead primary's replica looks like, and reads need it
+		 * most then. */
 		for (j = 0; j < a->nep; j++)
 			if (a->port[j] == p && strcmp(a->host[j], ip->str) == 0)
 				dup = 1;
@@ -394,6 +397,8 @@ vsd_refresh(struct vsd_sentinels *sn, struct vsd_sshard *h, int first)
 		    h->addr->sentinel_master, err);
 		return;
 	}
+	vsd_debug("shard %u: answer from Sentinel %s:%d", h->shard,
+	    h->addr->sentinel[h->prefer].host, h->addr->sentinel[h->prefer].port);
 	vsd_apply(sn, h, &a);
 }
 

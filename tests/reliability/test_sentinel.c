@@ -1,0 +1,709 @@
+/*
+ * test_sentinel.c - sentinel:// shards: vsetd follows Redis Sentinel
+ * through real failovers (issue 11).
+ *
+ * Setup: 2 shards, each a primary and a replica (real Redis 8), watched by
+ * 3 real Sentinels (the same binary, --sentinel; each with its own
+ * rewritable config file) as masters m0 and m1 with quorum 2,
+ * down-after-milliseconds 1000 and failover-timeout 2000.  vsetd serves
+ * "--shard sentinel://S0,S1,S2/m0 --shard sentinel://S0,S1,S2/m1
+ * --wait-replicas 1".  A fourth Sentinel with requirepass watches m0, for
+ * the AUTH checks.
+ *
+ * The tests run in order on the one deployment:
+ *   1. start_errors: an unknown master name, and a wrong Sentinel password
+ *      (from the environment), stop vsetd at start with a message that
+ *      says so and a non-zero exit status; the right password starts it.
+ *   2. failovers: under a mixed load (one writer inserting new ids, one
+ *      searcher), 5 times: kill -9 a shard's primary (shards 0, 1, 0, ...),
+ *      wait for Sentinel to promote its replica, restart the old primary
+ *      (with its old arguments: it comes back as a primary until Sentinel
+ *      turns it into a replica).  Measured: the window from the kill to
+ *      the first acknowledged write (started after the kill) on that
+ *      shard.  Asserted: writes resume each time; the failed writes in the
+ *      window are UNAVAILABLE and say "failover in progress"; no search is
+ *      incomplete; the old primary never gets a write from vsetd (no
+ *      EVALSHA/EVAL ran on it and no READONLY error was sent by it since
+ *      its restart); and at the end every acknowledged id is on its
+ *      shard's current primary (0 lost with --wait-replicas 1).  The first
+ *      failover runs with Sentinel S0 (the first vsetd asks) killed: one
+ *      Sentinel down changes nothing.
+ *   3. restart_during_failover: kill a primary and restart vsetd at once
+ *      (the Sentinels still name the dead primary): the new vsetd's writes
+ *      to that shard resume, on the primary Sentinel names in the end.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <cmocka.h>
+
+#include "rel_data.h"
+#include "tp_redis.h"
+#include "tp_vsetd.h"
+#include "vsetd.h"
+
+#define NSHARDS 2
+#define NSENT 3
+#define NFAILOVERS 5
+#define NPOOL 60000              /* ids the writer may use */
+#define DIM 8
+#define COLL "ha"
+#define K 10
+#define CALL_MS 3000
+#define WAIT_MS "500"
+#define SWITCH_WAIT_MS 20000     /* kill -> Sentinel names a new primary */
+#define RESUME_WAIT_MS 30000     /* kill -> an acknowledged write */
+#define REJOIN_WAIT_MS 30000     /* restart -> a replica Sentinel lists */
+#define START_FAIL_MS 10000      /* a refused start exits within this */
+#define WRITER_PAUSE_MS 2
+#define SEARCHER_PAUSE_MS 10
+#define SENTINEL_PASSWORD "s3ntinel"
+
+struct load {
+	pthread_mutex_t mu;
+	atomic_int stop;
+	char url[128];
+	const struct rel_data *d;
+	unsigned char *acked;        /* d->n */
+	size_t next;                 /* next pool item to write */
+	uint64_t writes, write_ok, write_failed, failover_msgs;
+	uint64_t searches, partial, search_err;
+	/* the probe: first ack on shard probe_shard of a call started at or
+	 * after probe_t0 (ms); 0 = none yet */
+	int probe_shard;
+	int64_t probe_t0, probe_ack;
+	char last_err[256];
+};
+
+struct state {
+	char dir[4096];
+	struct tp_redis node[NSHARDS][2];
+	struct tp_redis sent[NSENT + 1];
+	char shardarg[NSHARDS][256];
+	char pwshard[256];
+	struct tp_vsetd v, x, n;
+	struct rel_data *d, *dn;
+	struct load ld, ln;          /* through v (WAIT 1), through n (none) */
+	pthread_t wt, st, wn;
+	int threads;
+};
+
+static const char *
+sentinel_conf(char *buf, size_t len, int nmasters, const int *ports,
+    const char *extra)
+{
+	size_t used = 0;
+	int i;
+
+	used += (size_t)snprintf(buf + used, len - used, "%s", extra);
+	for (i = 0; i < nmasters; i++)
+		used += (size_t)snprintf(buf + used, len - used,
+		    "sentinel monitor m%d 127.0.0.1 %d 2\n"
+		    "sentinel down-after-milliseconds m%d 1000\n"
+		    "sentinel failover-timeout m%d 2000\n", i, ports[i], i, i);
+	return buf;
+}
+
+/* Sentinel sen's answer to SENTINEL get-master-addr-by-name m<shard>:
+ * the port, or -1. */
+static int
+master_port(const struct tp_redis *sen, int shard)
+{
+	redisReply *r = tp_redis_cmd(sen, "SENTINEL get-master-addr-by-name m%d",
+	    shard);
+	int port = -1;
+
+	if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+	    r->element[1]->type == REDIS_REPLY_STRING)
+		port = atoi(r->element[1]->str);
+	if (r != NULL)
+		freeReplyObject(r);
+	return port;
+}
+
+/* Does Sentinel sen list a healthy replica of m<shard> on port? */
+static int
+sentinel_has_replica(const struct tp_redis *sen, int shard, int port)
+{
+	redisReply *r = tp_redis_cmd(sen, "SENTINEL replicas m%d", shard);
+	size_t i, j;
+	int found = 0;
+
+	for (i = 0; r != NULL && r->type == REDIS_REPLY_ARRAY &&
+	    i < r->elements; i++) {
+		const redisReply *e = r->element[i];
+		int p = -1, ok = 0;
+
+		for (j = 0; e->type == REDIS_REPLY_ARRAY && j + 1 < e->elements;
+		    j += 2) {
+			if (strcmp(e->element[j]->str, "port") == 0)
+				p = atoi(e->element[j + 1]->str);
+			if (strcmp(e->element[j]->str, "flags") == 0)
+				ok = strcmp(e->element[j + 1]->str, "slave") == 0;
+		}
+		if (p == port && ok)
+			found = 1;
+	}
+	if (r != NULL)
+		freeReplyObject(r);
+	return found;
+}
+
+/* Do the Sentinels know each other (num-other-sentinels) and the replica
+ * of each master? */
+static int
+sentinels_ready(struct state *s, int want_others)
+{
+	int i, sh;
+
+	for (i = 0; i < NSENT; i++) {
+		for (sh = 0; sh < NSHARDS; sh++) {
+			redisReply *r = tp_redis_cmd(&s->sent[i],
+			    "SENTINEL master m%d", sh);
+			size_t j;
+			int others = -1, slaves = -1;
+
+			for (j = 0; r != NULL && r->type == REDIS_REPLY_ARRAY &&
+			    j + 1 < r->elements; j += 2) {
+				if (strcmp(r->element[j]->str,
+				    "num-other-sentinels") == 0)
+					others = atoi(r->element[j + 1]->str);
+				if (strcmp(r->element[j]->str, "num-slaves") == 0)
+					slaves = atoi(r->element[j + 1]->str);
+			}
+			if (r != NULL)
+				freeReplyObject(r);
+			if (others < want_others || slaves < 1)
+				return 0;
+		}
+	}
+	return 1;
+}
+
+static struct tp_redis *
+node_on(struct state *s, int shard, int port)
+{
+	int i;
+
+	for (i = 0; i < 2; i++)
+		if (s->node[shard][i].port == port)
+			return &s->node[shard][i];
+	return NULL;
+}
+
+static int
+group_setup(void **st)
+{
+	static const char *const pextra[] = { "--repl-diskless-sync-delay",
+	    "0", NULL };
+	const char *extra[6] = { "--replicaof", "127.0.0.1", NULL,
+	    "--repl-diskless-sync-delay", "0", NULL };
+	struct state *s;
+	const char *args[16];
+	char sub[4200], port[16], conf[2048], pass[128];
+	int ports[NSHARDS], i, a = 0;
+	int64_t end;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return -1;
+	*st = s;
+	pthread_mutex_init(&s->ld.mu, NULL);
+	pthread_mutex_init(&s->ln.mu, NULL);
+	if (tp_tmpdir(s->dir, sizeof(s->dir), "sentinel") != 0)
+		return -1;
+	for (i = 0; i < NSHARDS; i++) {
+		snprintf(sub, sizeof(sub), "%s/p%d", s->dir, i);
+		if (mkdir(sub, 0700) != 0 ||
+		    tp_redis_start(&s->node[i][0], 0, sub, pextra, NULL) != 0)
+			return -1;
+		snprintf(sub, sizeof(sub), "%s/r%d", s->dir, i);
+		snprintf(port, sizeof(port), "%d", s->node[i][0].port);
+		extra[2] = port;
+		if (mkdir(sub, 0700) != 0 ||
+		    tp_redis_start(&s->node[i][1], 0, sub, extra, NULL) != 0 ||
+		    tp_redis_wait_link_up(&s->node[i][1], 10000) != 0)
+			return -1;
+		ports[i] = s->node[i][0].port;
+	}
+	for (i = 0; i <= NSENT; i++) {
+		snprintf(sub, sizeof(sub), "%s/s%d", s->dir, i);
+		if (mkdir(sub, 0700) != 0)
+			return -1;
+		if (i < NSENT)
+			sentinel_conf(conf, sizeof(conf), NSHARDS, ports, "");
+		else
+			sentinel_conf(conf, sizeof(conf), 1, ports,
+			    "requirepass " SENTINEL_PASSWORD "\n");
+		if (tp_sentinel_start(&s->sent[i], sub, conf,
+		    i < NSENT ? NULL : SENTINEL_PASSWORD) != 0)
+			return -1;
+	}
+	/* A failover needs the Sentinels to know each other (hello messages
+	 * every 2 s) and the replica. */
+	end = tp_now_ms() + 20000;
+	while (!sentinels_ready(s, NSENT - 1)) {
+		if (tp_now_ms() > end) {
+			tp_log("Sentinels did not discover each other");
+			return -1;
+		}
+		tp_sleep_ms(100);
+	}
+	for (i = 0; i < NSHARDS; i++)
+		snprintf(s->shardarg[i], sizeof(s->shardarg[i]),
+		    "sentinel://127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d/m%d",
+		    s->sent[0].port, s->sent[1].port, s->sent[2].port, i);
+	snprintf(s->pwshard, sizeof(s->pwshard), "sentinel://127.0.0.1:%d/m0",
+	    s->sent[NSENT].port);
+	(void)pass;
+	args[a++] = "--listen";
+	args[a++] = "tcp://127.0.0.1:0";
+	for (i = 0; i < NSHARDS; i++) {
+		args[a++] = "--shard";
+		args[a++] = s->shardarg[i];
+	}
+	args[a++] = "--wait-replicas";
+	args[a++] = "1";
+	args[a++] = "--wait-ms";
+	args[a++] = WAIT_MS;
+	args[a] = NULL;
+	if (tp_vsetd_start(&s->v, s->dir, "a", args, NULL) != 0)
+		return -1;
+	a -= 4;                     /* the same without --wait-replicas */
+	args[a] = NULL;
+	if (tp_vsetd_start(&s->n, s->dir, "nowait", args, NULL) != 0)
+		return -1;
+	if ((s->d = rel_data_new("w", NPOOL, DIM, NSHARDS, 0x5e71)) == NULL ||
+	    (s->dn = rel_data_new("n", NPOOL, DIM, NSHARDS, 0x5e72)) == NULL)
+		return -1;
+	if ((s->ld.acked = calloc(NPOOL, 1)) == NULL ||
+	    (s->ln.acked = calloc(NPOOL, 1)) == NULL)
+		return -1;
+	return 0;
+}
+
+static void
+load_stop(struct state *s)
+{
+	if (!s->threads)
+		return;
+	atomic_store(&s->ld.stop, 1);
+	atomic_store(&s->ln.stop, 1);
+	pthread_join(s->wt, NULL);
+	pthread_join(s->st, NULL);
+	pthread_join(s->wn, NULL);
+	s->threads = 0;
+}
+
+static int
+group_teardown(void **st)
+{
+	struct state *s = *st;
+	int i, j;
+
+	if (s == NULL)
+		return 0;
+	load_stop(s);
+	tp_proc_kill(&s->v.p);
+	tp_proc_kill(&s->x.p);
+	tp_proc_kill(&s->n.p);
+	for (i = 0; i <= NSENT; i++)
+		tp_redis_kill(&s->sent[i]);
+	for (i = 0; i < NSHARDS; i++)
+		for (j = 0; j < 2; j++)
+			tp_redis_kill(&s->node[i][j]);
+	rel_data_free(s->d);
+	rel_data_free(s->dn);
+	free(s->ld.acked);
+	free(s->ln.acked);
+	pthread_mutex_destroy(&s->ld.mu);
+	pthread_mutex_destroy(&s->ln.mu);
+	tp_rmtree(s->dir);
+	free(s);
+	return 0;
+}
+
+/* Start vsetd x with args and env: it must exit non-zero at start, with
+ * needle in its log. */
+static void
+expect_start_fails(struct state *s, const char *tag, const char *shard,
+    const char *const *env, const char *needle)
+{
+	const char *args[] = { "--listen", "tcp://127.0.0.1:0", "--shard",
+	    shard, NULL };
+	char log[4300];
+	int64_t t = tp_now_ms();
+	int st = 0;
+
+	assert_int_not_equal(tp_vsetd_start(&s->x, s->dir, tag, args, env), 0);
+	t = tp_now_ms() - t;
+	assert_int_equal(tp_proc_wait(&s->x.p, 0, &st) == 0 ||
+	    !tp_proc_alive(&s->x.p), 1);
+	snprintf(log, sizeof(log), "%s/vsetd-%s.log", s->dir, tag);
+	fprintf(stderr, "# %s: refused in %lld ms\n", tag, (long long)t);
+	assert_true(t < START_FAIL_MS);
+	assert_true(tp_file_contains(log, needle));
+}
+
+/* 1. Clear errors at start. */
+static void
+test_start_errors(void **st)
+{
+	struct state *s = *st;
+	const char *wrong[] = { "VSETD_SENTINEL_PASSWORD=wrong", NULL };
+	const char *right[] = { "VSETD_SENTINEL_PASSWORD=" SENTINEL_PASSWORD,
+	    NULL };
+	const char *args[] = { "--listen", "tcp://127.0.0.1:0", "--shard",
+	    s->pwshard, NULL };
+	char nosuch[300];
+
+	snprintf(nosuch, sizeof(nosuch), "sentinel://127.0.0.1:%d,127.0.0.1:"
+	    "%d/nosuch", s->sent[0].port, s->sent[1].port);
+	expect_start_fails(s, "nosuch", nosuch, NULL,
+	    "does not know master \"nosuch\"");
+	expect_start_fails(s, "wrongpw", s->pwshard, wrong,
+	    "Sentinel refused AUTH");
+	expect_start_fails(s, "nopw", s->pwshard, NULL, "NOAUTH");
+	assert_int_equal(tp_vsetd_start(&s->x, s->dir, "rightpw", args,
+	    right), 0);
+	assert_int_equal(tp_vsetd_term(&s->x, 5000), 0);
+}
+
+static void *
+writer(void *arg)
+{
+	struct load *ld = arg;
+	vs_client *c = NULL;
+	vs_write_result *wr;
+	size_t i;
+	int rv;
+
+	if (rel_connect(&c, ld->url, CALL_MS) != VS_OK)
+		return NULL;
+	while (!atomic_load(&ld->stop)) {
+		int64_t t0 = tp_now_ms();
+
+		pthread_mutex_lock(&ld->mu);
+		i = ld->next++ % ld->d->n;
+		pthread_mutex_unlock(&ld->mu);
+		wr = NULL;
+		rv = vs_insert(c, COLL, &ld->d->items[i], 1, &wr);
+		pthread_mutex_lock(&ld->mu);
+		ld->writes++;
+		if (rv == VS_OK) {
+			ld->write_ok++;
+			ld->acked[i] = 1;
+			if ((int)ld->d->owner[i] == ld->probe_shard &&
+			    t0 >= ld->probe_t0 && ld->probe_ack == 0)
+				ld->probe_ack = tp_now_ms();
+		} else {
+			ld->write_failed++;
+			if (strstr(vs_errmsg(), "failover in progress") != NULL &&
+			    rv == VS_UNAVAILABLE)
+				ld->failover_msgs++;
+			snprintf(ld->last_err, sizeof(ld->last_err), "%s %s",
+			    vs_code_name(rv), vs_errmsg());
+		}
+		pthread_mutex_unlock(&ld->mu);
+		vs_write_result_free(wr);
+		tp_sleep_ms(WRITER_PAUSE_MS);
+	}
+	vs_close(c);
+	return NULL;
+}
+
+static void *
+searcher(void *arg)
+{
+	struct load *ld = arg;
+	vs_client *c = NULL;
+	vs_search_params sp;
+	vs_search_result *r;
+	size_t i = 0;
+	int rv;
+
+	if (rel_connect(&c, ld->url, CALL_MS) != VS_OK)
+		return NULL;
+	while (!atomic_load(&ld->stop)) {
+		rel_search_params(&sp, ld->d, COLL, i++, K);
+		r = NULL;
+		rv = vs_search(c, &sp, &r);
+		pthread_mutex_lock(&ld->mu);
+		ld->searches++;
+		if (rv != VS_OK) {
+			ld->search_err++;
+		} else if (r->partial) {
+			ld->partial++;
+			if (r->n_shard_errors > 0 && ld->partial <= 5)
+				fprintf(stderr, "# incomplete search: shard "
+				    "%u: %s\n", r->shard_errors[0].shard,
+				    r->shard_errors[0].message);
+		}
+		pthread_mutex_unlock(&ld->mu);
+		if (r != NULL)
+			vs_search_result_free(r);
+		tp_sleep_ms(SEARCHER_PAUSE_MS);
+	}
+	vs_close(c);
+	return NULL;
+}
+
+static int
+cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Since its restart, did anything write to (or get READONLY from) r? */
+static void
+assert_never_written(const struct tp_redis *r)
+{
+	redisReply *cs = tp_redis_cmd(r, "INFO commandstats");
+	redisReply *es = tp_redis_cmd(r, "INFO errorstats");
+
+	assert_non_null(cs);
+	assert_non_null(es);
+	assert_int_equal(cs->type, REDIS_REPLY_STRING);
+	assert_int_equal(es->type, REDIS_REPLY_STRING);
+	if (strstr(cs->str, "cmdstat_evalsha:") != NULL ||
+	    strstr(cs->str, "cmdstat_eval:") != NULL ||
+	    strstr(es->str, "READONLY") != NULL)
+		fprintf(stderr, "# old primary %d got writes:\n%s\n%s\n",
+		    r->port, cs->str, es->str);
+	assert_null(strstr(cs->str, "cmdstat_evalsha:"));
+	assert_null(strstr(cs->str, "cmdstat_eval:"));
+	assert_null(strstr(es->str, "READONLY"));
+	freeReplyObject(cs);
+	freeReplyObject(es);
+}
+
+static void
+probe(struct load *ld, int sh, int64_t t0)
+{
+	pthread_mutex_lock(&ld->mu);
+	ld->probe_shard = sh;
+	ld->probe_ack = 0;
+	ld->probe_t0 = t0;
+	pthread_mutex_unlock(&ld->mu);
+}
+
+/* The first acknowledged write of the probe, from t0; 0 = none yet. */
+static int64_t
+probed(struct load *ld, int64_t t0)
+{
+	int64_t t;
+
+	pthread_mutex_lock(&ld->mu);
+	t = ld->probe_ack;
+	pthread_mutex_unlock(&ld->mu);
+	return t ? t - t0 : 0;
+}
+
+/* Kill shard sh's primary and follow the failover to the end (the old
+ * primary back as a replica).  Returns the window in ms. */
+static int64_t
+one_failover(struct state *s, int sh, const struct tp_redis *ask,
+    int64_t *win_nowait)
+{
+	struct tp_redis *old, *nw;
+	int64_t t0, end, win, t_switch;
+	int oldport, p;
+
+	oldport = master_port(ask, sh);
+	assert_non_null(old = node_on(s, sh, oldport));
+	t0 = tp_now_ms();
+	probe(&s->ld, sh, t0);
+	probe(&s->ln, sh, t0);
+	tp_redis_kill(old);
+	end = t0 + SWITCH_WAIT_MS;
+	while ((p = master_port(ask, sh)) == oldport || p < 0) {
+		assert_true(tp_now_ms() < end);
+		tp_sleep_ms(20);
+	}
+	t_switch = tp_now_ms() - t0;
+	assert_non_null(nw = node_on(s, sh, p));
+	/* The old primary comes back with its old arguments: a primary,
+	 * until Sentinel turns it into a replica of the new one. */
+	assert_int_equal(tp_redis_restart(old), 0);
+	end = t0 + RESUME_WAIT_MS;
+	for (;;) {
+		if ((win = probed(&s->ld, t0)) != 0 &&
+		    (*win_nowait = probed(&s->ln, t0)) != 0)
+			break;
+		if (tp_now_ms() > end)
+			fprintf(stderr, "# no write on shard %d: %s\n", sh,
+			    s->ld.last_err);
+		assert_true(tp_now_ms() <= end);
+		tp_sleep_ms(10);
+	}
+	end = tp_now_ms() + REJOIN_WAIT_MS;
+	while (tp_redis_wait_link_up(old, 200) != 0 ||
+	    !sentinel_has_replica(ask, sh, old->port)) {
+		assert_true(tp_now_ms() < end);
+		tp_sleep_ms(50);
+	}
+	fprintf(stderr, "# failover of shard %d: %d -> %d, Sentinel switched "
+	    "after %lld ms, first acknowledged write after %lld ms (%lld ms "
+	    "without WAIT), old primary a replica after %lld ms\n", sh,
+	    oldport, p, (long long)t_switch, (long long)win,
+	    (long long)*win_nowait, (long long)(tp_now_ms() - t0));
+	/* Load goes on meanwhile: vsetd must not write to it. */
+	tp_sleep_ms(300);
+	assert_never_written(old);
+	return win;
+}
+
+/* 2. Five failovers under load. */
+static void
+test_failovers(void **st)
+{
+	struct state *s = *st;
+	int64_t win[NFAILOVERS], winn[NFAILOVERS];
+	redisContext *rc;
+	size_t i, acked = 0, lost = 0, ackedn = 0, lostn = 0;
+	int f, sh, p;
+
+	snprintf(s->ld.url, sizeof(s->ld.url), "%s", s->v.url);
+	s->ld.d = s->d;
+	s->ld.probe_shard = -1;
+	snprintf(s->ln.url, sizeof(s->ln.url), "%s", s->n.url);
+	s->ln.d = s->dn;
+	s->ln.probe_shard = -1;
+	assert_int_equal(pthread_create(&s->wt, NULL, writer, &s->ld), 0);
+	assert_int_equal(pthread_create(&s->wn, NULL, writer, &s->ln), 0);
+	assert_int_equal(pthread_create(&s->st, NULL, searcher, &s->ld), 0);
+	s->threads = 1;
+	tp_sleep_ms(500);
+	/* One Sentinel down (the one vsetd asks first) changes nothing. */
+	tp_redis_kill(&s->sent[0]);
+	for (f = 0; f < NFAILOVERS; f++) {
+		win[f] = one_failover(s, f % NSHARDS, &s->sent[1], &winn[f]);
+		if (f == 0)
+			assert_int_equal(tp_redis_restart(&s->sent[0]), 0);
+	}
+	tp_sleep_ms(300);
+	load_stop(s);
+	qsort(win, NFAILOVERS, sizeof(win[0]), cmp_i64);
+	fprintf(stderr, "# write window over %d failovers: median %lld ms, "
+	    "worst %lld ms\n", NFAILOVERS, (long long)win[NFAILOVERS / 2],
+	    (long long)win[NFAILOVERS - 1]);
+	qsort(winn, NFAILOVERS, sizeof(winn[0]), cmp_i64);
+	fprintf(stderr, "# without --wait-replicas: median %lld ms, worst "
+	    "%lld ms\n", (long long)winn[NFAILOVERS / 2],
+	    (long long)winn[NFAILOVERS - 1]);
+	fprintf(stderr, "# writes %llu ok %llu failed %llu (failover in "
+	    "progress: %llu); searches %llu incomplete %llu errors %llu\n",
+	    (unsigned long long)s->ld.writes,
+	    (unsigned long long)s->ld.write_ok,
+	    (unsigned long long)s->ld.write_failed,
+	    (unsigned long long)s->ld.failover_msgs,
+	    (unsigned long long)s->ld.searches,
+	    (unsigned long long)s->ld.partial,
+	    (unsigned long long)s->ld.search_err);
+	assert_true(s->ld.failover_msgs > 0);
+	assert_int_equal(s->ld.partial, 0);
+	assert_int_equal(s->ld.search_err, 0);
+	/* Every acknowledged id is on its shard's current primary. */
+	for (sh = 0; sh < NSHARDS; sh++) {
+		p = master_port(&s->sent[1], sh);
+		assert_non_null(node_on(s, sh, p));
+		assert_non_null(rc = tp_redis_connect(node_on(s, sh, p), 2000));
+		for (i = 0; i < s->d->n; i++) {
+			if (!s->ld.acked[i] || (int)s->d->owner[i] != sh)
+				continue;
+			acked++;
+			if (tp_vemb(rc, COLL, s->d->ids[i], NULL, 0) != 1)
+				lost++;
+		}
+		for (i = 0; i < s->dn->n; i++) {
+			if (!s->ln.acked[i] || (int)s->dn->owner[i] != sh)
+				continue;
+			ackedn++;
+			if (tp_vemb(rc, COLL, s->dn->ids[i], NULL, 0) != 1)
+				lostn++;
+		}
+		redisFree(rc);
+	}
+	fprintf(stderr, "# acknowledged writes %zu, lost %zu (without "
+	    "--wait-replicas: %zu, lost %zu)\n", acked, lost, ackedn, lostn);
+	assert_true(acked > 0);
+	assert_int_equal(lost, 0);
+}
+
+/* 3. vsetd restarted while Sentinel still names the dead primary. */
+static void
+test_restart_during_failover(void **st)
+{
+	struct state *s = *st;
+	const char *args[] = { "--listen", "tcp://127.0.0.1:0", "--shard",
+	    s->shardarg[0], "--shard", s->shardarg[1], "--wait-replicas", "1",
+	    "--wait-ms", WAIT_MS, NULL };
+	struct tp_redis *old;
+	vs_client *c = NULL;
+	vs_write_result *wr;
+	redisContext *rc;
+	int64_t t0, end;
+	int oldport, p, rv, idx = -1;
+	size_t i;
+
+	oldport = master_port(&s->sent[1], 1);
+	assert_non_null(old = node_on(s, 1, oldport));
+	tp_proc_kill(&s->v.p);
+	t0 = tp_now_ms();
+	tp_redis_kill(old);
+	/* The Sentinels will name the dead primary for another second. */
+	assert_int_equal(tp_vsetd_start(&s->v, s->dir, "b", args, NULL), 0);
+	assert_int_equal(master_port(&s->sent[1], 1), oldport);
+	assert_int_equal(rel_connect(&c, s->v.url, CALL_MS), VS_OK);
+	end = t0 + RESUME_WAIT_MS;
+	for (i = 0; i < s->d->n; i++) {
+		if (s->d->owner[i] != 1 || s->ld.acked[i])
+			continue;
+		wr = NULL;
+		rv = vs_insert(c, COLL, &s->d->items[i], 1, &wr);
+		vs_write_result_free(wr);
+		if (rv == VS_OK) {
+			idx = (int)i;
+			break;
+		}
+		assert_true(tp_now_ms() < end);
+		/* the old primary back, for WAIT 1 on the new one */
+		if (!tp_proc_alive(&old->p) &&
+		    master_port(&s->sent[1], 1) != oldport)
+			assert_int_equal(tp_redis_restart(old), 0);
+		tp_sleep_ms(20);
+	}
+	assert_true(idx >= 0);
+	p = master_port(&s->sent[1], 1);
+	fprintf(stderr, "# restarted vsetd: first write on shard 1 after "
+	    "%lld ms, on %d (was %d)\n", (long long)(tp_now_ms() - t0), p,
+	    oldport);
+	assert_int_not_equal(p, oldport);
+	assert_non_null(rc = tp_redis_connect(node_on(s, 1, p), 2000));
+	assert_int_equal(tp_vemb(rc, COLL, s->d->ids[idx], NULL, 0), 1);
+	redisFree(rc);
+	vs_close(c);
+	assert_int_equal(tp_vsetd_term(&s->v, 5000), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_start_errors),
+		cmocka_unit_test(test_failovers),
+		cmocka_unit_test(test_restart_during_failover),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
