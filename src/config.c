@@ -248,10 +248,10 @@ vsd_add_sentinel_shard(struct vsd_shard_addr *a, const char *rest)
 		return -1;
 	}
 	for (c = slash + 1; *c != '\0'; c++) {
-		if (*c <= ' ' || *c > '~') {
+		if (*c <= ' ' || *c > '~' || *c == '"' || *c == '\\') {
 			fprintf(stderr, "vsetd: --shard: the Sentinel master "
-			    "name \"%s\" has a space or control byte\n",
-			    slash + 1);
+			    "name \"%s\" has a space, control byte, quote or "
+			    "backslash\n", slash + 1);
 			return -1;
 		}
 	}

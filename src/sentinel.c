@@ -162,7 +162,8 @@ vsd_is_str(const redisReply *r)
 	    r->type == REDIS_REPLY_STATUS);
 }
 
-/* A host name as Sentinel gives it: printable, no spaces, bounded. */
+/* A host name as Sentinel gives it: printable, bounded, with no space,
+ * quote, backslash or comma (it goes into metrics labels and lists). */
 static int
 vsd_host_ok(const redisReply *r)
 {
@@ -171,7 +172,8 @@ vsd_host_ok(const redisReply *r)
 	if (!vsd_is_str(r) || r->len == 0 || r->len >= VSD_HOST_MAX)
 		return 0;
 	for (i = 0; i < r->len; i++)
-		if (r->str[i] <= ' ' || r->str[i] > '~')
+		if (r->str[i] <= ' ' || r->str[i] > '~' || r->str[i] == '"' ||
+		    r->str[i] == '\\' || r->str[i] == ',')
 			return 0;
 	return 1;
 }
@@ -208,9 +210,23 @@ vsd_has_flag(const char *flags, const char *flag)
 	return 0;
 }
 
-/* The replicas of SENTINEL replicas NAME that may serve reads. */
+/* Is host:port a replica in answer k? */
+static int
+vsd_known_replica(const struct vsd_answer *k, const char *host, int port)
+{
+	int j;
+
+	for (j = 1; k != NULL && j < k->nep; j++)
+		if (k->port[j] == port && strcmp(k->host[j], host) == 0)
+			return 1;
+	return 0;
+}
+
+/* The replicas of SENTINEL replicas NAME that may serve reads; known: the
+ * endpoints in use (NULL at start). */
 static void
-vsd_take_replicas(const redisReply *r, struct vsd_answer *a)
+vsd_take_replicas(const redisReply *r, struct vsd_answer *a,
+    const struct vsd_answer *known)
 {
 	size_t i;
 
@@ -218,27 +234,30 @@ vsd_take_replicas(const redisReply *r, struct vsd_answer *a)
 		return;
 	for (i = 0; i < r->elements && i < VSD_SENTINEL_MAX_LIST &&
 	    a->nep < VSD_MAX_ENDPOINTS; i++) {
-		const redisReply *e = r->element[i], *ip, *port, *flags, *role;
+		const redisReply *e = r->element[i], *ip, *port, *flags;
 		int p, j, dup = 0;
 
 		if ((ip = vsd_field(e, "ip")) == NULL ||
 		    (port = vsd_field(e, "port")) == NULL ||
 		    (flags = vsd_field(e, "flags")) == NULL)
 			continue;
-		role = vsd_field(e, "role-reported");
 		if (!vsd_host_ok(ip) || (p = vsd_port(port->str, port->len)) == 0)
 			continue;
 		if (vsd_has_flag(flags->str, "s_down") ||
-		    vsd_has_flag(flags->str, "o_down") ||
-		    vsd_has_flag(flags->str, "disconnected") ||
-		    (role != NULL && strcmp(role->str, "slave") != 0 &&
-		    !vsd_has_flag(flags->str, "promoted")))
-			continue;       /* down, or not (yet) a replica */
-		/* The replica being promoted stays (it reports the master
-		 * role before +switch-master: it has all the data), and so
-		 * does a replica whose link to the primary is down: that is
-		 * what a dead primary's replica looks like, and reads need it
-		 * most then. */
+		    vsd_has_flag(flags->str, "o_down"))
+			continue;       /* down */
+		/* A replica Sentinel has lost its link to is not taken on,
+		 * but one in use stays: the replica being promoted drops
+		 * Sentinels' links just before +switch-master, and it has all
+		 * the data.  (A dead one turns s_down within
+		 * down-after-milliseconds; the breaker skips it meanwhile.)
+		 * A replica whose own link to the primary is down stays too:
+		 * that is what a dead primary's replica looks like, and reads
+		 * need it most then. */
+		if (vsd_has_flag(flags->str, "disconnected") &&
+		    !vsd_has_flag(flags->str, "promoted") &&
+		    !vsd_known_replica(known, ip->str, p))
+			continue;
 		for (j = 0; j < a->nep; j++)
 			if (a->port[j] == p && strcmp(a->host[j], ip->str) == 0)
 				dup = 1;
@@ -252,7 +271,8 @@ vsd_take_replicas(const redisReply *r, struct vsd_answer *a)
 /* Ask Sentinel ep about master name.  0 with *a filled, or -1 with err. */
 static int
 vsd_ask_one(const struct vsd_config *cfg, const struct vsd_endpoint *ep,
-    const char *name, struct vsd_answer *a, char *err, size_t errlen)
+    const char *name, const struct vsd_answer *known, struct vsd_answer *a,
+    char *err, size_t errlen)
 {
 	redisContext *c;
 	redisReply *r = NULL, *m = NULL, *reps = NULL;
@@ -292,7 +312,7 @@ vsd_ask_one(const struct vsd_config *cfg, const struct vsd_endpoint *ep,
 	if (m != NULL && (ep_field = vsd_field(m, "config-epoch")) != NULL)
 		a->epoch = strtoull(ep_field->str, NULL, 10);
 	reps = redisCommand(c, "SENTINEL replicas %s", name);
-	vsd_take_replicas(reps, a);
+	vsd_take_replicas(reps, a, known);
 	rv = 0;
 out:
 	if (r != NULL)
@@ -319,8 +339,10 @@ vsd_ask(const struct vsd_config *cfg, struct vsd_sshard *h, int first,
 	err[0] = '\0';
 	for (k = 0; k < ad->nsentinel; k++) {
 		i = (first + k) % ad->nsentinel;
-		if (vsd_ask_one(cfg, &ad->sentinel[i], ad->sentinel_master, a,
-		    one, sizeof(one)) == 0) {
+		/* h->cur is written only by this thread (or main() before
+		 * it): read without the lock */
+		if (vsd_ask_one(cfg, &ad->sentinel[i], ad->sentinel_master,
+		    h->cur.nep > 0 ? &h->cur : NULL, a, one, sizeof(one)) == 0) {
 			h->prefer = i;
 			return 0;
 		}

@@ -11,10 +11,11 @@
  *   - at start, vsd_sentinels_start() asks the Sentinels (each in turn,
  *     each bounded by VSD_SENTINEL_IO_MS) for every sentinel shard's
  *     primary (SENTINEL get-master-addr-by-name) and replicas (SENTINEL
- *     replicas, without those flagged s_down, o_down or disconnected or
- *     that report another role than replica, e.g. an old primary just
- *     restarted, unless flagged promoted; one whose link to a dead primary
- *     is down stays, since reads need it then), and fills cfg->shards[s].ep[]
+ *     replicas, without those flagged s_down or o_down, and without new
+ *     ones flagged disconnected: one in use stays, since the replica being
+ *     promoted looks like that just before +switch-master; one whose link
+ *     to a dead primary is down stays, since reads need it then), and
+ *     fills cfg->shards[s].ep[]
  *     before any worker starts.  No answer, an unknown master name or a
  *     refused AUTH: vsetd does not start, and the message says why for
  *     each Sentinel;
