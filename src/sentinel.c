@@ -424,6 +424,48 @@ vsd_refresh(struct vsd_sentinels *sn, struct vsd_sshard *h, int first)
 	vsd_apply(sn, h, &a);
 }
 
+/* The rest of a +switch-master payload, "oldip oldport newip newport"
+ * (len bytes): publish newip:newport as shard h's primary, keeping the
+ * other replicas in use. */
+static void
+vsd_take_announced(struct vsd_sentinels *sn, struct vsd_sshard *h,
+    const char *rest, size_t len)
+{
+	char buf[4 * VSD_HOST_MAX], *f[4], *save = NULL;
+	redisReply host;
+	struct vsd_answer a;
+	int n = 0, e, port;
+
+	if (len >= sizeof(buf))
+		return;
+	memcpy(buf, rest, len);
+	buf[len] = '\0';
+	for (f[n] = strtok_r(buf, " ", &save); f[n] != NULL && n < 3;
+	    f[++n] = strtok_r(NULL, " ", &save))
+		;
+	if (n != 3 || f[3] == NULL || strtok_r(NULL, " ", &save) != NULL ||
+	    (port = vsd_port(f[3], strlen(f[3]))) == 0)
+		return;
+	memset(&host, 0, sizeof(host));
+	host.type = REDIS_REPLY_STRING;
+	host.str = f[2];
+	host.len = strlen(f[2]);
+	if (!vsd_host_ok(&host))
+		return;
+	memset(&a, 0, sizeof(a));
+	memcpy(a.host[0], f[2], host.len + 1);
+	a.port[0] = port;
+	a.nep = 1;
+	for (e = 1; e < h->cur.nep && a.nep < VSD_MAX_ENDPOINTS; e++) {
+		if (h->cur.port[e] == port && strcmp(h->cur.host[e], f[2]) == 0)
+			continue;
+		memcpy(a.host[a.nep], h->cur.host[e], sizeof(a.host[0]));
+		a.port[a.nep++] = h->cur.port[e];
+	}
+	a.epoch = h->cur.epoch;     /* the next answer brings the new one */
+	vsd_apply(sn, h, &a);
+}
+
 /* +switch-master payload "name oldip oldport newip newport" from
  * subscription sub: ask that master's Sentinels again, the announcer
  * first. */
@@ -461,7 +503,14 @@ vsd_on_message(struct vsd_sentinels *sn, struct vsd_sub *sub,
 		vsd_info("shard %u: Sentinel %s:%d announces +switch-master "
 		    "%.*s", h->shard, sub->ep->host, sub->ep->port,
 		    (int)payload->len, payload->str);
-		vsd_refresh(sn, h, k);
+		/* Take the announced primary at once (asking may wait on a
+		 * Sentinel busy with the failover), then ask for the rest
+		 * (the replicas), the announcer first. */
+		vsd_take_announced(sn, h, payload->str + len + 1,
+		    payload->len - len - 1);
+		h->prefer = k;
+		atomic_store(&h->cued, 1);
+		h->last_ask_us = 0;
 	}
 }
 

@@ -23,9 +23,10 @@
  *      shard.  Asserted: writes resume each time; the failed writes in the
  *      window are UNAVAILABLE and say "failover in progress"; searches are
  *      complete but for at most one per failover (the one in flight on
- *      the replica when Sentinel's promotion kills its clients); the old primary never gets a write from vsetd (no
- *      EVALSHA/EVAL ran on it and no READONLY error was sent by it since
- *      its restart); and at the end every acknowledged id is on its
+ *      the replica when Sentinel's promotion kills its clients); the old primary
+ *      never takes a write from vsetd (no EVALSHA/EVAL succeeded on it
+ *      since its restart: one sent before vsetd heard of the switch gets
+ *      READONLY); and at the end every acknowledged id is on its
  *      shard's current primary (0 lost with --wait-replicas 1).  The first
  *      failover runs with Sentinel S0 (the first vsetd asks) killed: one
  *      Sentinel down changes nothing for vsetd; it is reported apart, since
@@ -35,6 +36,11 @@
  *   3. restart_during_failover: kill a primary and restart vsetd at once
  *      (the Sentinels still name the dead primary): the new vsetd's writes
  *      to that shard resume, on the primary Sentinel names in the end.
+ *   4. readonly_never_acked: a primary demoted behind the Sentinels' back
+ *      answers a write READONLY: the item fails UNAVAILABLE ("failover in
+ *      progress", READONLY), is not acknowledged, and is not there.
+ * /metrics of the second vsetd names each shard's current primary and
+ * counts its failovers.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -45,8 +51,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -94,6 +105,8 @@ struct state {
 	struct tp_redis sent[NSENT + 1];
 	char shardarg[NSHARDS][256];
 	char pwshard[256];
+	char metrics_url[64];
+	int metrics_port;
 	struct tp_vsetd v, x, n;
 	struct rel_data *d, *dn;
 	struct load ld, ln;          /* through v (WAIT 1), through n (none) */
@@ -282,6 +295,11 @@ group_setup(void **st)
 	if (tp_vsetd_start(&s->v, s->dir, "a", args, NULL) != 0)
 		return -1;
 	a -= 4;                     /* the same without --wait-replicas */
+	s->metrics_port = tp_free_port();
+	snprintf(s->metrics_url, sizeof(s->metrics_url),
+	    "http://127.0.0.1:%d", s->metrics_port);
+	args[a++] = "--metrics-listen";
+	args[a++] = s->metrics_url;
 	args[a] = NULL;
 	if (tp_vsetd_start(&s->n, s->dir, "nowait", args, NULL) != 0)
 		return -1;
@@ -460,6 +478,67 @@ searcher(void *arg)
 	return NULL;
 }
 
+/* GET /metrics from vsetd n; malloc'd body or NULL. */
+static char *
+get_metrics(int port)
+{
+	const char req[] = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+	struct timeval tv = { 5, 0 };
+	struct sockaddr_in a;
+	char *buf, *body;
+	size_t len = 0, cap = 1 << 20;
+	ssize_t n;
+	int fd;
+
+	if ((buf = malloc(cap)) == NULL)
+		return NULL;
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_port = htons((uint16_t)port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0) {
+		free(buf);
+		return NULL;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+	    write(fd, req, sizeof(req) - 1) != (ssize_t)(sizeof(req) - 1))
+		goto fail;
+	while (len < cap - 1 && (n = read(fd, buf + len, cap - len - 1)) > 0)
+		len += (size_t)n;
+	buf[len] = '\0';
+	if ((body = strstr(buf, "\r\n\r\n")) == NULL)
+		goto fail;
+	memmove(buf, body + 4, strlen(body + 4) + 1);
+	close(fd);
+	return buf;
+fail:
+	close(fd);
+	free(buf);
+	return NULL;
+}
+
+/* /metrics of vsetd n says shard sh's primary is on port, and counts
+ * want failovers. */
+static void
+assert_metrics(struct state *s, int sh, int port, int want)
+{
+	char *m = get_metrics(s->metrics_port), line[256];
+
+	assert_non_null(m);
+	snprintf(line, sizeof(line), "vsetd_shard_endpoints_info{shard=\"%d\","
+	    "master=\"m%d\",primary=\"127.0.0.1:%d\"", sh, sh, port);
+	if (strstr(m, line) == NULL)
+		fprintf(stderr, "# /metrics lacks %s:\n%s\n", line, m);
+	assert_non_null(strstr(m, line));
+	snprintf(line, sizeof(line), "vsetd_shard_failovers_total{shard=\"%d\"}"
+	    " %d\n", sh, want);
+	if (strstr(m, line) == NULL)
+		fprintf(stderr, "# /metrics lacks %s:\n%s\n", line, m);
+	assert_non_null(strstr(m, line));
+	free(m);
+}
+
 static int
 cmp_i64(const void *a, const void *b)
 {
@@ -492,27 +571,45 @@ restart_as_replica(struct tp_redis *r, int primary_port)
 	return 0;
 }
 
-/* Since its restart, did anything write to (or get READONLY from) r? */
+/* calls - failed_calls - rejected_calls of cmdstat_<cmd> in INFO text. */
+static long
+succeeded(const char *info, const char *cmd)
+{
+	char key[64];
+	const char *at, *p;
+	long calls = 0, failed = 0, rejected = 0;
+
+	snprintf(key, sizeof(key), "cmdstat_%s:", cmd);
+	if ((at = strstr(info, key)) == NULL)
+		return 0;
+	if ((p = strstr(at, "calls=")) != NULL)
+		calls = atol(p + 6);
+	if ((p = strstr(at, "rejected_calls=")) != NULL)
+		rejected = atol(p + 15);
+	if ((p = strstr(at, "failed_calls=")) != NULL)
+		failed = atol(p + 13);
+	return calls - failed - rejected;
+}
+
+/* Since its restart r never took a write from vsetd: every write vsetd
+ * sends is an EVALSHA/EVAL of a fence script (writes Redis replicates from
+ * the primary are plain VADD/VREM), and any that reached r was refused
+ * (READONLY: vsetd sent it before it heard of the switch). */
 static void
 assert_never_written(const struct tp_redis *r)
 {
 	redisReply *cs = tp_redis_cmd(r, "INFO commandstats");
-	redisReply *es = tp_redis_cmd(r, "INFO errorstats");
+	const char *p;
 
 	assert_non_null(cs);
-	assert_non_null(es);
 	assert_int_equal(cs->type, REDIS_REPLY_STRING);
-	assert_int_equal(es->type, REDIS_REPLY_STRING);
-	if (strstr(cs->str, "cmdstat_evalsha:") != NULL ||
-	    strstr(cs->str, "cmdstat_eval:") != NULL ||
-	    strstr(es->str, "READONLY") != NULL)
-		fprintf(stderr, "# old primary %d got writes:\n%s\n%s\n",
-		    r->port, cs->str, es->str);
-	assert_null(strstr(cs->str, "cmdstat_evalsha:"));
-	assert_null(strstr(cs->str, "cmdstat_eval:"));
-	assert_null(strstr(es->str, "READONLY"));
+	if ((p = strstr(cs->str, "cmdstat_evalsha:")) != NULL)
+		fprintf(stderr, "# old primary %d refused writes sent before "
+		    "vsetd heard of the switch: %.*s\n", r->port,
+		    (int)strcspn(p, "\r\n"), p);
+	assert_int_equal(succeeded(cs->str, "evalsha"), 0);
+	assert_int_equal(succeeded(cs->str, "eval"), 0);
 	freeReplyObject(cs);
-	freeReplyObject(es);
 }
 
 static void
@@ -648,9 +745,11 @@ test_failovers(void **st)
 	 * has at most one) loses that shard. */
 	assert_true(s->ld.partial <= NFAILOVERS + 1);
 	assert_int_equal(s->ld.search_err, 0);
-	/* Every acknowledged id is on its shard's current primary. */
+	/* Every acknowledged id is on its shard's current primary, which
+	 * /metrics names, with 3 failovers per shard (1 + 5 in turn). */
 	for (sh = 0; sh < NSHARDS; sh++) {
 		p = master_port(&s->sent[1], sh);
+		assert_metrics(s, sh, p, (NFAILOVERS + 1) / NSHARDS);
 		assert_non_null(node_on(s, sh, p));
 		assert_non_null(rc = tp_redis_connect(node_on(s, sh, p), 2000));
 		for (i = 0; i < s->d->n; i++) {
@@ -731,6 +830,47 @@ test_restart_during_failover(void **st)
 	assert_int_equal(tp_vsetd_term(&s->v, 5000), 0);
 }
 
+/* 4. A primary demoted behind the Sentinels' back (REPLICAOF to a port
+ * where nothing listens: read-only, data kept): a write through vsetd n
+ * (no WAIT) gets READONLY, which is never an acknowledgement. */
+static void
+test_readonly_never_acked(void **st)
+{
+	struct state *s = *st;
+	struct tp_redis *prim;
+	vs_client *c = NULL;
+	vs_write_result *wr = NULL;
+	redisContext *rc;
+	redisReply *r;
+	size_t i;
+	int rv, idx = -1;
+
+	assert_non_null(prim = node_on(s, 1, master_port(&s->sent[1], 1)));
+	for (i = 0; i < s->dn->n && idx < 0; i++)
+		if (s->dn->owner[i] == 1 && !s->ln.acked[i])
+			idx = (int)i;
+	assert_true(idx >= 0);
+	assert_int_equal(rel_connect(&c, s->n.url, CALL_MS), VS_OK);
+	assert_non_null(r = tp_redis_cmd(prim, "REPLICAOF 127.0.0.1 1"));
+	freeReplyObject(r);
+	rv = vs_insert(c, COLL, &s->dn->items[idx], 1, &wr);
+	fprintf(stderr, "# write to a demoted primary: %s %s\n",
+	    vs_code_name(rv), vs_errmsg());
+	assert_non_null(r = tp_redis_cmd(prim, "REPLICAOF NO ONE"));
+	freeReplyObject(r);
+	assert_int_equal(rv, VS_UNAVAILABLE);
+	assert_non_null(wr);
+	assert_int_equal(wr->items[0].outcome, VS_WRITE_FAILED);
+	assert_int_equal(wr->items[0].code, VS_UNAVAILABLE);
+	assert_non_null(strstr(wr->items[0].message, "READONLY"));
+	assert_non_null(strstr(wr->items[0].message, "failover in progress"));
+	vs_write_result_free(wr);
+	assert_non_null(rc = tp_redis_connect(prim, 2000));
+	assert_int_equal(tp_vemb(rc, COLL, s->dn->ids[idx], NULL, 0), 0);
+	redisFree(rc);
+	vs_close(c);
+}
+
 int
 main(void)
 {
@@ -738,6 +878,7 @@ main(void)
 		cmocka_unit_test(test_start_errors),
 		cmocka_unit_test(test_failovers),
 		cmocka_unit_test(test_restart_during_failover),
+		cmocka_unit_test(test_readonly_never_acked),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
