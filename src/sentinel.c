@@ -40,19 +40,11 @@
 #define VSD_SENTINEL_MAX_FIELDS 256  /* of one replica's description */
 #define VSD_SENTINEL_ERR 1024        /* bytes of a start error message */
 
-/* What one Sentinel said about a master. */
-struct vsd_answer {
-	char host[VSD_MAX_ENDPOINTS][VSD_HOST_MAX];
-	int port[VSD_MAX_ENDPOINTS];
-	int nep;
-	uint64_t epoch;
-};
-
 struct vsd_sshard {
 	uint32_t shard;
 	const struct vsd_shard_addr *addr;   /* Sentinels, master name */
 	pthread_mutex_t mu;          /* cur, failovers, last_failover_ms */
-	struct vsd_answer cur;
+	struct vsd_sentinel_answer cur;
 	uint64_t failovers;
 	int64_t last_failover_ms;
 	_Atomic uint64_t gen;
@@ -212,7 +204,7 @@ vsd_has_flag(const char *flags, const char *flag)
 
 /* Is host:port a replica in answer k? */
 static int
-vsd_known_replica(const struct vsd_answer *k, const char *host, int port)
+vsd_known_replica(const struct vsd_sentinel_answer *k, const char *host, int port)
 {
 	int j;
 
@@ -222,11 +214,9 @@ vsd_known_replica(const struct vsd_answer *k, const char *host, int port)
 	return 0;
 }
 
-/* The replicas of SENTINEL replicas NAME that may serve reads; known: the
- * endpoints in use (NULL at start). */
-static void
-vsd_take_replicas(const redisReply *r, struct vsd_answer *a,
-    const struct vsd_answer *known)
+void
+vsd_sentinel_parse_replicas(const redisReply *r,
+    struct vsd_sentinel_answer *a, const struct vsd_sentinel_answer *known)
 {
 	size_t i;
 
@@ -268,10 +258,26 @@ vsd_take_replicas(const redisReply *r, struct vsd_answer *a,
 	}
 }
 
+int
+vsd_sentinel_parse_master(const redisReply *r, struct vsd_sentinel_answer *a)
+{
+	int port;
+
+	memset(a, 0, sizeof(*a));
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+	    !vsd_host_ok(r->element[0]) || !vsd_is_str(r->element[1]) ||
+	    (port = vsd_port(r->element[1]->str, r->element[1]->len)) == 0)
+		return -1;
+	memcpy(a->host[0], r->element[0]->str, r->element[0]->len + 1);
+	a->port[0] = port;
+	a->nep = 1;
+	return 0;
+}
+
 /* Ask Sentinel ep about master name.  0 with *a filled, or -1 with err. */
 static int
 vsd_ask_one(const struct vsd_config *cfg, const struct vsd_endpoint *ep,
-    const char *name, const struct vsd_answer *known, struct vsd_answer *a,
+    const char *name, const struct vsd_sentinel_answer *known, struct vsd_sentinel_answer *a,
     char *err, size_t errlen)
 {
 	redisContext *c;
@@ -296,23 +302,18 @@ vsd_ask_one(const struct vsd_config *cfg, const struct vsd_endpoint *ep,
 		snprintf(err, errlen, "%s:%d: %.200s", ep->host, ep->port, r->str);
 		goto out;
 	}
-	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-	    !vsd_host_ok(r->element[0]) || !vsd_is_str(r->element[1]) ||
-	    (a->port[0] = vsd_port(r->element[1]->str,
-	    r->element[1]->len)) == 0) {
+	if (vsd_sentinel_parse_master(r, a) != 0) {
 		snprintf(err, errlen, "%s:%d: malformed answer to SENTINEL "
 		    "get-master-addr-by-name", ep->host, ep->port);
 		goto out;
 	}
-	memcpy(a->host[0], r->element[0]->str, r->element[0]->len + 1);
-	a->nep = 1;
 	/* The config epoch orders answers across Sentinels; without it (an
 	 * error, an odd shape) the answer is taken as it is. */
 	m = redisCommand(c, "SENTINEL master %s", name);
 	if (m != NULL && (ep_field = vsd_field(m, "config-epoch")) != NULL)
 		a->epoch = strtoull(ep_field->str, NULL, 10);
 	reps = redisCommand(c, "SENTINEL replicas %s", name);
-	vsd_take_replicas(reps, a, known);
+	vsd_sentinel_parse_replicas(reps, a, known);
 	rv = 0;
 out:
 	if (r != NULL)
@@ -329,7 +330,7 @@ out:
  * with *a (and h->prefer set), or -1 with err naming every failure. */
 static int
 vsd_ask(const struct vsd_config *cfg, struct vsd_sshard *h, int first,
-    struct vsd_answer *a, char *err, size_t errlen)
+    struct vsd_sentinel_answer *a, char *err, size_t errlen)
 {
 	const struct vsd_shard_addr *ad = h->addr;
 	char one[300];
@@ -354,7 +355,7 @@ vsd_ask(const struct vsd_config *cfg, struct vsd_sshard *h, int first,
 }
 
 static int
-vsd_same(const struct vsd_answer *x, const struct vsd_answer *y)
+vsd_same(const struct vsd_sentinel_answer *x, const struct vsd_sentinel_answer *y)
 {
 	int i;
 
@@ -369,7 +370,7 @@ vsd_same(const struct vsd_answer *x, const struct vsd_answer *y)
 /* Publish answer a for shard h (unless older than what is in use). */
 static void
 vsd_apply(struct vsd_sentinels *sn, struct vsd_sshard *h,
-    const struct vsd_answer *a)
+    const struct vsd_sentinel_answer *a)
 {
 	char was[VSD_HOST_MAX + 8];
 	int moved, e;
@@ -409,7 +410,7 @@ vsd_apply(struct vsd_sentinels *sn, struct vsd_sshard *h,
 static void
 vsd_refresh(struct vsd_sentinels *sn, struct vsd_sshard *h, int first)
 {
-	struct vsd_answer a;
+	struct vsd_sentinel_answer a;
 	char err[VSD_SENTINEL_ERR];
 
 	h->last_ask_us = vs_now_us();
@@ -433,7 +434,7 @@ vsd_take_announced(struct vsd_sentinels *sn, struct vsd_sshard *h,
 {
 	char buf[4 * VSD_HOST_MAX], *f[4], *save = NULL;
 	redisReply host;
-	struct vsd_answer a;
+	struct vsd_sentinel_answer a;
 	int n = 0, e, port;
 
 	if (len >= sizeof(buf))
@@ -667,7 +668,7 @@ vsd_sentinels_start(struct vsd_config *cfg, struct vsd_health *health,
     struct vsd_sentinels **out)
 {
 	struct vsd_sentinels *sn;
-	struct vsd_answer a;
+	struct vsd_sentinel_answer a;
 	char err[VSD_SENTINEL_ERR];
 	uint32_t s;
 	size_t n = 0, j;

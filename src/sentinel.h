@@ -46,6 +46,8 @@
 
 #include <stdint.h>
 
+#include <hiredis/hiredis.h>
+
 #include "config.h"
 #include "health.h"
 
@@ -55,6 +57,29 @@
 #define VSD_HOST_MAX 256
 
 struct vsd_sentinels;
+
+/* What one Sentinel said about a master: [0] the primary, then replicas;
+ * config epoch (0: unknown). */
+struct vsd_sentinel_answer {
+	char host[VSD_MAX_ENDPOINTS][VSD_HOST_MAX];
+	int port[VSD_MAX_ENDPOINTS];
+	int nep;
+	uint64_t epoch;
+};
+
+/* The checks on Sentinel's answers (exposed for the unit tests).
+ * parse_master: the reply to SENTINEL get-master-addr-by-name, which must
+ * be exactly [host, port] with a host of printable bytes (no space, quote,
+ * backslash or comma, < VSD_HOST_MAX bytes) and a port 1..65535: 0 with
+ * *a = that primary alone, or -1.  parse_replicas: appends to *a (up to
+ * VSD_MAX_ENDPOINTS in all, at most VSD_SENTINEL_MAX_LIST entries looked
+ * at, each a flat key/value array) the replicas of a SENTINEL replicas
+ * reply that may serve reads (see above; known: the endpoints in use, or
+ * NULL); anything malformed is skipped. */
+int vsd_sentinel_parse_master(const redisReply *r,
+    struct vsd_sentinel_answer *a);
+void vsd_sentinel_parse_replicas(const redisReply *r,
+    struct vsd_sentinel_answer *a, const struct vsd_sentinel_answer *known);
 
 /* Resolve every sentinel:// shard of cfg (filling its ep[]/nep), then
  * start following them.  health: the breakers (main.c's array).  *out is
