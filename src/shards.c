@@ -22,6 +22,13 @@
  *   deadline, the stall rule, a hedge twin answered first: no verdict, and
  *   a half-open probe is released for the next call).  Any link that ends
  *   with replies outstanding is dropped.
+ * - Sentinel shards (sentinel.h): each round first takes the shard's new
+ *   endpoints if their generation changed (between rounds, so no link is
+ *   active); a read whose connection the server closed (EOF) is retried
+ *   once on the same endpoint, since Sentinel kills the clients of the
+ *   replica it promotes; after a write round, READONLY replies are
+ *   failures (never acknowledgements) and a failing primary's error says
+ *   a failover is in progress.
  * - While it waits, every link is on its endpoint's waiter list
  *   (health.h) with the time bytes last moved; every VSD_STALL_CHECK_US a
  *   waiting round asks whether it must give way (the stall rule), and
@@ -63,6 +70,7 @@ struct vsd_shard_round {
 	size_t *pending;             /* cmd indices, in send order */
 	size_t npending, cap;
 	unsigned tried;              /* bitmask of endpoints started */
+	unsigned retried;            /* endpoints restarted after an EOF */
 	int done;
 	int64_t hedge_at;            /* 0 = no hedge due */
 	int64_t latency_us;          /* when it answered, from round start */
@@ -471,8 +479,17 @@ vsd_link_lost(struct vsd_links *l, uint32_t s, int e, int state,
 {
 	struct vsd_link *k = VSD_LINK(l, s, e);
 	struct vsd_shard_result *res = &l->res[s];
+	/* A sentinel shard's server that closed the connection under a read
+	 * is asked once more on a fresh one, with no verdict for its breaker
+	 * yet: Sentinel ends a promotion with CLIENT KILL TYPE normal on the
+	 * replica it promotes (every worker's connection at once), which is
+	 * alive and has all the data. */
+	int retry = how == VSD_LOST_FAULT && l->kind == VSD_RUN_READ &&
+	    l->gen[s] != 0 && k->ctx != NULL && k->ctx->err == REDIS_ERR_EOF &&
+	    !(l->round[s].retried & (1u << e));
+	char why[200];
 
-	if (how == VSD_LOST_FAULT)
+	if (how == VSD_LOST_FAULT && !retry)
 		vsd_link_blame(k, msg);
 	else
 		vsd_link_no_verdict(k);
@@ -496,6 +513,13 @@ vsd_link_lost(struct vsd_links *l, uint32_t s, int e, int state,
 		return;                         /* a hedge twin may answer */
 	if (how != VSD_LOST_DEADLINE && vsd_try_replica(l, s))
 		return;
+	if (retry && vsd_endpoint_admit(l, s, e, vs_now_us(), why,
+	    sizeof(why))) {
+		l->round[s].retried |= 1u << e;
+		/* a failure to start comes back here, and ends the shard */
+		(void)vsd_link_start(l, s, e);
+		return;
+	}
 	l->round[s].done = 1;
 }
 
@@ -703,6 +727,7 @@ vsd_round_begin(struct vsd_links *l, struct vsd_cmd *cmds, size_t n,
 		vsd_links_follow(l, s);
 		l->round[s].npending = 0;
 		l->round[s].tried = 0;
+		l->round[s].retried = 0;
 		l->round[s].done = 0;
 		l->round[s].hedge_at = 0;
 		for (e = 0; e < VSD_MAX_ENDPOINTS; e++) {

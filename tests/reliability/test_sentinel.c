@@ -76,7 +76,11 @@
 #define CALL_MS 3000
 #define WAIT_MS "500"
 #define SWITCH_WAIT_MS 20000     /* kill -> Sentinel names a new primary */
+/* the same with 2 of 3 Sentinels: their election may take several rounds
+ * of failover-timeout * 2 each (we saw up to 20 s) */
+#define SWITCH_WAIT_2OF3_MS 45000
 #define RESUME_WAIT_MS 30000     /* kill -> an acknowledged write */
+#define RESUME_AFTER_SWITCH_MS 10000 /* the switch -> an acknowledged write */
 #define REJOIN_WAIT_MS 30000     /* restart -> a replica Sentinel lists */
 #define START_FAIL_MS 10000      /* a refused start exits within this */
 #define WRITER_PAUSE_MS 2
@@ -173,6 +177,19 @@ sentinel_has_replica(const struct tp_redis *sen, int shard, int port)
 	if (r != NULL)
 		freeReplyObject(r);
 	return found;
+}
+
+/* Does every live Sentinel list a healthy replica of m<shard> on port? */
+static int
+all_sentinels_list(struct state *s, int shard, int port)
+{
+	int i;
+
+	for (i = 0; i < NSENT; i++)
+		if (tp_proc_alive(&s->sent[i].p) &&
+		    !sentinel_has_replica(&s->sent[i], shard, port))
+			return 0;
+	return 1;
 }
 
 /* Do the Sentinels know each other (num-other-sentinels) and the replica
@@ -642,7 +659,7 @@ probed(struct load *ld, int64_t t0)
  * primary back as a replica).  Returns the window in ms. */
 static int64_t
 one_failover(struct state *s, int sh, const struct tp_redis *ask,
-    int64_t *win_nowait, int64_t *switched)
+    int64_t switch_wait_ms, int64_t *win_nowait, int64_t *switched)
 {
 	struct tp_redis *old, *nw;
 	int64_t t0, end, win, t_switch;
@@ -656,7 +673,7 @@ one_failover(struct state *s, int sh, const struct tp_redis *ask,
 	t0 = tp_now_ms();
 	probe(&s->ld, sh, t0);
 	probe(&s->ln, sh, t0);
-	end = t0 + SWITCH_WAIT_MS;
+	end = t0 + switch_wait_ms;
 	while ((p = master_port(ask, sh)) == oldport || p < 0) {
 		assert_true(tp_now_ms() < end);
 		tp_sleep_ms(20);
@@ -666,7 +683,7 @@ one_failover(struct state *s, int sh, const struct tp_redis *ask,
 	assert_non_null(nw = node_on(s, sh, p));
 	/* The old primary comes back, as a replica of the new one. */
 	assert_int_equal(restart_as_replica(old, p), 0);
-	end = t0 + RESUME_WAIT_MS;
+	end = tp_now_ms() + RESUME_AFTER_SWITCH_MS;
 	for (;;) {
 		if ((win = probed(&s->ld, t0)) != 0 &&
 		    (*win_nowait = probed(&s->ln, t0)) != 0)
@@ -678,8 +695,12 @@ one_failover(struct state *s, int sh, const struct tp_redis *ask,
 		tp_sleep_ms(10);
 	}
 	end = tp_now_ms() + REJOIN_WAIT_MS;
+	/* Every live Sentinel must know the replica again before the next
+	 * kill: the leader of the next election may be any of them, and
+	 * one without fresh news of a replica finds "no good replica" and
+	 * retries only after 2 x failover-timeout. */
 	while (tp_redis_wait_link_up(old, 200) != 0 ||
-	    !sentinel_has_replica(ask, sh, old->port)) {
+	    !all_sentinels_list(s, sh, old->port)) {
 		assert_true(tp_now_ms() < end);
 		tp_sleep_ms(50);
 	}
@@ -720,14 +741,14 @@ test_failovers(void **st)
 	 * vsetd.  (Sentinel's own election may take longer with 2 of 3: that
 	 * failover is reported apart.) */
 	tp_redis_kill(&s->sent[0]);
-	w0 = one_failover(s, 0, &s->sent[1], &wn0, &sw0);
+	w0 = one_failover(s, 0, &s->sent[1], SWITCH_WAIT_2OF3_MS, &wn0, &sw0);
 	fprintf(stderr, "# with one Sentinel down: first acknowledged write "
 	    "after %lld ms (%lld ms without WAIT)\n", (long long)w0,
 	    (long long)wn0);
 	assert_int_equal(tp_redis_restart(&s->sent[0]), 0);
 	for (f = 0; f < NFAILOVERS; f++)
 		win[f] = one_failover(s, (f + 1) % NSHARDS, &s->sent[1],
-		    &winn[f], &sw[f]);
+		    SWITCH_WAIT_MS, &winn[f], &sw[f]);
 	/* vsetd's own share: from Sentinel S1 naming the new primary (as
 	 * the test saw it, polling every 20 ms) to the first ack */
 	for (f = 0; f < NFAILOVERS; f++)
