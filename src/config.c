@@ -8,7 +8,10 @@
  * "name = value" lines using the flags' long names; `shard` may repeat.
  * Flags win over the file; --shard on the command line replaces the file's
  * whole shard list.  The Redis password is never a flag (it would show in
- * ps): it comes from the file's redis-password or $VSETD_REDIS_PASSWORD.
+ * ps): it comes from the file's redis-password or $VSETD_REDIS_PASSWORD;
+ * likewise the Sentinels' (sentinel-password, $VSETD_SENTINEL_PASSWORD).
+ * --shard sentinel://HOST:PORT[,...]/MASTER names a shard by its Sentinel
+ * master; its endpoints are filled in at start (sentinel.h).
  */
 #include <ctype.h>
 #include <errno.h>
