@@ -39,8 +39,8 @@
  *   4. readonly_never_acked: a primary demoted behind the Sentinels' back
  *      answers a write READONLY: the item fails UNAVAILABLE ("failover in
  *      progress", READONLY), is not acknowledged, and is not there.
- * /metrics of the second vsetd names each shard's current primary and
- * counts its failovers.
+ * /metrics and `vset stats` of the second vsetd name each shard's current
+ * primary (and /metrics counts its failovers).
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -109,7 +109,7 @@ struct state {
 	struct tp_redis sent[NSENT + 1];
 	char shardarg[NSHARDS][256];
 	char pwshard[256];
-	char metrics_url[64];
+	char metrics_url[64], survey_url[64];
 	int metrics_port;
 	struct tp_vsetd v, x, n;
 	struct rel_data *d, *dn;
@@ -317,6 +317,10 @@ group_setup(void **st)
 	    "http://127.0.0.1:%d", s->metrics_port);
 	args[a++] = "--metrics-listen";
 	args[a++] = s->metrics_url;
+	snprintf(s->survey_url, sizeof(s->survey_url), "tcp://127.0.0.1:%d",
+	    tp_free_port());
+	args[a++] = "--survey-listen";
+	args[a++] = s->survey_url;
 	args[a] = NULL;
 	if (tp_vsetd_start(&s->n, s->dir, "nowait", args, NULL) != 0)
 		return -1;
@@ -560,6 +564,34 @@ assert_metrics(struct state *s, int sh, int port, int want)
 	free(m);
 }
 
+/* `vset --json stats` of vsetd n names shard sh's Sentinel master and
+ * its current primary. */
+static void
+assert_vset_stats(struct state *s, int sh, int port)
+{
+	const char *bin = getenv("VSET_BIN");
+	char cmd[512], want[128], *out = NULL;
+	size_t len = 0, cap = 1 << 16;
+	FILE *f;
+
+	assert_non_null(bin);
+	snprintf(cmd, sizeof(cmd), "%s --json stats --survey %s", bin,
+	    s->survey_url);
+	assert_non_null(out = calloc(1, cap));
+	assert_non_null(f = popen(cmd, "r"));
+	len = fread(out, 1, cap - 1, f);
+	out[len] = '\0';
+	assert_int_equal(pclose(f), 0);
+	snprintf(want, sizeof(want), "\"shard\":%d,\"address\":\"127.0.0.1:%d\"",
+	    sh, port);
+	if (strstr(out, want) == NULL)
+		fprintf(stderr, "# vset stats lacks %s: %s\n", want, out);
+	assert_non_null(strstr(out, want));
+	snprintf(want, sizeof(want), "\"sentinel_master\":\"m%d\"", sh);
+	assert_non_null(strstr(out, want));
+	free(out);
+}
+
 static int
 cmp_i64(const void *a, const void *b)
 {
@@ -787,6 +819,7 @@ test_failovers(void **st)
 	for (sh = 0; sh < NSHARDS; sh++) {
 		p = master_port(&s->sent[1], sh);
 		assert_metrics(s, sh, p, (NFAILOVERS + 1) / NSHARDS);
+		assert_vset_stats(s, sh, p);
 		assert_non_null(node_on(s, sh, p));
 		assert_non_null(rc = tp_redis_connect(node_on(s, sh, p), 2000));
 		for (i = 0; i < s->d->n; i++) {
