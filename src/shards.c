@@ -479,14 +479,17 @@ vsd_link_lost(struct vsd_links *l, uint32_t s, int e, int state,
 {
 	struct vsd_link *k = VSD_LINK(l, s, e);
 	struct vsd_shard_result *res = &l->res[s];
-	/* A sentinel shard's server that closed the connection under a read
-	 * is asked once more on a fresh one, with no verdict for its breaker
+	/* A sentinel shard's server that closed (or reset: the request was
+	 * still unread) the connection under a read is asked once more on a
+	 * fresh one, with no verdict for its breaker
 	 * yet: Sentinel ends a promotion with CLIENT KILL TYPE normal on the
 	 * replica it promotes (every worker's connection at once), which is
 	 * alive and has all the data. */
+	int closed = k->ctx != NULL && (k->ctx->err == REDIS_ERR_EOF ||
+	    (k->ctx->err == REDIS_ERR_IO &&
+	    strstr(k->ctx->errstr, "reset by peer") != NULL));
 	int retry = how == VSD_LOST_FAULT && l->kind == VSD_RUN_READ &&
-	    l->gen[s] != 0 && k->ctx != NULL && k->ctx->err == REDIS_ERR_EOF &&
-	    !(l->round[s].retried & (1u << e));
+	    l->gen[s] != 0 && closed && !(l->round[s].retried & (1u << e));
 	char why[200];
 
 	if (how == VSD_LOST_FAULT && !retry)
