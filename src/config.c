@@ -8,7 +8,10 @@
  * "name = value" lines using the flags' long names; `shard` may repeat.
  * Flags win over the file; --shard on the command line replaces the file's
  * whole shard list.  The Redis password is never a flag (it would show in
- * ps): it comes from the file's redis-password or $VSETD_REDIS_PASSWORD.
+ * ps): it comes from the file's redis-password or $VSETD_REDIS_PASSWORD;
+ * likewise the Sentinels' (sentinel-password, $VSETD_SENTINEL_PASSWORD).
+ * --shard sentinel://HOST:PORT[,...]/MASTER names a shard by its Sentinel
+ * master; its endpoints are filled in at start (sentinel.h).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -42,6 +45,15 @@ vsd_usage(FILE *f)
 "                           is the shard index and must be the same for every\n"
 "                           vsetd serving these shards.  Use IP addresses or\n"
 "                           names in /etc/hosts.\n"
+"  --shard sentinel://HOST:PORT[,HOST:PORT...]/MASTER_NAME\n"
+"                           a shard whose primary and replicas Redis Sentinel\n"
+"                           knows as MASTER_NAME: asked at start (vsetd does\n"
+"                           not start if no Sentinel knows it), then followed\n"
+"                           through failovers (+switch-master, a poll every\n"
+"                           second, and at once when the primary refuses a\n"
+"                           write or fails).  Writes during a failover fail\n"
+"                           UNAVAILABLE (\"failover in progress\"): retry.\n"
+"                           Both kinds of --shard mix.\n"
 "  --workers N              worker threads, each with its own connection to\n"
 "                           every shard (default 4).  A shard that stops\n"
 "                           answering holds at most half of them: once that\n"
@@ -105,6 +117,8 @@ vsd_usage(FILE *f)
 "                           \"default\"; password: see below)\n"
 "\n"
 "  --redis-user NAME        ACL user for Redis AUTH (password: see below)\n"
+"  --sentinel-user NAME     ACL user for AUTH to the Sentinels (password:\n"
+"                           see below)\n"
 "  --tls-cert FILE          PEM certificate (chain) for tls+tcp:// listeners\n"
 "  --tls-key FILE           PEM private key for tls+tcp:// listeners\n"
 "  --tls-ca FILE            PEM CA certificates to verify clients with\n"
@@ -127,6 +141,10 @@ vsd_usage(FILE *f)
 "shard; the password is also accepted as redis-password in the config file,\n"
 "never as a flag).  VSETD_RESP_PASSWORD (or resp-password in the config\n"
 "file): the password the front door's AUTH wants; none = no AUTH needed.\n"
+"never as a flag).  VSETD_SENTINEL_USER, VSETD_SENTINEL_PASSWORD: AUTH to\n"
+"the Sentinels of sentinel:// shards, apart from the shards' own; the\n"
+"password is also accepted as sentinel-password in the config file, never\n"
+"as a flag.\n"
 "\n"
 "Collection C is the Redis key \"vsetd:C\" on every shard.  Logs go to\n"
 "stderr.  SIGINT or SIGTERM stops accepting, finishes the calls in flight,\n"
@@ -147,6 +165,7 @@ enum {
 	OPT_SHARDSTALL, OPT_FRAMETMO, OPT_CONNINFLIGHT, OPT_CONNPENDING,
 	OPT_MAXBUFFERED, OPT_RESPLISTEN, OPT_RESPPARTIAL, OPT_RESPUSER,
 	OPT_RESPPASS,
+	OPT_SUSER, OPT_SPASS,
 };
 
 /* Defaults of the native listener's bounds */
@@ -170,6 +189,7 @@ static const struct option vsd_opts[] = {
 	{ "max-id-bytes", required_argument, NULL, OPT_MAXID },
 	{ "max-inflight", required_argument, NULL, OPT_INFLIGHT },
 	{ "redis-user", required_argument, NULL, OPT_RUSER },
+	{ "sentinel-user", required_argument, NULL, OPT_SUSER },
 	{ "tls-cert", required_argument, NULL, OPT_TLSCERT },
 	{ "tls-key", required_argument, NULL, OPT_TLSKEY },
 	{ "tls-ca", required_argument, NULL, OPT_TLSCA },
@@ -236,8 +256,9 @@ vsd_parse_endpoint(const char *s, size_t len, struct vsd_endpoint *ep)
 	ep->port = (int)port;
 	return ep->host != NULL ? 0 : -1;
 bad:
-	fprintf(stderr, "vsetd: --shard wants HOST:PORT[,HOST:PORT...], "
-	    "not \"%.*s\"\n", (int)len, s);
+	fprintf(stderr, "vsetd: --shard wants HOST:PORT[,HOST:PORT...] or "
+	    "sentinel://HOST:PORT[,HOST:PORT...]/MASTER_NAME, not \"%.*s\"\n",
+	    (int)len, s);
 	return -1;
 }
 
@@ -247,12 +268,62 @@ vsd_free_shards(struct vsd_config *cfg)
 	uint32_t i;
 	int j;
 
-	for (i = 0; i < cfg->nshards; i++)
+	for (i = 0; i < cfg->nshards; i++) {
 		for (j = 0; j < cfg->shards[i].nep; j++)
 			free(cfg->shards[i].ep[j].host);
+		for (j = 0; j < cfg->shards[i].nsentinel; j++)
+			free(cfg->shards[i].sentinel[j].host);
+		free(cfg->shards[i].sentinel_master);
+	}
 	free(cfg->shards);
 	cfg->shards = NULL;
 	cfg->nshards = 0;
+}
+
+/* sentinel://HOST:PORT[,HOST:PORT...]/MASTER_NAME: rest is what follows
+ * the scheme.  The endpoints are asked at start (sentinel.c). */
+#define VSD_SENTINEL_SCHEME "sentinel://"
+static int
+vsd_add_sentinel_shard(struct vsd_shard_addr *a, const char *rest)
+{
+	const char *slash = strrchr(rest, '/'), *p = rest, *comma, *c;
+	size_t len;
+
+	if (slash == NULL || slash[1] == '\0' || slash == rest) {
+		fprintf(stderr, "vsetd: --shard wants sentinel://HOST:PORT"
+		    "[,HOST:PORT...]/MASTER_NAME, not \"%s%s\"\n",
+		    VSD_SENTINEL_SCHEME, rest);
+		return -1;
+	}
+	if (strlen(slash + 1) >= VSD_MAX_MASTER_NAME) {
+		fprintf(stderr, "vsetd: --shard: a Sentinel master name has at "
+		    "most %d bytes\n", VSD_MAX_MASTER_NAME - 1);
+		return -1;
+	}
+	for (c = slash + 1; *c != '\0'; c++) {
+		if (*c <= ' ' || *c > '~' || *c == '"' || *c == '\\') {
+			fprintf(stderr, "vsetd: --shard: the Sentinel master "
+			    "name \"%s\" has a space, control byte, quote or "
+			    "backslash\n", slash + 1);
+			return -1;
+		}
+	}
+	if ((a->sentinel_master = strdup(slash + 1)) == NULL)
+		return -1;
+	while (p < slash) {
+		comma = memchr(p, ',', (size_t)(slash - p));
+		len = comma ? (size_t)(comma - p) : (size_t)(slash - p);
+		if (a->nsentinel == VSD_MAX_SENTINELS) {
+			fprintf(stderr, "vsetd: --shard: at most %d Sentinels\n",
+			    VSD_MAX_SENTINELS);
+			return -1;
+		}
+		if (vsd_parse_endpoint(p, len, &a->sentinel[a->nsentinel]) != 0)
+			return -1;
+		a->nsentinel++;
+		p += len + (comma ? 1 : 0);
+	}
+	return 0;
 }
 
 static int
@@ -271,6 +342,8 @@ vsd_add_shard(struct vsd_config *cfg, const char *arg)
 	a = &cfg->shards[cfg->nshards];
 	memset(a, 0, sizeof(*a));
 	cfg->nshards++;
+	if (strncmp(arg, VSD_SENTINEL_SCHEME, strlen(VSD_SENTINEL_SCHEME)) == 0)
+		return vsd_add_sentinel_shard(a, arg + strlen(VSD_SENTINEL_SCHEME));
 	for (;;) {
 		comma = strchr(p, ',');
 		if (a->nep == VSD_MAX_ENDPOINTS) {
@@ -419,6 +492,12 @@ vsd_apply(struct vsd_config *cfg, int opt, const char *val, int from_file)
 	case OPT_RESPPASS:
 		cfg->resp_password = val;
 		return 0;
+	case OPT_SUSER:
+		cfg->sentinel_user = val;
+		return 0;
+	case OPT_SPASS:
+		cfg->sentinel_password = val;
+		return 0;
 	case OPT_TLSCERT:
 		cfg->tls_cert = val;
 		return 0;
@@ -529,6 +608,8 @@ vsd_config_file(struct vsd_config *cfg, const char *path)
 			opt = OPT_RPASS;
 		else if (strcmp(name, "resp-password") == 0)
 			opt = OPT_RESPPASS;
+		else if (strcmp(name, "sentinel-password") == 0)
+			opt = OPT_SPASS;
 		for (o = vsd_opts; opt == 0 && o->name != NULL; o++)
 			if (strcmp(o->name, name) == 0)
 				opt = o->val;
@@ -633,6 +714,10 @@ vsd_config_parse(struct vsd_config *cfg, int argc, char **argv)
 		cfg->redis_password = env;
 	if ((env = getenv("VSETD_RESP_PASSWORD")) != NULL && *env != '\0')
 		cfg->resp_password = env;
+	if ((env = getenv("VSETD_SENTINEL_USER")) != NULL && *env != '\0')
+		cfg->sentinel_user = env;
+	if ((env = getenv("VSETD_SENTINEL_PASSWORD")) != NULL && *env != '\0')
+		cfg->sentinel_password = env;
 	if (cmdline_shards)
 		vsd_free_shards(cfg);   /* the command line's list replaces */
 	optind = 1;

@@ -13,6 +13,8 @@
 #define VSD_DEFAULT_LISTEN "tcp://127.0.0.1:5555"
 #define VSD_MAX_SHARDS 1024
 #define VSD_MAX_ENDPOINTS 4      /* a primary and up to 3 replicas */
+#define VSD_MAX_SENTINELS 8      /* per sentinel:// shard */
+#define VSD_MAX_MASTER_NAME 128  /* bytes of a Sentinel master name */
 #define VSD_DEFAULT_SHARD_TIMEOUT_MS 2000
 #define VSD_DEFAULT_SHARD_STALL_MS 250
 
@@ -25,7 +27,15 @@ struct vsd_endpoint {
 struct vsd_shard_addr {
 	struct vsd_endpoint ep[VSD_MAX_ENDPOINTS]; /* [0] primary, then replicas */
 	int nep;
+	/* --shard sentinel://HOST:PORT[,...]/MASTER: the Sentinels to ask and
+	 * the master's name (owned); NULL for a plain shard.  ep[]/nep are
+	 * then filled in at start by sentinel.c and followed from there. */
+	char *sentinel_master;
+	struct vsd_endpoint sentinel[VSD_MAX_SENTINELS];
+	int nsentinel;
 };
+
+struct vsd_sentinels;
 
 struct vsd_config {
 	const char *listen;
@@ -61,6 +71,14 @@ struct vsd_config {
 	 * from the config file or $VSETD_REDIS_PASSWORD, never from argv. */
 	const char *redis_user;      /* NULL = the default user */
 	const char *redis_password;  /* NULL = no AUTH */
+	/* AUTH to the Sentinels (sentinel:// shards), apart from the shards'.
+	 * The password comes only from the config file or
+	 * $VSETD_SENTINEL_PASSWORD, never from argv. */
+	const char *sentinel_user;   /* NULL = the default user */
+	const char *sentinel_password; /* NULL = no AUTH */
+	/* Who follows the sentinel:// shards' primaries (sentinel.h); NULL
+	 * when there are none.  Owned by main.c. */
+	struct vsd_sentinels *sentinels;
 
 	/* tls+tcp:// listeners */
 	const char *tls_cert;        /* PEM certificate (chain) file */

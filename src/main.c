@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "sentinel.h"
 #include "server.h"
 #include "topology.h"
 #include "vs_time.h"
@@ -46,6 +47,7 @@ main(int argc, char **argv)
 {
 	struct vsd_config cfg;
 	struct vsd_server srv;
+	struct vsd_sentinels *sentinels = NULL;
 	char bound[512];
 	size_t h, nhealth = 0;
 	sigset_t sigs;
@@ -85,6 +87,9 @@ main(int argc, char **argv)
 	for (h = 0; h < nhealth; h++)
 		vsd_health_init(&srv.health[h], (uint32_t)getpid() ^ (uint32_t)h);
 
+	/* sentinel:// shards: their endpoints before any worker needs them */
+	if (vsd_sentinels_start(&cfg, srv.health, &sentinels) != 0)
+		goto out;
 	if (vsd_net_open(&srv) != 0 || vsd_listener_open(&srv) != 0)
 		goto out;
 	if (vsd_workers_start(&srv) != 0)
@@ -123,6 +128,7 @@ out:
 		vsd_workers_stop(&srv);
 	vsd_net_stop(&srv);
 	vsd_listener_stop(&srv);
+	vsd_sentinels_stop(sentinels);
 	for (h = 0; srv.health != NULL && h < nhealth; h++)
 		vsd_health_fini(&srv.health[h]);
 	free(srv.health);

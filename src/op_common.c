@@ -154,8 +154,11 @@ vsd_call_write_results(struct vsd_call *call, char *const *ids, size_t n,
 		items[i] = &r[i];
 		r[i].id = ids[i];
 		r[i].shard = s;
+		/* wait_acked < 0 with --wait-replicas: the WAIT never
+		 * answered (the primary died after the write): not
+		 * acknowledged either. */
 		if (rep != NULL && rep->type == REDIS_REPLY_INTEGER &&
-		    res[s].wait_acked >= 0 &&
+		    call->srv->cfg->wait_replicas > 0 &&
 		    res[s].wait_acked < call->srv->cfg->wait_replicas) {
 			/* Written on the primary, but not acknowledged by the
 			 * replicas asked for: not durable by the caller's rule. */

@@ -22,6 +22,13 @@
  *   deadline, the stall rule, a hedge twin answered first: no verdict, and
  *   a half-open probe is released for the next call).  Any link that ends
  *   with replies outstanding is dropped.
+ * - Sentinel shards (sentinel.h): each round first takes the shard's new
+ *   endpoints if their generation changed (between rounds, so no link is
+ *   active); a read whose connection the server closed (EOF) is retried
+ *   once on the same endpoint, since Sentinel kills the clients of the
+ *   replica it promotes; after a write round, READONLY replies are
+ *   failures (never acknowledgements) and a failing primary's error says
+ *   a failover is in progress.
  * - While it waits, every link is on its endpoint's waiter list
  *   (health.h) with the time bytes last moved; every VSD_STALL_CHECK_US a
  *   waiting round asks whether it must give way (the stall rule), and
@@ -36,6 +43,7 @@
 #include <sys/socket.h>
 
 #include "log.h"
+#include "sentinel.h"
 #include "shard_reply.h"
 #include "shards.h"
 #include "stats.h"
@@ -64,6 +72,7 @@ struct vsd_shard_round {
 	size_t *pending;             /* cmd indices, in send order */
 	size_t npending, cap;
 	unsigned tried;              /* bitmask of endpoints started */
+	unsigned retried;            /* endpoints restarted after an EOF */
 	int done;
 	int64_t hedge_at;            /* 0 = no hedge due */
 	int64_t latency_us;          /* when it answered, from round start */
@@ -72,6 +81,11 @@ struct vsd_shard_round {
 struct vsd_links {
 	const struct vsd_config *cfg;
 	uint32_t n;
+	/* Each shard's endpoints as this worker uses them: the config's, or
+	 * for a sentinel shard this worker's copy of generation gen[s]
+	 * (sentinel.h; owned when gen[s] != 0). */
+	struct vsd_shard_addr *addr;
+	uint64_t *gen;
 	struct vsd_link *link;       /* n * VSD_MAX_ENDPOINTS */
 	struct vsd_shard_round *round;
 	struct pollfd *pfd;
@@ -119,14 +133,21 @@ vsd_links_new(const struct vsd_config *cfg, struct vsd_health *health,
 	l->pfd = calloc(nl, sizeof(*l->pfd));
 	l->pfd_link = calloc(nl, sizeof(*l->pfd_link));
 	l->pfd_shard = calloc(nl, sizeof(*l->pfd_shard));
+	l->addr = calloc(l->n, sizeof(*l->addr));
+	l->gen = calloc(l->n, sizeof(*l->gen));
 	if (l->link == NULL || l->round == NULL || l->pfd == NULL ||
-	    l->pfd_link == NULL || l->pfd_shard == NULL) {
+	    l->pfd_link == NULL || l->pfd_shard == NULL || l->addr == NULL ||
+	    l->gen == NULL) {
 		vsd_links_free(l);
 		return NULL;
 	}
 	for (s = 0; s < l->n; s++) {
-		for (e = 0; e < cfg->shards[s].nep; e++) {
-			VSD_LINK(l, s, e)->ep = &cfg->shards[s].ep[e];
+		if (vsd_sentinel_gen(cfg->sentinels, s) == 0 ||
+		    vsd_sentinel_copy(cfg->sentinels, s, &l->addr[s],
+		    &l->gen[s]) != 0)
+			l->addr[s] = cfg->shards[s];    /* borrowed */
+		for (e = 0; e < VSD_MAX_ENDPOINTS; e++) {
+			VSD_LINK(l, s, e)->ep = &l->addr[s].ep[e];
 			VSD_LINK(l, s, e)->health =
 			    &health[(size_t)s * VSD_MAX_ENDPOINTS + e];
 		}
@@ -203,6 +224,11 @@ vsd_links_free(struct vsd_links *l)
 	}
 	for (i = 0; l->round != NULL && i < l->n; i++)
 		free(l->round[i].pending);
+	for (i = 0; l->addr != NULL && l->gen != NULL && i < l->n; i++)
+		if (l->gen[i] != 0)
+			vsd_sentinel_addr_free(&l->addr[i]);
+	free(l->addr);
+	free(l->gen);
 	free(l->link);
 	free(l->round);
 	free(l->pfd);
@@ -417,7 +443,7 @@ vsd_endpoint_admit(struct vsd_links *l, uint32_t s, int e, int64_t now,
 static int
 vsd_try_replica(struct vsd_links *l, uint32_t s)
 {
-	const struct vsd_shard_addr *a = &l->cfg->shards[s];
+	const struct vsd_shard_addr *a = &l->addr[s];
 	char why[200];
 	int e;
 
@@ -442,7 +468,7 @@ vsd_shard_has_active(struct vsd_links *l, uint32_t s)
 {
 	int e;
 
-	for (e = 0; e < l->cfg->shards[s].nep; e++)
+	for (e = 0; e < l->addr[s].nep; e++)
 		if (VSD_LINK(l, s, e)->active)
 			return 1;
 	return 0;
@@ -456,11 +482,25 @@ vsd_link_lost(struct vsd_links *l, uint32_t s, int e, int state,
 {
 	struct vsd_link *k = VSD_LINK(l, s, e);
 	struct vsd_shard_result *res = &l->res[s];
+	/* A sentinel shard's server that closed (or reset: the request was
+	 * still unread) the connection under a read is asked once more on a
+	 * fresh one, with no verdict for its breaker
+	 * yet: Sentinel ends a promotion with CLIENT KILL TYPE normal on the
+	 * replica it promotes (every worker's connection at once), which is
+	 * alive and has all the data. */
+	int closed = k->ctx != NULL && (k->ctx->err == REDIS_ERR_EOF ||
+	    (k->ctx->err == REDIS_ERR_IO &&
+	    strstr(k->ctx->errstr, "reset by peer") != NULL));
+	int retry = how == VSD_LOST_FAULT && l->kind == VSD_RUN_READ &&
+	    l->gen[s] != 0 && closed && !(l->round[s].retried & (1u << e));
+	char why[200];
 
-	if (how == VSD_LOST_FAULT)
+	if (how == VSD_LOST_FAULT && !retry)
 		vsd_link_blame(k, msg);
 	else
 		vsd_link_no_verdict(k);
+	if (how == VSD_LOST_FAULT && e == 0)
+		vsd_sentinel_suspect(l->cfg->sentinels, s);
 	vsd_debug("shard %u endpoint %d (%s:%d): %s", s, e, k->ep->host,
 	    k->ep->port, msg);
 	if (l->kind == VSD_RUN_WRITE)
@@ -479,6 +519,13 @@ vsd_link_lost(struct vsd_links *l, uint32_t s, int e, int state,
 		return;                         /* a hedge twin may answer */
 	if (how != VSD_LOST_DEADLINE && vsd_try_replica(l, s))
 		return;
+	if (retry && vsd_endpoint_admit(l, s, e, vs_now_us(), why,
+	    sizeof(why))) {
+		l->round[s].retried |= 1u << e;
+		/* a failure to start comes back here, and ends the shard */
+		(void)vsd_link_start(l, s, e);
+		return;
+	}
 	l->round[s].done = 1;
 }
 
@@ -550,7 +597,7 @@ vsd_link_collect(struct vsd_links *l, uint32_t s, int e)
 	l->res[s].wait_acked = k->wait_acked;
 	l->res[s].error[0] = '\0';
 	/* A twin still in flight has replies coming: drop its connection. */
-	for (f = 0; f < l->cfg->shards[s].nep; f++) {
+	for (f = 0; f < l->addr[s].nep; f++) {
 		struct vsd_link *t = VSD_LINK(l, s, f);
 
 		if (f != e && t->active) {
@@ -608,6 +655,79 @@ vsd_link_io(struct vsd_links *l, uint32_t s, struct vsd_link *k,
 	}
 }
 
+/* A sentinel shard whose endpoints changed (a failover): drop its links
+ * (none is active between rounds) and take the new endpoints. */
+static void
+vsd_links_follow(struct vsd_links *l, uint32_t s)
+{
+	struct vsd_sentinels *sn = l->cfg->sentinels;
+	uint64_t g;
+	int e;
+
+	if (l->gen[s] == 0 || (g = vsd_sentinel_gen(sn, s)) == l->gen[s])
+		return;
+	for (e = 0; e < VSD_MAX_ENDPOINTS; e++) {
+		struct vsd_link *k = VSD_LINK(l, s, e);
+
+		vsd_link_no_verdict(k);
+		vsd_link_clear_replies(k);
+		vsd_link_drop(k);
+	}
+	if (vsd_sentinel_copy(sn, s, &l->addr[s], &l->gen[s]) != 0)
+		vsd_warn("shard %u: out of memory taking its new endpoints", s);
+}
+
+/* After a write round on a sentinel shard: a READONLY refusal is never an
+ * acknowledgement (the server is a replica now: it was demoted), and a
+ * primary that failed or was skipped is most likely being replaced.
+ * Either way the Sentinels are asked again at once and the shard's
+ * message says a failover is in progress, so callers retry. */
+static void
+vsd_links_write_check(struct vsd_links *l)
+{
+	char msg[2 * sizeof(l->res[0].error) + VSD_MAX_MASTER_NAME];
+	uint32_t s;
+	size_t i, len;
+
+	for (s = 0; s < l->n; s++) {
+		struct vsd_shard_round *r = &l->round[s];
+		struct vsd_shard_result *res = &l->res[s];
+		int readonly = 0;
+
+		if (l->gen[s] == 0 || r->npending == 0)
+			continue;
+		for (i = 0; i < r->npending; i++) {
+			redisReply *rep = l->cmds[r->pending[i]].reply;
+
+			if (rep != NULL && rep->type == REDIS_REPLY_ERROR &&
+			    strncmp(rep->str, "READONLY", 8) == 0) {
+				if (!readonly)
+					snprintf(res->error, sizeof(res->error),
+					    "%s:%d: %.120s", l->addr[s].ep[0].host,
+					    l->addr[s].ep[0].port, rep->str);
+				freeReplyObject(rep);
+				l->cmds[r->pending[i]].reply = NULL;
+				readonly = 1;
+			}
+		}
+		if (readonly)
+			res->state = VSD_SHARD_FAILED;
+		if (res->state != VSD_SHARD_FAILED &&
+		    res->state != VSD_SHARD_TIMED_OUT)
+			continue;
+		vsd_sentinel_suspect(l->cfg->sentinels, s);
+		snprintf(msg, sizeof(msg), "shard %u: primary failover in "
+		    "progress (sentinel master %s): %s", s,
+		    l->addr[s].sentinel_master ? l->addr[s].sentinel_master :
+		    "?", res->error);
+		len = strlen(msg);
+		if (len >= sizeof(res->error))
+			len = sizeof(res->error) - 1;
+		memcpy(res->error, msg, len);
+		res->error[len] = '\0';
+	}
+}
+
 static void
 vsd_round_begin(struct vsd_links *l, struct vsd_cmd *cmds, size_t n,
     int kind, struct vsd_shard_result *res)
@@ -620,8 +740,10 @@ vsd_round_begin(struct vsd_links *l, struct vsd_cmd *cmds, size_t n,
 	l->cmds = cmds;
 	l->res = res;
 	for (s = 0; s < l->n; s++) {
+		vsd_links_follow(l, s);
 		l->round[s].npending = 0;
 		l->round[s].tried = 0;
+		l->round[s].retried = 0;
 		l->round[s].done = 0;
 		l->round[s].hedge_at = 0;
 		for (e = 0; e < VSD_MAX_ENDPOINTS; e++) {
@@ -664,13 +786,14 @@ vsd_round_start(struct vsd_links *l, int64_t now)
 			 * shard is unavailable, whatever opened the
 			 * breaker (protocol.md: failed, UNAVAILABLE). */
 			res->state = VSD_SHARD_FAILED;
+			vsd_sentinel_suspect(l->cfg->sentinels, s);
 			if (!vsd_try_replica(l, s))
 				r->done = 1;
 			continue;
 		}
 		vsd_link_start(l, s, 0);
 		if (l->kind == VSD_RUN_READ && l->cfg->hedge_ms > 0 &&
-		    l->cfg->shards[s].nep > 1)
+		    l->addr[s].nep > 1)
 			r->hedge_at = now + (int64_t)l->cfg->hedge_ms * 1000;
 	}
 }
@@ -704,7 +827,7 @@ vsd_round_watch(struct vsd_links *l, int64_t now, int64_t *wake)
 		struct vsd_shard_round *r = &l->round[s];
 
 		/* a lost link may start a replica: e runs on over it */
-		for (e = 0; !r->done && e < l->cfg->shards[s].nep; e++) {
+		for (e = 0; !r->done && e < l->addr[s].nep; e++) {
 			struct vsd_link *k = VSD_LINK(l, s, e);
 
 			if (!k->active)
@@ -772,7 +895,7 @@ vsd_links_run(struct vsd_links *l, struct vsd_cmd *cmds, size_t n,
 			}
 			if (r->hedge_at != 0 && r->hedge_at < wake)
 				wake = r->hedge_at;
-			for (e = 0; e < l->cfg->shards[s].nep; e++) {
+			for (e = 0; e < l->addr[s].nep; e++) {
 				struct vsd_link *k = VSD_LINK(l, s, e);
 
 				if (!k->active)
@@ -808,7 +931,7 @@ vsd_links_run(struct vsd_links *l, struct vsd_cmd *cmds, size_t n,
 	/* Whatever is still waiting has run out of the caller's time: not
 	 * the shard's fault (no verdict), and not a failover cue. */
 	for (s = 0; s < l->n; s++) {
-		for (e = 0; e < l->cfg->shards[s].nep; e++) {
+		for (e = 0; e < l->addr[s].nep; e++) {
 			struct vsd_link *k = VSD_LINK(l, s, e);
 			char msg[120];
 
@@ -831,4 +954,6 @@ vsd_links_run(struct vsd_links *l, struct vsd_cmd *cmds, size_t n,
 			vsd_stats_shard(l->stats, s, l->res[s].state,
 			    l->round[s].latency_us);
 	}
+	if (kind == VSD_RUN_WRITE && l->cfg->sentinels != NULL)
+		vsd_links_write_check(l);
 }

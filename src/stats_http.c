@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "sentinel.h"
 #include "server.h"
 #include "vs_json.h"
 #include "vs_status.h"
@@ -49,11 +50,48 @@ vsd_prom_hist(vs_sb *sb, const char *name, const char *labels,
 	    (unsigned long long)vs_hist_count(h));
 }
 
+/* sentinel:// shards: where each one's primary and replicas are now, and
+ * the failovers seen.  Host names and master names hold no quote or
+ * backslash (config.c, sentinel.c), so they need no escaping here. */
+static void
+vsd_prom_sentinel(vs_sb *sb, const struct vsd_config *cfg)
+{
+	struct vsd_sentinel_view v;
+	uint32_t i;
+
+	vs_sb_puts(sb, "# HELP vsetd_shard_endpoints_info The current primary "
+	    "and replicas of a sentinel:// shard.\n"
+	    "# TYPE vsetd_shard_endpoints_info gauge\n");
+	for (i = 0; i < cfg->nshards; i++)
+		if (vsd_sentinel_view(cfg->sentinels, i, &v) == 0)
+			vs_sb_printf(sb, "vsetd_shard_endpoints_info{shard=\"%u\","
+			    "master=\"%s\",primary=\"%s\",replicas=\"%s\"} 1\n",
+			    i, cfg->shards[i].sentinel_master, v.primary,
+			    v.replicas);
+	vs_sb_puts(sb, "# HELP vsetd_shard_failovers_total Primary changes "
+	    "of a sentinel:// shard seen since start.\n"
+	    "# TYPE vsetd_shard_failovers_total counter\n");
+	for (i = 0; i < cfg->nshards; i++)
+		if (vsd_sentinel_view(cfg->sentinels, i, &v) == 0)
+			vs_sb_printf(sb, "vsetd_shard_failovers_total{shard="
+			    "\"%u\"} %llu\n", i,
+			    (unsigned long long)v.failovers);
+	vs_sb_puts(sb, "# HELP vsetd_shard_last_failover_timestamp_seconds "
+	    "When the last primary change was seen (0: none).\n"
+	    "# TYPE vsetd_shard_last_failover_timestamp_seconds gauge\n");
+	for (i = 0; i < cfg->nshards; i++)
+		if (vsd_sentinel_view(cfg->sentinels, i, &v) == 0)
+			vs_sb_printf(sb, "vsetd_shard_last_failover_timestamp_"
+			    "seconds{shard=\"%u\"} %.3f\n", i,
+			    (double)v.last_failover_ms / 1000.0);
+}
+
 static void
 vsd_prom_render(struct vsd_server *srv, vs_sb *sb)
 {
 	const struct vsd_config *cfg = srv->cfg;
 	struct vsd_stats_total *t;
+	struct vsd_sentinel_view view;
 	char labels[400];
 	int m, c, open, nm = vsd_method_count();
 	uint32_t i, cons;
@@ -102,10 +140,16 @@ vsd_prom_render(struct vsd_server *srv, vs_sb *sb)
 	for (i = 0; i < t->nshards; i++) {
 		vsd_health_peek(&srv->health[(size_t)i * VSD_MAX_ENDPOINTS],
 		    &open, &cons);
-		vs_sb_printf(sb, "vsetd_shard_up{shard=\"%u\",address=\"%s:%d\"} "
-		    "%d\n", i, cfg->shards[i].ep[0].host,
-		    cfg->shards[i].ep[0].port, !open);
+		if (vsd_sentinel_view(cfg->sentinels, i, &view) == 0)
+			vs_sb_printf(sb, "vsetd_shard_up{shard=\"%u\",address="
+			    "\"%s\"} %d\n", i, view.primary, !open);
+		else
+			vs_sb_printf(sb, "vsetd_shard_up{shard=\"%u\",address="
+			    "\"%s:%d\"} %d\n", i, cfg->shards[i].ep[0].host,
+			    cfg->shards[i].ep[0].port, !open);
 	}
+	if (cfg->sentinels != NULL)
+		vsd_prom_sentinel(sb, cfg);
 	vs_sb_puts(sb, "# HELP vsetd_shard_rounds_total Shard rounds by "
 	    "outcome.\n# TYPE vsetd_shard_rounds_total counter\n");
 	for (i = 0; i < t->nshards; i++)

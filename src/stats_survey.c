@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "sentinel.h"
 #include "server.h"
 #include "stats.pb-c.h"
 #include "vs_status.h"
@@ -54,6 +55,7 @@ vsd_survey_report(struct vsd_server *srv)
 	struct vsd_stats_total *t;
 	uint8_t **bufs = NULL;
 	char (*addr)[300] = NULL;
+	struct vsd_sentinel_view *views = NULL;
 	int nm = vsd_method_count() + 1, m, c, nb = 0, ncc = 0, open;
 	uint32_t i, cons;
 	nng_msg *msg = NULL;
@@ -69,9 +71,10 @@ vsd_survey_report(struct vsd_server *srv)
 	lat = calloc((size_t)nm + t->nshards, sizeof(*lat));
 	bufs = calloc((size_t)nm + t->nshards, sizeof(*bufs));
 	addr = calloc(t->nshards + 1, sizeof(*addr));
+	views = calloc(t->nshards + 1, sizeof(*views));
 	if (ms == NULL || msp == NULL || cc == NULL || ccp == NULL ||
 	    ss == NULL || ssp == NULL || lat == NULL || bufs == NULL ||
-	    addr == NULL)
+	    addr == NULL || views == NULL)
 		goto out;
 
 	rep.version = VSETD_VERSION;
@@ -109,6 +112,14 @@ vsd_survey_report(struct vsd_server *srv)
 		ss[i].shard = i;
 		snprintf(addr[i], sizeof(addr[i]), "%s:%d", ep->host, ep->port);
 		ss[i].address = addr[i];
+		if (vsd_sentinel_view(cfg->sentinels, i, &views[i]) == 0) {
+			/* a sentinel shard: where it is now, not at start */
+			ss[i].address = views[i].primary;
+			ss[i].replicas = views[i].replicas;
+			ss[i].sentinel_master = cfg->shards[i].sentinel_master;
+			ss[i].failovers = views[i].failovers;
+			ss[i].last_failover_unix_ms = views[i].last_failover_ms;
+		}
 		vsd_health_peek(&srv->health[(size_t)i * VSD_MAX_ENDPOINTS],
 		    &open, &cons);
 		ss[i].health = open ? "open" : "up";
@@ -129,6 +140,7 @@ out:
 		free(bufs[m]);
 	free(bufs);
 	free(addr);
+	free(views);
 	free(lat);
 	free(ssp);
 	free(ss);

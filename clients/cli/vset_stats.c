@@ -91,6 +91,26 @@ vset_stats_text(const Vsetd__V1__StatsReport *r)
 		    s->latency ? ms(s->latency->p50_us) : 0,
 		    s->latency ? ms(s->latency->p99_us) : 0);
 	}
+	for (i = 0; i < r->n_shards; i++) {
+		const Vsetd__V1__ShardStats *s = r->shards[i];
+
+		if (s->sentinel_master == NULL || s->sentinel_master[0] == '\0')
+			continue;
+		printf("  shard %u: sentinel master %s, primary %s, replicas "
+		    "%s, failovers %llu", s->shard, s->sentinel_master,
+		    s->address, s->replicas[0] ? s->replicas : "(none)",
+		    (unsigned long long)s->failovers);
+		if (s->last_failover_unix_ms > 0) {
+			time_t when = (time_t)(s->last_failover_unix_ms / 1000);
+			struct tm tm;
+			char buf[32];
+
+			gmtime_r(&when, &tm);
+			strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+			printf(", last %s", buf);
+		}
+		printf("\n");
+	}
 }
 
 static void
@@ -145,6 +165,17 @@ vset_stats_json(vs_sb *sb, const Vsetd__V1__StatsReport *r)
 		    (unsigned long long)s->ok, (unsigned long long)s->errors,
 		    (unsigned long long)s->timeouts);
 		vset_json_latency(sb, s->latency);
+		if (s->sentinel_master != NULL && s->sentinel_master[0] != '\0') {
+			vs_sb_puts(sb, ",\"sentinel_master\":");
+			vs_sb_json_str(sb, s->sentinel_master,
+			    strlen(s->sentinel_master));
+			vs_sb_puts(sb, ",\"replicas\":");
+			vs_sb_json_str(sb, s->replicas, strlen(s->replicas));
+			vs_sb_printf(sb, ",\"failovers\":%llu,"
+			    "\"last_failover_unix_ms\":%lld",
+			    (unsigned long long)s->failovers,
+			    (long long)s->last_failover_unix_ms);
+		}
 		vs_sb_putc(sb, '}');
 	}
 	vs_sb_puts(sb, "]}");

@@ -269,3 +269,46 @@ tp_redis_wait_link_up(const struct tp_redis *r, int timeout_ms)
 	    timeout_ms);
 	return -1;
 }
+
+int
+tp_sentinel_start(struct tp_redis *r, const char *dir, const char *conf,
+    const char *password)
+{
+	const char *bin = getenv("REDIS_SERVER");
+	const char *argv[4];
+	char path[PATH_MAX], log[PATH_MAX], *text;
+	int tries;
+
+	if (bin == NULL || *bin == '\0') {
+		tp_log("REDIS_SERVER is not set");
+		return -1;
+	}
+	memset(r, 0, sizeof(*r));
+	snprintf(r->dir, sizeof(r->dir), "%s", dir);
+	snprintf(r->password, sizeof(r->password), "%s",
+	    password != NULL ? password : "");
+	snprintf(path, sizeof(path), "%s/sentinel.conf", dir);
+	snprintf(log, sizeof(log), "%s/sentinel.log", dir);
+	for (tries = 0; tries < 5; tries++) {
+		r->port = tp_free_port();
+		if (asprintf(&text, "port %d\nbind 127.0.0.1\ndaemonize no\n"
+		    "dir %s\n%s", r->port, dir, conf) < 0)
+			return -1;
+		/* Sentinel rewrites this file: it is this Sentinel's own. */
+		if (tp_write_file(path, text) != 0) {
+			free(text);
+			return -1;
+		}
+		free(text);
+		argv[0] = bin;
+		argv[1] = path;
+		argv[2] = "--sentinel";
+		argv[3] = NULL;
+		if (tp_proc_start(&r->p, argv, NULL, dir, log) != 0)
+			return -1;
+		if (tp_redis_wait_ping(r) == 0)
+			return 0;
+		tp_sleep_ms(100);
+	}
+	return -1;
+}

@@ -43,6 +43,13 @@ int tp_redis_start(struct tp_redis *r, int port, const char *dir,
 int tp_shards_start(struct tp_redis *r, int n, const char *dir,
     const char *const *extra, const char *password, const char **argv,
     char (*hosts)[40]);
+/* A Redis Sentinel (redis-server dir/sentinel.conf --sentinel) on a free
+ * loopback port, with conf (its "sentinel monitor ..." and other lines)
+ * after port/bind/dir; Sentinel rewrites the file, so each Sentinel needs
+ * its own dir.  tp_redis_kill/restart/stop/cont work on it as on a Redis;
+ * password: for our own checks when conf sets requirepass. */
+int tp_sentinel_start(struct tp_redis *r, const char *dir, const char *conf,
+    const char *password);
 /* kill -9 (its data survives only in its AOF). */
 void tp_redis_kill(struct tp_redis *r);
 /* Start again on the same port and dir with the same arguments (kills it
