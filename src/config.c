@@ -141,7 +141,7 @@ vsd_usage(FILE *f)
 "shard; the password is also accepted as redis-password in the config file,\n"
 "never as a flag).  VSETD_RESP_PASSWORD (or resp-password in the config\n"
 "file): the password the front door's AUTH wants; none = no AUTH needed.\n"
-"never as a flag).  VSETD_SENTINEL_USER, VSETD_SENTINEL_PASSWORD: AUTH to\n"
+"VSETD_SENTINEL_USER, VSETD_SENTINEL_PASSWORD: AUTH to\n"
 "the Sentinels of sentinel:// shards, apart from the shards' own; the\n"
 "password is also accepted as sentinel-password in the config file, never\n"
 "as a flag.\n"

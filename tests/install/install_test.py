@@ -192,9 +192,9 @@ class InstalledService(unittest.TestCase):
         names = {name for _, name, _ in lines}
         self.assertTrue({"listen", "shard"} <= {name for active, name, _ in lines if active})
         # Every setting it mentions, active or commented out, is one vsetd
-        # knows (redis-password is file-only, so not in --help).
+        # knows (the passwords are file-only, so not in --help).
         helptext = run([staged("bindir", "vsetd"), "--help"]).stdout
-        for name in names - {"redis-password"}:
+        for name in names - {"redis-password", "resp-password", "sentinel-password"}:
             self.assertIn(f"--{name}", helptext, f"the example mentions unknown setting {name}")
         # vsetd starts from it as the unit runs it (--config FILE), with this
         # test's listen address and shard instead of the example's.
