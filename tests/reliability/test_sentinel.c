@@ -574,7 +574,10 @@ assert_vset_stats(struct state *s, int sh, int port)
 	size_t len = 0, cap = 1 << 16;
 	FILE *f;
 
-	assert_non_null(bin);
+	if (bin == NULL) {
+		fail_msg("VSET_BIN is not set");
+		return;
+	}
 	snprintf(cmd, sizeof(cmd), "%s --json stats --survey %s", bin,
 	    s->survey_url);
 	assert_non_null(out = calloc(1, cap));
