@@ -580,7 +580,10 @@ assert_vset_stats(struct state *s, int sh, int port)
 	}
 	snprintf(cmd, sizeof(cmd), "%s --json stats --survey %s", bin,
 	    s->survey_url);
-	assert_non_null(out = calloc(1, cap));
+	if ((out = calloc(1, cap)) == NULL) {
+		fail_msg("out of memory");
+		return;
+	}
 	assert_non_null(f = popen(cmd, "r"));
 	len = fread(out, 1, cap - 1, f);
 	out[len] = '\0';
