@@ -82,6 +82,7 @@
 #define RESUME_WAIT_MS 30000     /* kill -> an acknowledged write */
 #define RESUME_AFTER_SWITCH_MS 10000 /* the switch -> an acknowledged write */
 #define REJOIN_WAIT_MS 30000     /* restart -> a replica Sentinel lists */
+#define REPOINT_MS 3000          /* no master link that long: re-point it */
 #define START_FAIL_MS 10000      /* a refused start exits within this */
 #define WRITER_PAUSE_MS 2
 #define SEARCHER_PAUSE_MS 10
@@ -700,7 +701,7 @@ one_failover(struct state *s, int sh, const struct tp_redis *ask,
     int64_t switch_wait_ms, int64_t *win_nowait, int64_t *switched)
 {
 	struct tp_redis *old, *nw;
-	int64_t t0, end, win, t_switch;
+	int64_t t0, end, win, t_switch, repoint;
 	int oldport, p;
 
 	oldport = master_port(ask, sh);
@@ -733,13 +734,27 @@ one_failover(struct state *s, int sh, const struct tp_redis *ask,
 		tp_sleep_ms(10);
 	}
 	end = tp_now_ms() + REJOIN_WAIT_MS;
+	repoint = tp_now_ms() + REPOINT_MS;
 	/* Every live Sentinel must know the replica again before the next
 	 * kill: the leader of the next election may be any of them, and
 	 * one without fresh news of a replica finds "no good replica" and
-	 * retries only after 2 x failover-timeout. */
+	 * retries only after 2 x failover-timeout.  On a loaded machine
+	 * Sentinel may fail over once more meanwhile, leaving the restarted
+	 * node pointed at a replica: point it at the current primary, as an
+	 * operator would. */
 	while (tp_redis_wait_link_up(old, 200) != 0 ||
 	    !all_sentinels_list(s, sh, old->port)) {
 		assert_true(tp_now_ms() < end);
+		if (tp_now_ms() >= repoint) {
+			int cur = master_port(ask, sh);
+			redisReply *r;
+
+			if (cur > 0 && cur != old->port &&
+			    (r = tp_redis_cmd(old, "REPLICAOF 127.0.0.1 %d",
+			    cur)) != NULL)
+				freeReplyObject(r);
+			repoint = tp_now_ms() + REPOINT_MS;
+		}
 		tp_sleep_ms(50);
 	}
 	fprintf(stderr, "# failover of shard %d: %d -> %d, Sentinel switched "
