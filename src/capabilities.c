@@ -53,7 +53,7 @@ vsd_caps_of(uint32_t shard)
 void
 vsd_caps_refresh(struct vsd_call *call)
 {
-	uint32_t s, n = call->srv->cfg->nshards;
+	uint32_t s, n = call->w->cfg->nshards;
 	struct vsd_cmd *cmds;
 	int64_t now = vs_now_us(), deadline;
 	size_t ncmds = 0;

@@ -16,7 +16,7 @@
 
 #include <stdint.h>
 
-#include "ops.h"
+#include "call.h"
 
 #define VSD_CAPS_TTL_MS 60000
 

@@ -48,9 +48,9 @@ const char *
 vsd_quant_vadd(int quant)
 {
 	switch (quant) {
-	case VSETD__V1__QUANTIZATION__QUANT_NOQUANT:
+	case VSD_QUANT_NOQUANT:
 		return "NOQUANT";
-	case VSETD__V1__QUANTIZATION__QUANT_BIN:
+	case VSD_QUANT_BIN:
 		return "BIN";
 	default:
 		return "Q8";
@@ -61,60 +61,13 @@ const char *
 vsd_quant_name(int quant)
 {
 	switch (quant) {
-	case VSETD__V1__QUANTIZATION__QUANT_NOQUANT:
+	case VSD_QUANT_NOQUANT:
 		return "noquant";
-	case VSETD__V1__QUANTIZATION__QUANT_BIN:
+	case VSD_QUANT_BIN:
 		return "bin";
 	default:
 		return "q8";
 	}
-}
-
-int
-vsd_coll_params_from_msg(const Vsetd__V1__CollectionParams *m,
-    const struct vsd_limits *lim, struct vsd_coll_params *p,
-    struct vsd_status *st)
-{
-	if (m == NULL || m->dim == 0)
-		return vsd_status_set(st, VSD_INVALID_ARGUMENT,
-		    "params.dim is required (1..%u)", lim->max_dim);
-	if (m->dim > lim->max_dim)
-		return vsd_status_set(st, VSD_INVALID_ARGUMENT,
-		    "params.dim is %u; the limit is %u", m->dim, lim->max_dim);
-	if ((int)m->quant < 0 || m->quant > VSETD__V1__QUANTIZATION__QUANT_BIN)
-		return vsd_status_set(st, VSD_INVALID_ARGUMENT,
-		    "params.quant %d is not a known quantization", (int)m->quant);
-	if (m->m != 0 && (m->m < VSD_MIN_M || m->m > VSD_MAX_M))
-		return vsd_status_set(st, VSD_INVALID_ARGUMENT,
-		    "params.m is %u; it must be %d..%d", m->m, VSD_MIN_M,
-		    VSD_MAX_M);
-	if (m->reduce >= m->dim)
-		return vsd_status_set(st, VSD_INVALID_ARGUMENT,
-		    "params.reduce is %u; it must be smaller than dim (%u)",
-		    m->reduce, m->dim);
-	if (m->build_ef > VSD_MAX_EF)
-		return vsd_status_set(st, VSD_INVALID_ARGUMENT,
-		    "params.build_ef is %u; the limit is %d", m->build_ef,
-		    VSD_MAX_EF);
-	p->dim = m->dim;
-	p->quant = m->quant != 0 ? (int)m->quant :
-	    VSETD__V1__QUANTIZATION__QUANT_Q8;
-	p->m = m->m != 0 ? m->m : VSD_DEFAULT_M;
-	p->reduce = m->reduce;
-	p->build_ef = m->build_ef;
-	return VSD_OK;
-}
-
-void
-vsd_coll_params_to_msg(const struct vsd_coll_params *p,
-    Vsetd__V1__CollectionParams *m)
-{
-	vsetd__v1__collection_params__init(m);
-	m->dim = p->dim;
-	m->quant = (Vsetd__V1__Quantization)p->quant;
-	m->m = p->m;
-	m->reduce = p->reduce;
-	m->build_ef = p->build_ef;
 }
 
 int
@@ -172,7 +125,7 @@ vsd_coll_parse(const redisReply *r, struct vsd_coll_params *p,
 	if (r->elements > VSD_META_MAX_FIELDS * 2)
 		VSD_BAD("too many fields");
 	memset(p, 0, sizeof(*p));
-	p->quant = VSETD__V1__QUANTIZATION__QUANT_Q8;
+	p->quant = VSD_QUANT_Q8;
 	p->m = VSD_DEFAULT_M;
 	snprintf(p->gen, sizeof(p->gen), "%s", VSD_GEN_LEGACY);
 	for (i = 0; i < r->elements; i += 2) {
@@ -183,11 +136,11 @@ vsd_coll_parse(const redisReply *r, struct vsd_coll_params *p,
 			VSD_BAD("a field or value is not a string");
 		if (strcmp(k->str, "quant") == 0) {
 			if (strcmp(v->str, "noquant") == 0)
-				p->quant = VSETD__V1__QUANTIZATION__QUANT_NOQUANT;
+				p->quant = VSD_QUANT_NOQUANT;
 			else if (strcmp(v->str, "bin") == 0)
-				p->quant = VSETD__V1__QUANTIZATION__QUANT_BIN;
+				p->quant = VSD_QUANT_BIN;
 			else if (strcmp(v->str, "q8") == 0)
-				p->quant = VSETD__V1__QUANTIZATION__QUANT_Q8;
+				p->quant = VSD_QUANT_Q8;
 			else
 				VSD_BAD("unknown quant");
 			continue;
@@ -373,7 +326,7 @@ int
 vsd_coll_load(struct vsd_call *call, const char *collection,
     int flags, struct vsd_coll_params *p, int *found, uint8_t *missing)
 {
-	uint32_t s, nshards = call->srv->cfg->nshards, answered = 0;
+	uint32_t s, nshards = call->w->cfg->nshards, answered = 0;
 	size_t per = (flags & VSD_LOAD_TYPE) ? 2 : 1;
 	struct vsd_cmd *cmds;
 	const char *key, *datakey = NULL;

@@ -53,7 +53,7 @@
 #include <hiredis/hiredis.h>
 #include <stdint.h>
 
-#include "ops.h"
+#include "call.h"
 
 #ifndef VSD_ALREADY_EXISTS
 #define VSD_ALREADY_EXISTS 6
@@ -78,9 +78,17 @@
 #define VSD_LOAD_TYPE 2              /* also TYPE key: another type is
                                         FAILED_PRECONDITION */
 
+/* A quantization: the same numbers as the wire's Quantization (ops check
+ * it at build time), so this layer needs no protobuf. */
+enum vsd_quant {
+	VSD_QUANT_Q8 = 1,
+	VSD_QUANT_NOQUANT = 2,
+	VSD_QUANT_BIN = 3
+};
+
 struct vsd_coll_params {
 	uint32_t dim;
-	int quant;                   /* Vsetd__V1__Quantization, never 0 */
+	int quant;                   /* enum vsd_quant, never 0 */
 	uint32_t m;
 	uint32_t reduce;
 	uint32_t build_ef;
@@ -91,13 +99,6 @@ struct vsd_coll_params {
 const char *vsd_meta_key(struct vsd_call *call, const char *collection,
     size_t *len);
 
-/* Fill defaults (Q8, M 16) and check a CreateCollection request's
- * parameters; VSD_OK or INVALID_ARGUMENT naming the field. */
-int vsd_coll_params_from_msg(const Vsetd__V1__CollectionParams *m,
-    const struct vsd_limits *lim, struct vsd_coll_params *p,
-    struct vsd_status *st);
-void vsd_coll_params_to_msg(const struct vsd_coll_params *p,
-    Vsetd__V1__CollectionParams *m);
 int vsd_coll_params_equal(const struct vsd_coll_params *a,
     const struct vsd_coll_params *b);
 

@@ -10,6 +10,7 @@
  */
 #include <string.h>
 
+#include "dispatch.h"
 #include "envelope.h"
 #include "log.h"
 #include "ops.h"
@@ -139,19 +140,19 @@ static void
 vsd_call_deadline(struct vsd_call *call, uint32_t asked, int64_t recv_us,
     int64_t *end_us)
 {
-	call->deadline_us = vsd_deadline(call->srv->cfg, asked, recv_us,
+	call->deadline_us = vsd_deadline(call->w->cfg, asked, recv_us,
 	    end_us);
 }
 
 nng_msg *
-vsd_dispatch(struct vsd_worker *w, const nng_msg *req, int64_t recv_us)
+vsd_dispatch(struct vsd_lane *w, const nng_msg *req, int64_t recv_us)
 {
 	return vsd_dispatch_bytes(w, nng_msg_body((nng_msg *)req),
 	    nng_msg_len((nng_msg *)req), recv_us);
 }
 
 nng_msg *
-vsd_dispatch_bytes(struct vsd_worker *w, const uint8_t *req, size_t len,
+vsd_dispatch_bytes(struct vsd_lane *w, const uint8_t *req, size_t len,
     int64_t recv_us)
 {
 	ProtobufCAllocator alloc = { vsd_pb_alloc, vsd_pb_free, &w->arena };
@@ -168,8 +169,7 @@ vsd_dispatch_bytes(struct vsd_worker *w, const uint8_t *req, size_t len,
 
 	memset(&call, 0, sizeof(call));
 	call.w = w;
-	call.srv = w->srv;
-	call.lim = &w->srv->limits;
+	call.lim = w->lim;
 
 	env = vsd_envelope_decode(req, len, &call.st);
 	if (env == NULL) {

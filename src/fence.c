@@ -78,7 +78,7 @@ void
 vsd_fence_run(struct vsd_call *call, struct vsd_cmd *cmds, size_t n,
     int kind, int64_t deadline_us)
 {
-	uint32_t s, nshards = call->srv->cfg->nshards;
+	uint32_t s, nshards = call->w->cfg->nshards;
 	struct vsd_shard_result *res = call->w->res, *saved;
 	struct vsd_cmd *again;
 	uint8_t *used;
@@ -143,7 +143,7 @@ int
 vsd_fence_write_one(struct vsd_call *call, const char *collection,
     const struct vsd_argv *inner, uint32_t shard)
 {
-	uint32_t nshards = call->srv->cfg->nshards;
+	uint32_t nshards = call->w->cfg->nshards;
 	struct vsd_coll_params p;
 	const char *metakey;
 	struct vsd_cmd *c;

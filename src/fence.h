@@ -56,7 +56,7 @@
 #include <stdint.h>
 
 #include "fence_lua.h"
-#include "ops.h"
+#include "call.h"
 #include "round.h"
 
 #define VSD_TOPOLOGY_KEY "vsetd:@topology"

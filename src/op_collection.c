@@ -27,6 +27,60 @@
 #define VSD_SCAN_COUNT "1000"
 #define VSD_SCAN_MAX_ROUNDS 10000
 
+/* collection.h's quantizations are the wire's, number for number. */
+_Static_assert((int)VSD_QUANT_Q8 == (int)VSETD__V1__QUANTIZATION__QUANT_Q8 &&
+    (int)VSD_QUANT_NOQUANT ==
+    (int)VSETD__V1__QUANTIZATION__QUANT_NOQUANT &&
+    (int)VSD_QUANT_BIN == (int)VSETD__V1__QUANTIZATION__QUANT_BIN,
+    "collection.h VSD_QUANT_* differ from the proto's Quantization");
+
+int
+vsd_coll_params_from_msg(const Vsetd__V1__CollectionParams *m,
+    const struct vsd_limits *lim, struct vsd_coll_params *p,
+    struct vsd_status *st)
+{
+	if (m == NULL || m->dim == 0)
+		return vsd_status_set(st, VSD_INVALID_ARGUMENT,
+		    "params.dim is required (1..%u)", lim->max_dim);
+	if (m->dim > lim->max_dim)
+		return vsd_status_set(st, VSD_INVALID_ARGUMENT,
+		    "params.dim is %u; the limit is %u", m->dim, lim->max_dim);
+	if ((int)m->quant < 0 || m->quant > VSETD__V1__QUANTIZATION__QUANT_BIN)
+		return vsd_status_set(st, VSD_INVALID_ARGUMENT,
+		    "params.quant %d is not a known quantization", (int)m->quant);
+	if (m->m != 0 && (m->m < VSD_MIN_M || m->m > VSD_MAX_M))
+		return vsd_status_set(st, VSD_INVALID_ARGUMENT,
+		    "params.m is %u; it must be %d..%d", m->m, VSD_MIN_M,
+		    VSD_MAX_M);
+	if (m->reduce >= m->dim)
+		return vsd_status_set(st, VSD_INVALID_ARGUMENT,
+		    "params.reduce is %u; it must be smaller than dim (%u)",
+		    m->reduce, m->dim);
+	if (m->build_ef > VSD_MAX_EF)
+		return vsd_status_set(st, VSD_INVALID_ARGUMENT,
+		    "params.build_ef is %u; the limit is %d", m->build_ef,
+		    VSD_MAX_EF);
+	p->dim = m->dim;
+	p->quant = m->quant != 0 ? (int)m->quant :
+	    VSD_QUANT_Q8;
+	p->m = m->m != 0 ? m->m : VSD_DEFAULT_M;
+	p->reduce = m->reduce;
+	p->build_ef = m->build_ef;
+	return VSD_OK;
+}
+
+void
+vsd_coll_params_to_msg(const struct vsd_coll_params *p,
+    Vsetd__V1__CollectionParams *m)
+{
+	vsetd__v1__collection_params__init(m);
+	m->dim = p->dim;
+	m->quant = (Vsetd__V1__Quantization)p->quant;
+	m->m = p->m;
+	m->reduce = p->reduce;
+	m->build_ef = p->build_ef;
+}
+
 static int
 vsd_oom(struct vsd_call *call)
 {
@@ -40,7 +94,7 @@ static int
 vsd_all_shards(struct vsd_call *call, const char *what)
 {
 	const struct vsd_shard_result *res = call->w->res;
-	uint32_t s, n = call->srv->cfg->nshards;
+	uint32_t s, n = call->w->cfg->nshards;
 
 	for (s = 0; s < n; s++) {
 		if (res[s].state == VSD_SHARD_OK || res[s].state ==
@@ -58,7 +112,7 @@ static struct vsd_cmd *
 vsd_each_shard(struct vsd_call *call, const struct vsd_argv *a,
     size_t per, size_t slot, struct vsd_cmd *cmds)
 {
-	uint32_t s, n = call->srv->cfg->nshards;
+	uint32_t s, n = call->w->cfg->nshards;
 
 	if (cmds == NULL)
 		cmds = vsd_call_alloc(call, n * per * sizeof(*cmds));
@@ -99,7 +153,7 @@ vsd_op_create_collection(struct vsd_call *call, const ProtobufCMessage *m)
 {
 	const Vsetd__V1__CreateCollectionRequest *req =
 	    (const Vsetd__V1__CreateCollectionRequest *)m;
-	uint32_t s, n = call->srv->cfg->nshards;
+	uint32_t s, n = call->w->cfg->nshards;
 	Vsetd__V1__CreateCollectionResponse *resp;
 	struct vsd_coll_params p, got;
 	struct vsd_argv hget, exists;
@@ -263,7 +317,7 @@ vsd_op_describe_collection(struct vsd_call *call, const ProtobufCMessage *m)
 {
 	const Vsetd__V1__DescribeCollectionRequest *req =
 	    (const Vsetd__V1__DescribeCollectionRequest *)m;
-	uint32_t s, n = call->srv->cfg->nshards;
+	uint32_t s, n = call->w->cfg->nshards;
 	Vsetd__V1__DescribeCollectionResponse *resp;
 	struct vsd_coll_params p, got;
 	struct vsd_argv hget, vcard, vinfo;
@@ -371,7 +425,7 @@ vsd_name_cmp(const void *a, const void *b)
 void
 vsd_op_list_collections(struct vsd_call *call, const ProtobufCMessage *m)
 {
-	uint32_t s, n = call->srv->cfg->nshards, active;
+	uint32_t s, n = call->w->cfg->nshards, active;
 	Vsetd__V1__ListCollectionsResponse *resp;
 	size_t nnames = 0, cap = 64, i, plen = strlen(VSD_META_PREFIX), nc;
 	char **names, **grown, *cursors_buf;
@@ -497,7 +551,7 @@ vsd_op_drop_collection(struct vsd_call *call, const ProtobufCMessage *m)
 {
 	const Vsetd__V1__DropCollectionRequest *req =
 	    (const Vsetd__V1__DropCollectionRequest *)m;
-	uint32_t s, n = call->srv->cfg->nshards;
+	uint32_t s, n = call->w->cfg->nshards;
 	Vsetd__V1__DropCollectionResponse *resp;
 	const char *key, *metakey;
 	struct vsd_cmd *cmds;

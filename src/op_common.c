@@ -9,71 +9,12 @@
 #include "route.h"
 #include "shard_reply.h"
 
-void *
-vsd_call_alloc(struct vsd_call *call, size_t size)
-{
-	void *p = vsd_arena_alloc(&call->w->arena, size);
-
-	/* Recorded here once, so a caller only has to give up. */
-	if (p == NULL && call->st.code == VSD_OK)
-		vsd_status_set(&call->st, VSD_RESOURCE_EXHAUSTED,
-		    "out of memory");
-	return p;
-}
-
-const char *
-vsd_call_key(struct vsd_call *call, const char *collection, size_t *len)
-{
-	size_t size = strlen(collection) + sizeof(VSD_KEY_PREFIX);
-	char *key;
-
-	if ((key = vsd_call_alloc(call, size)) == NULL)
-		return NULL;
-	*len = vsd_route_key(key, size, collection);
-	return key;
-}
-
-static int
-vsd_prefix(const char *s, const char *p)
-{
-	return strncmp(s, p, strlen(p)) == 0;
-}
-
-int
-vsd_redis_error_code(const char *err)
-{
-	static const char *const shard_side[] = {
-		"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "NOAUTH",
-		"WRONGPASS", "NOPERM", "READONLY", "CLUSTERDOWN", "MOVED", "ASK",
-		"VSETDSTALE",           /* fence.h: still stale after reloads */
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof(shard_side) / sizeof(shard_side[0]); i++)
-		if (vsd_prefix(err, shard_side[i]))
-			return VSD_UNAVAILABLE;
-	if (vsd_prefix(err, "OOM"))
-		return VSD_RESOURCE_EXHAUSTED;
-	if (vsd_prefix(err, "WRONGTYPE"))
-		return VSD_FAILED_PRECONDITION;
-	if (vsd_prefix(err, "ERR unknown command"))
-		return VSD_UNIMPLEMENTED;
-	return VSD_INVALID_ARGUMENT;
-}
-
-int
-vsd_shard_state_code(int state)
-{
-	return state == VSD_SHARD_TIMED_OUT ? VSD_DEADLINE_EXCEEDED :
-	    VSD_UNAVAILABLE;
-}
-
 int
 vsd_call_shards(struct vsd_call *call, Vsetd__V1__ShardSummary *s,
     Vsetd__V1__ShardError ***errs, size_t *nerrs)
 {
 	const struct vsd_shard_result *res = call->w->res;
-	uint32_t i, n = call->srv->cfg->nshards, bad = 0;
+	uint32_t i, n = call->w->cfg->nshards, bad = 0;
 
 	vsetd__v1__shard_summary__init(s);
 	for (i = 0; i < n; i++) {
@@ -158,8 +99,8 @@ vsd_call_write_results(struct vsd_call *call, char *const *ids, size_t n,
 		 * answered (the primary died after the write): not
 		 * acknowledged either. */
 		if (rep != NULL && rep->type == REDIS_REPLY_INTEGER &&
-		    call->srv->cfg->wait_replicas > 0 &&
-		    res[s].wait_acked < call->srv->cfg->wait_replicas) {
+		    call->w->cfg->wait_replicas > 0 &&
+		    res[s].wait_acked < call->w->cfg->wait_replicas) {
 			/* Written on the primary, but not acknowledged by the
 			 * replicas asked for: not durable by the caller's rule. */
 			r[i].outcome = VSETD__V1__WRITE_OUTCOME__WRITE_FAILED;
@@ -170,8 +111,8 @@ vsd_call_write_results(struct vsd_call *call, char *const *ids, size_t n,
 				    "primary of shard %u, but only %d of %d "
 				    "replicas acknowledged within %d ms", s,
 				    res[s].wait_acked,
-				    call->srv->cfg->wait_replicas,
-				    call->srv->cfg->wait_ms);
+				    call->w->cfg->wait_replicas,
+				    call->w->cfg->wait_ms);
 			else
 				r[i].message = "not acknowledged by replicas";
 			if (first_bad == n)
@@ -216,4 +157,19 @@ vsd_call_write_results(struct vsd_call *call, char *const *ids, size_t n,
 		    r[first_bad].message);
 	}
 	return call->st.code;
+}
+
+Vsetd__V1__ShardSummary *
+vsd_round_summary(struct vsd_call *call)
+{
+	Vsetd__V1__ShardSummary *sum = vsd_call_alloc(call, sizeof(*sum));
+	Vsetd__V1__ShardError **errs;
+	size_t nerrs;
+
+	if (sum == NULL || vsd_call_shards(call, sum, &errs, &nerrs) != 0) {
+		vsd_status_set(&call->st, VSD_RESOURCE_EXHAUSTED,
+		    "out of memory");
+		return NULL;
+	}
+	return sum;
 }

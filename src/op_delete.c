@@ -27,7 +27,7 @@ static int
 vsd_delete_attempt(struct vsd_call *call, const Vsetd__V1__DeleteRequest *req,
     int attempt)
 {
-	uint32_t nshards = call->srv->cfg->nshards;
+	uint32_t nshards = call->w->cfg->nshards;
 	struct vsd_coll_params p;
 	const char *key, *metakey;
 	struct vsd_cmd *cmds;

@@ -60,7 +60,7 @@ vsd_elem_round(struct vsd_call *call, const char *collection, const char *id,
 	if (vsd_check_collection(collection, &call->st) != VSD_OK ||
 	    vsd_check_id(id, call->lim, "id", &call->st) != VSD_OK)
 		return -1;
-	shard = vsd_route_shard(id, call->srv->cfg->nshards);
+	shard = vsd_route_shard(id, call->w->cfg->nshards);
 	key = vsd_call_key(call, collection, &keylen);
 	cmds = vsd_call_alloc(call, n * sizeof(*cmds));
 	if (key == NULL || cmds == NULL)

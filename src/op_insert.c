@@ -98,7 +98,7 @@ static int
 vsd_insert_create(struct vsd_call *call, const Vsetd__V1__InsertRequest *req,
     struct vsd_coll_params *p, uint8_t *missing)
 {
-	uint32_t nshards = call->srv->cfg->nshards, s;
+	uint32_t nshards = call->w->cfg->nshards, s;
 	struct vsd_coll_params got;
 	const char *metakey, *why;
 	struct vsd_cmd *c;
@@ -211,7 +211,7 @@ vsd_insert_vadd(struct vsd_call *call, const Vsetd__V1__InsertRequest *req,
 		return -1;
 	}
 	return vsd_fence_wrap(call, &a, metakey, metalen, p->gen,
-	    vsd_route_shard(it->id, call->srv->cfg->nshards), c);
+	    vsd_route_shard(it->id, call->w->cfg->nshards), c);
 }
 
 /* One attempt: the metadata repairs first on each shard (so its VADDs
@@ -222,7 +222,7 @@ vsd_insert_attempt(struct vsd_call *call, const Vsetd__V1__InsertRequest *req,
     const struct vsd_coll_params *p, const uint8_t *missing,
     struct vsd_cmd **out, size_t *nmeta)
 {
-	uint32_t nshards = call->srv->cfg->nshards, s;
+	uint32_t nshards = call->w->cfg->nshards, s;
 	size_t keylen, metalen, i, n = req->n_items, m = 0;
 	const char *key, *metakey;
 	struct vsd_cmd *cmds;
@@ -256,7 +256,7 @@ vsd_op_insert(struct vsd_call *call, const ProtobufCMessage *m)
 	Vsetd__V1__InsertResponse *resp;
 	struct vsd_coll_params params;
 	uint32_t counts[5] = { 0 };
-	uint32_t nshards = call->srv->cfg->nshards;
+	uint32_t nshards = call->w->cfg->nshards;
 	struct vsd_cmd *cmds = NULL;
 	uint8_t *missing;
 	char **ids;

@@ -201,7 +201,7 @@ static void
 vsd_search_check_replies(struct vsd_call *call, const struct vsd_sq *q,
     size_t per_query_cmds)
 {
-	uint32_t nshards = call->srv->cfg->nshards, s;
+	uint32_t nshards = call->w->cfg->nshards, s;
 	struct vsd_vsim_shape shape;
 	char why[160];
 	size_t qi;
@@ -379,7 +379,7 @@ static int
 vsd_search_merge(struct vsd_call *call, const struct vsd_sq *q, size_t qi,
     size_t per_query_cmds, Vsetd__V1__SearchResponse *resp)
 {
-	uint32_t nshards = call->srv->cfg->nshards, s;
+	uint32_t nshards = call->w->cfg->nshards, s;
 	Vsetd__V1__SearchHit *hitmsg;
 	struct vsd_hit *hits;
 	size_t nhits = 0, top, i;
@@ -440,7 +440,7 @@ static int
 vsd_search_gens(struct vsd_call *call, const struct vsd_sq *q, size_t per,
     int cached, int may_retry, const char *want)
 {
-	uint32_t nshards = call->srv->cfg->nshards, s;
+	uint32_t nshards = call->w->cfg->nshards, s;
 	size_t qi;
 
 	for (s = 0; s < nshards; s++) {
@@ -494,7 +494,7 @@ vsd_search_gens(struct vsd_call *call, const struct vsd_sq *q, size_t per,
 static int
 vsd_search_filter_check(struct vsd_call *call, const struct vsd_sq *q)
 {
-	uint32_t nshards = call->srv->cfg->nshards, s;
+	uint32_t nshards = call->w->cfg->nshards, s;
 	struct vsd_shard_result *saved;
 	struct vsd_argv a;
 	struct vsd_cmd *c;
@@ -552,7 +552,7 @@ static void
 vsd_search_run(struct vsd_call *call, struct vsd_sq *q)
 {
 	const Vsetd__V1__SearchRequest *req = q->req;
-	uint32_t nshards = call->srv->cfg->nshards, s;
+	uint32_t nshards = call->w->cfg->nshards, s;
 	size_t per, keylen, metalen = 0, qi, i;
 	Vsetd__V1__ShardSummary *sum;
 	Vsetd__V1__ShardError **errs;
@@ -697,7 +697,7 @@ static int
 vsd_search_by_id(struct vsd_call *call, const Vsetd__V1__SearchRequest *req,
     float **vec, size_t *dim)
 {
-	uint32_t shard = vsd_route_shard(req->by_id, call->srv->cfg->nshards);
+	uint32_t shard = vsd_route_shard(req->by_id, call->w->cfg->nshards);
 	const redisReply *r;
 	struct vsd_argv a;
 	struct vsd_cmd *c;

@@ -2,9 +2,11 @@
  * ops.h - the RPC methods.  One file per method (op_insert.c, op_delete.c,
  * op_search.c); helpers they share are in op_common.c.
  *
- * An op runs on a worker.  It validates the request (before touching any
- * shard), builds the Redis commands, runs them with vsd_links_run(), and
- * fills call->st and call->resp.  Everything it allocates comes from
+ * An op runs on a worker's lane (call.h).  It validates the request
+ * (before touching any shard), builds the Redis commands, runs them in
+ * rounds (round.h), and fills call->st and call->resp.  This is the lowest
+ * layer that knows the RPC messages (protobuf-c); everything below it
+ * (fanout/, shard/) sees only call.h.  Everything it allocates comes from
  * call->w->arena (freed after the reply is sent); Redis replies stay in
  * call->cmds until dispatch has packed the response, because response
  * strings point into them.
@@ -14,20 +16,10 @@
 
 #include <protobuf-c/protobuf-c.h>
 
-#include "server.h"
+#include "call.h"
+#include "collection.h"
 #include "status.h"
 #include "vsetd.pb-c.h"
-
-struct vsd_call {
-	struct vsd_worker *w;
-	const struct vsd_server *srv;
-	const struct vsd_limits *lim;
-	int64_t deadline_us;         /* stop waiting on shards at this time */
-	struct vsd_status st;
-	ProtobufCMessage *resp;      /* packed even when st.code != OK */
-	struct vsd_cmd *cmds;        /* replies freed by dispatch */
-	size_t ncmds;
-};
 
 typedef void vsd_op_fn(struct vsd_call *call, const ProtobufCMessage *req);
 
@@ -49,25 +41,24 @@ vsd_op_fn vsd_op_info;
 vsd_op_fn vsd_op_random_members;
 
 /* op_common.c */
-/* Arena memory for this call; on failure NULL, with call->st already
- * RESOURCE_EXHAUSTED. */
-void *vsd_call_alloc(struct vsd_call *call, size_t size);
-/* "vsetd:<collection>" in the arena. */
-const char *vsd_call_key(struct vsd_call *call, const char *collection,
-    size_t *len);
-/* Status code for a Redis error reply: conditions of the shard itself
- * (LOADING, BUSY, NOAUTH, READONLY...) are UNAVAILABLE; OOM is
- * RESOURCE_EXHAUSTED; WRONGTYPE is FAILED_PRECONDITION; an unknown command
- * is UNIMPLEMENTED; any other error is about the request: INVALID_ARGUMENT. */
-int vsd_redis_error_code(const char *err);
 /* Count the shards this round used into s and list their errors (arena). */
 int vsd_call_shards(struct vsd_call *call, Vsetd__V1__ShardSummary *s,
     Vsetd__V1__ShardError ***errs, size_t *nerrs);
-/* Code for a command that got no reply, from its shard's result. */
-int vsd_shard_state_code(int state);
 /* Run the writes in call->cmds (one per item); fill per-item results. */
 int vsd_call_write_results(struct vsd_call *call, char *const *ids,
     size_t n, int is_delete, Vsetd__V1__ItemResult ***out,
     uint32_t *counts /* [5], by enum WriteOutcome - 1 */);
+
+/* A ShardSummary of the last round, in the arena (NULL if out of
+ * memory, with st set). */
+Vsetd__V1__ShardSummary *vsd_round_summary(struct vsd_call *call);
+
+/* op_collection.c: CollectionParams <-> struct vsd_coll_params
+ * (collection.h).  from_msg checks the message against lim. */
+int vsd_coll_params_from_msg(const Vsetd__V1__CollectionParams *m,
+    const struct vsd_limits *lim, struct vsd_coll_params *p,
+    struct vsd_status *st);
+void vsd_coll_params_to_msg(const struct vsd_coll_params *p,
+    Vsetd__V1__CollectionParams *m);
 
 #endif

@@ -521,17 +521,16 @@ vsd_rx_op(struct vsd_rx *x, vsd_op_fn *fn, const char *method,
 	struct vsd_call *call = &x->call;
 
 	memset(call, 0, sizeof(*call));
-	call->w = x->w;
-	call->srv = x->w->srv;
-	call->lim = &x->w->srv->limits;
-	call->deadline_us = vsd_request_due_us(call->srv->cfg, 0,
+	call->w = &x->w->lane;
+	call->lim = x->w->lane.lim;
+	call->deadline_us = vsd_request_due_us(call->w->cfg, 0,
 	    x->job->recv_us);
 	if (vs_now_us() >= call->deadline_us)
 		vsd_status_set(&call->st, VSD_DEADLINE_EXCEEDED, "deadline "
 		    "passed while the command waited for a worker");
 	else
 		fn(call, req);
-	vsd_stats_request(&x->w->stats, vsd_resp_method(method),
+	vsd_stats_request(&x->w->lane.stats, vsd_resp_method(method),
 	    call->st.code, vs_now_us() - x->job->recv_us);
 	return call->st.code;
 }
@@ -1332,9 +1331,8 @@ vsd_resp_run(struct vsd_worker *w, const struct vsd_job *job)
 	x.job = job;
 	x.cmd = job->rcmd;
 	x.b = &b;
-	x.call.w = w;
-	x.call.srv = w->srv;
-	x.call.lim = &w->srv->limits;
+	x.call.w = &w->lane;
+	x.call.lim = w->lane.lim;
 	x.allow_partial = w->srv->cfg->resp_partial_allow;
 	d = vsd_resp_find(job->rcmd->argv[0]);
 	if (d == NULL || d->fn == NULL)         /* vsd_resp_local's job */

@@ -97,7 +97,7 @@ static void
 vsd_round_refuse(struct vsd_call *call, struct vsd_cmd *cmds, size_t n)
 {
 	struct vsd_shard_result *res = call->w->res;
-	uint32_t s, nshards = call->srv->cfg->nshards;
+	uint32_t s, nshards = call->w->cfg->nshards;
 	size_t i;
 
 	vsd_err("%s", call->st.msg);
@@ -154,7 +154,7 @@ int
 vsd_round_no_answer(struct vsd_call *call, const char *what)
 {
 	const struct vsd_shard_result *res = call->w->res;
-	uint32_t i, n = call->srv->cfg->nshards;
+	uint32_t i, n = call->w->cfg->nshards;
 
 	for (i = 0; i < n; i++)
 		if (res[i].state == VSD_SHARD_FAILED)
@@ -184,19 +184,4 @@ vsd_reply_check(struct vsd_call *call, uint32_t shard, const redisReply *r)
 		return vsd_status_set(&call->st, vsd_redis_error_code(r->str),
 		    "shard %u: %s", shard, r->str);
 	return VSD_OK;
-}
-
-Vsetd__V1__ShardSummary *
-vsd_round_summary(struct vsd_call *call)
-{
-	Vsetd__V1__ShardSummary *sum = vsd_call_alloc(call, sizeof(*sum));
-	Vsetd__V1__ShardError **errs;
-	size_t nerrs;
-
-	if (sum == NULL || vsd_call_shards(call, sum, &errs, &nerrs) != 0) {
-		vsd_status_set(&call->st, VSD_RESOURCE_EXHAUSTED,
-		    "out of memory");
-		return NULL;
-	}
-	return sum;
 }

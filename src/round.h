@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ops.h"
+#include "call.h"
 
 /*
  * An argument vector under construction (capacity fixed at init).
@@ -89,9 +89,5 @@ char *vsd_call_strdup(struct vsd_call *call, const char *s, size_t n);
  * code set, or VSD_OK when r is a normal reply. */
 int vsd_reply_check(struct vsd_call *call, uint32_t shard,
     const redisReply *r);
-
-/* A ShardSummary of the last round, in the arena (NULL if out of
- * memory, with st set). */
-Vsetd__V1__ShardSummary *vsd_round_summary(struct vsd_call *call);
 
 #endif

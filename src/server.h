@@ -15,7 +15,8 @@
  *               wire protocol, no libnng), with bounded buffers and
  *               timeouts, and answers queued requests whose deadline
  *               passed before a worker took them (for every transport).
- *   dispatch.c  envelope -> method -> op -> reply envelope, on a worker.
+ *   dispatch.c  (rpc/dispatch.h) envelope -> method -> op -> reply
+ *               envelope, on a worker's lane.
  *
  * The server struct is created by main.c and lives for the process; every
  * member is owned by it and torn down in vsd_server_stop().
@@ -28,8 +29,9 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "arena.h"
+#include "call.h"
 #include "config.h"
+#include "dispatch.h"
 #include "health.h"
 #include "shards.h"
 #include "stats.h"
@@ -91,10 +93,7 @@ struct vsd_slot {
 struct vsd_worker {
 	struct vsd_server *srv;
 	pthread_t thread;
-	struct vsd_links *links;
-	struct vsd_arena arena;
-	struct vsd_shard_result *res;    /* nshards */
-	struct vsd_stats stats;          /* this worker's counters */
+	struct vsd_lane lane;            /* links, arena, results, counters */
 	nng_ctx ctx;                     /* its own REP context */
 	nng_aio *raio;                   /* receive, no callback */
 	nng_aio *saio;                   /* send, no callback */
@@ -193,18 +192,8 @@ void vsd_net_wake(struct vsd_server *srv);
 void vsd_net_reply(struct vsd_server *srv, struct vsd_job *job,
     nng_msg *reply);
 
-/* dispatch.c: answer one request; returns the reply message (NULL only if
- * out of memory, then the request is dropped and the client times out). */
-nng_msg *vsd_dispatch(struct vsd_worker *w, const nng_msg *req,
-    int64_t recv_us);
-nng_msg *vsd_dispatch_bytes(struct vsd_worker *w, const uint8_t *req,
-    size_t len, int64_t recv_us);
-/* When a request received at recv_us asking for deadline_ms (0 = the
- * default) is past its deadline: dispatch answers DEADLINE_EXCEEDED
- * from then on without running it. */
-int64_t vsd_request_due_us(const struct vsd_config *cfg, uint32_t deadline_ms,
-    int64_t recv_us);
-/* Build a reply envelope carrying only a status (rejections). */
-nng_msg *vsd_reply_status(uint64_t request_id, int code, const char *msg);
+/* worker.c: every worker's counters merged into one snapshot (NULL if out
+ * of memory); freed with vsd_stats_total_free(). */
+struct vsd_stats_total *vsd_stats_snapshot(struct vsd_server *srv);
 
 #endif

@@ -25,7 +25,6 @@
 #include <string.h>
 
 #include "health.h"
-#include "ops.h"
 #include "shard_reply.h"
 #include "vs_time.h"
 
@@ -452,28 +451,4 @@ vsd_reply_count(const redisReply *r, uint64_t *out, char *why, size_t whylen)
 	}
 	*out = (uint64_t)r->integer;
 	return 0;
-}
-
-int
-vsd_reply_protocol_error(struct vsd_call *call, uint32_t shard,
-    const char *fmt, ...)
-{
-	struct vsd_shard_result *res = &call->w->res[shard];
-	char why[160];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
-	va_end(ap);
-	/* The first error of a shard is the one reported. */
-	if (res->state != VSD_SHARD_FAILED) {
-		res->state = VSD_SHARD_FAILED;
-		snprintf(res->error, sizeof(res->error), "protocol error: %s",
-		    why);
-		if (call->srv->health != NULL)
-			vsd_health_bad_reply(&call->srv->health[(size_t)shard *
-			    VSD_MAX_ENDPOINTS + (size_t)res->endpoint],
-			    vs_now_us(), res->error);
-	}
-	return VSD_UNAVAILABLE;
 }

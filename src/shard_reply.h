@@ -36,7 +36,7 @@
  * 2. After the round, the ops check each reply against what they asked
  *    (type, count <= what was asked, ids that are valid ids, finite scores
  *    in range, dimensions), with the helpers below, and report a violation
- *    with vsd_reply_protocol_error().
+ *    with vsd_reply_protocol_error() (call.h).
  *
  * Ownership: nothing here allocates for the caller except the reply
  * objects, which are ordinary hiredis replies (freeReplyObject() frees
@@ -131,13 +131,5 @@ int vsd_vemb_parse(const redisReply *r, const struct vsd_limits *lim,
 #define VSD_REPLY_MAX_COUNT (INT64_C(1) << 48)
 int vsd_reply_count(const redisReply *r, uint64_t *out, char *why,
     size_t whylen);
-
-struct vsd_call;
-/* Shard shard answered this round but its reply breaks the protocol: mark
- * it failed with "protocol error: <why>" (the shard summary then counts it
- * failed) and report it to the breaker of the endpoint that answered.
- * Returns VSD_UNAVAILABLE (the code for a routed call's status). */
-int vsd_reply_protocol_error(struct vsd_call *call, uint32_t shard,
-    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -2,7 +2,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server.h"
 #include "shards.h"
 #include "stats.h"
 
@@ -80,44 +79,6 @@ vsd_stats_shard(struct vsd_stats *s, uint32_t shard, int state,
 		break;
 	}
 	pthread_mutex_unlock(&s->mu);
-}
-
-struct vsd_stats_total *
-vsd_stats_snapshot(struct vsd_server *srv)
-{
-	struct vsd_stats_total *t;
-	uint32_t n = srv->cfg->nshards, i, m, c;
-	int w;
-
-	if ((t = calloc(1, sizeof(*t))) == NULL)
-		return NULL;
-	if ((t->shards = calloc(n ? n : 1, sizeof(*t->shards))) == NULL) {
-		free(t);
-		return NULL;
-	}
-	t->nshards = n;
-	for (m = 0; m < VSD_STATS_METHODS; m++)
-		vs_hist_reset(&t->methods[m].lat);
-	for (i = 0; i < n; i++)
-		vs_hist_reset(&t->shards[i].lat);
-	for (w = 0; w < srv->nworkers; w++) {
-		struct vsd_stats *s = &srv->workers[w].stats;
-
-		pthread_mutex_lock(&s->mu);
-		for (m = 0; m < VSD_STATS_METHODS; m++) {
-			for (c = 0; c < VSD_STATS_CODES; c++)
-				t->methods[m].codes[c] += s->methods[m].codes[c];
-			vs_hist_merge(&t->methods[m].lat, &s->methods[m].lat);
-		}
-		for (i = 0; i < n; i++) {
-			t->shards[i].ok += s->shards[i].ok;
-			t->shards[i].errors += s->shards[i].errors;
-			t->shards[i].timeouts += s->shards[i].timeouts;
-			vs_hist_merge(&t->shards[i].lat, &s->shards[i].lat);
-		}
-		pthread_mutex_unlock(&s->mu);
-	}
-	return t;
 }
 
 void

@@ -6,7 +6,7 @@
  * shard: answered, failed, timed out, latency).  A per-worker mutex makes
  * the record and the snapshot safe; it is only ever contended by a reader,
  * so recording stays cheap.  Readers (the stats survey, /metrics) merge all
- * workers into a struct vsd_stats_total with vsd_stats_snapshot(): the
+ * workers into a struct vsd_stats_total with vsd_stats_snapshot() (server.h): the
  * histograms (src/common/vs_hist.h) merge exactly.
  *
  * Ownership: the server owns the workers' stats (vsd_stats_init/_fini);
@@ -58,20 +58,6 @@ void vsd_stats_request(struct vsd_stats *s, int method, int code,
 void vsd_stats_shard(struct vsd_stats *s, uint32_t shard, int state,
     int64_t latency_us);
 
-struct vsd_server;
-struct vsd_stats_total *vsd_stats_snapshot(struct vsd_server *srv);
 void vsd_stats_total_free(struct vsd_stats_total *t);
-
-/* stats_survey.c: answer StatsRequest surveys on a RESPONDENT socket. */
-int vsd_survey_start(struct vsd_server *srv, const char *url);
-void vsd_survey_stop(struct vsd_server *srv);
-
-/* stats_http.c: serve Prometheus text at http://.../metrics. */
-int vsd_metrics_start(struct vsd_server *srv, const char *url);
-void vsd_metrics_stop(struct vsd_server *srv);
-
-/* dispatch.c: the method table, for reports. */
-int vsd_method_count(void);
-const char *vsd_method_name(int i);     /* "Search"; "other" for the last */
 
 #endif

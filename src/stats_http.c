@@ -16,6 +16,7 @@
 
 #include "log.h"
 #include "sentinel.h"
+#include "observe.h"
 #include "server.h"
 #include "vs_json.h"
 #include "vs_status.h"

@@ -18,6 +18,7 @@
 
 #include "log.h"
 #include "sentinel.h"
+#include "observe.h"
 #include "server.h"
 #include "stats.pb-c.h"
 #include "vs_status.h"

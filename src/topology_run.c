@@ -33,7 +33,6 @@
 #include "fence.h"
 #include "log.h"
 #include "round.h"
-#include "server.h"
 #include "topology.h"
 #include "vs_time.h"
 
@@ -113,7 +112,7 @@ vsd_topo_is_ours(const struct vsd_config *cfg, const struct vsd_topo *t)
 static int
 vsd_topo_reload(struct vsd_call *call)
 {
-	const struct vsd_config *cfg = call->srv->cfg;
+	const struct vsd_config *cfg = call->w->cfg;
 	struct vsd_topo *scratch = NULL, *best = NULL;
 	struct vsd_cmd *cmds;
 	uint32_t s, n = cfg->nshards;

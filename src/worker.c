@@ -87,8 +87,8 @@ vsd_worker_run_job(struct vsd_worker *w, struct vsd_job *job)
 	nng_msg *reply;
 
 	reply = job->proto != 0 ? vsd_resp_run(w, job) :
-	    vsd_dispatch_bytes(w, job->body, job->len, job->recv_us);
-	vsd_arena_reset(&w->arena);
+	    vsd_dispatch_bytes(&w->lane, job->body, job->len, job->recv_us);
+	vsd_arena_reset(&w->lane.arena);
 	vsd_job_reply(w->srv, job, reply);
 }
 
@@ -180,9 +180,9 @@ vsd_worker_run_own(struct vsd_worker *w, nng_msg *req, int64_t recv_us)
 		vsd_worker_send(w, reply, recv_us);
 		return;
 	}
-	reply = vsd_dispatch(w, req, recv_us);
+	reply = vsd_dispatch(&w->lane, req, recv_us);
 	nng_msg_free(req);
-	vsd_arena_reset(&w->arena);
+	vsd_arena_reset(&w->lane.arena);
 	atomic_fetch_sub(&srv->inflight, 1);
 	vsd_worker_send(w, reply, recv_us);
 }
@@ -317,12 +317,12 @@ vsd_worker_fini(struct vsd_worker *w)
 	if (w->saio != NULL)
 		nng_aio_free(w->saio);
 	w->raio = w->saio = NULL;
-	vsd_links_free(w->links);
-	w->links = NULL;
-	free(w->res);
-	w->res = NULL;
-	vsd_arena_fini(&w->arena);
-	vsd_stats_fini(&w->stats);
+	vsd_links_free(w->lane.links);
+	w->lane.links = NULL;
+	free(w->lane.res);
+	w->lane.res = NULL;
+	vsd_arena_fini(&w->lane.arena);
+	vsd_stats_fini(&w->lane.stats);
 }
 
 int
@@ -338,12 +338,16 @@ vsd_workers_start(struct vsd_server *srv)
 		struct vsd_worker *w = &srv->workers[i];
 
 		w->srv = srv;
-		vsd_arena_init(&w->arena, VSD_ARENA_CHUNK);
-		if (vsd_stats_init(&w->stats, srv->cfg->nshards) != 0)
+		w->lane.cfg = srv->cfg;
+		w->lane.lim = &srv->limits;
+		w->lane.health = srv->health;
+		vsd_arena_init(&w->lane.arena, VSD_ARENA_CHUNK);
+		if (vsd_stats_init(&w->lane.stats, srv->cfg->nshards) != 0)
 			goto fail;
-		w->links = vsd_links_new(srv->cfg, srv->health, &w->stats);
-		w->res = calloc(srv->cfg->nshards, sizeof(*w->res));
-		if (w->links == NULL || w->res == NULL)
+		w->lane.links = vsd_links_new(srv->cfg, srv->health,
+		    &w->lane.stats);
+		w->lane.res = calloc(srv->cfg->nshards, sizeof(*w->lane.res));
+		if (w->lane.links == NULL || w->lane.res == NULL)
 			goto fail;
 		if (!srv->native && ((rv = nng_ctx_open(&w->ctx, srv->sock)) != 0 ||
 		    (rv = nng_aio_alloc(&w->raio, NULL, NULL)) != 0 ||
@@ -391,4 +395,42 @@ vsd_workers_stop(struct vsd_server *srv)
 	free(srv->workers);
 	srv->workers = NULL;
 	srv->nworkers = 0;
+}
+
+struct vsd_stats_total *
+vsd_stats_snapshot(struct vsd_server *srv)
+{
+	struct vsd_stats_total *t;
+	uint32_t n = srv->cfg->nshards, i, m, c;
+	int w;
+
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return NULL;
+	if ((t->shards = calloc(n ? n : 1, sizeof(*t->shards))) == NULL) {
+		free(t);
+		return NULL;
+	}
+	t->nshards = n;
+	for (m = 0; m < VSD_STATS_METHODS; m++)
+		vs_hist_reset(&t->methods[m].lat);
+	for (i = 0; i < n; i++)
+		vs_hist_reset(&t->shards[i].lat);
+	for (w = 0; w < srv->nworkers; w++) {
+		struct vsd_stats *s = &srv->workers[w].lane.stats;
+
+		pthread_mutex_lock(&s->mu);
+		for (m = 0; m < VSD_STATS_METHODS; m++) {
+			for (c = 0; c < VSD_STATS_CODES; c++)
+				t->methods[m].codes[c] += s->methods[m].codes[c];
+			vs_hist_merge(&t->methods[m].lat, &s->methods[m].lat);
+		}
+		for (i = 0; i < n; i++) {
+			t->shards[i].ok += s->shards[i].ok;
+			t->shards[i].errors += s->shards[i].errors;
+			t->shards[i].timeouts += s->shards[i].timeouts;
+			vs_hist_merge(&t->shards[i].lat, &s->shards[i].lat);
+		}
+		pthread_mutex_unlock(&s->mu);
+	}
+	return t;
 }
