@@ -7,8 +7,18 @@
 #include <string.h>
 
 #include "call.h"
+#include "health.h"
 #include "route.h"
+#include "shards.h"
 #include "vs_time.h"
+
+void
+vsd_call_release(struct vsd_call *call)
+{
+	vsd_cmds_free_replies(call->cmds, call->ncmds);
+	call->cmds = NULL;
+	call->ncmds = 0;
+}
 
 void *
 vsd_call_alloc(struct vsd_call *call, size_t size)

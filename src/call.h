@@ -22,14 +22,18 @@
 
 #include "arena.h"
 #include "config.h"
-#include "health.h"
-#include "shards.h"
 #include "stats.h"
 #include "status.h"
 #include "validate.h"
 
 /* The RPC response, opaque here: ops.h gives it its protobuf-c type. */
 struct ProtobufCMessage;
+/* The shard layer's (shards.h, health.h), by pointer only: a caller of
+ * dispatch (rpc/) needs no hiredis. */
+struct vsd_cmd;
+struct vsd_health;
+struct vsd_links;
+struct vsd_shard_result;
 
 struct vsd_lane {
 	const struct vsd_config *cfg;    /* the process's, read-only */
@@ -51,6 +55,9 @@ struct vsd_call {
 	size_t ncmds;
 };
 
+/* End a call: free the replies of its last round (call->cmds), which the
+ * packed response no longer needs.  The arena is the lane owner's. */
+void vsd_call_release(struct vsd_call *call);
 /* Arena memory for this call; on failure NULL, with call->st already
  * RESOURCE_EXHAUSTED. */
 void *vsd_call_alloc(struct vsd_call *call, size_t size);

@@ -219,7 +219,7 @@ out:
 		vsd_debug("%s: %s: %s", env != NULL ? env->method : "?",
 		    vs_code_name(call.st.code), call.st.msg);
 	reply = vsd_reply_pack(id, call.st.code, call.st.msg, payload, plen);
-	vsd_cmds_free_replies(call.cmds, call.ncmds);
+	vsd_call_release(&call);
 	vsd_stats_request(&w->stats, method != NULL ?
 	    (int)(method - vsd_methods) : VSD_STATS_OTHER, call.st.code,
 	    vs_now_us() - recv_us);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ops.h"
+#include "shards.h"
 #include "route.h"
 #include "shard_reply.h"
 

@@ -17,7 +17,6 @@
 #include <protobuf-c/protobuf-c.h>
 
 #include "call.h"
-#include "collection.h"
 #include "status.h"
 #include "vsetd.pb-c.h"
 
@@ -53,6 +52,7 @@ int vsd_call_write_results(struct vsd_call *call, char *const *ids,
  * memory, with st set). */
 Vsetd__V1__ShardSummary *vsd_round_summary(struct vsd_call *call);
 
+struct vsd_coll_params;
 /* op_collection.c: CollectionParams <-> struct vsd_coll_params
  * (collection.h).  from_msg checks the message against lim. */
 int vsd_coll_params_from_msg(const Vsetd__V1__CollectionParams *m,

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "call.h"
+#include "shards.h"
 
 /*
  * An argument vector under construction (capacity fixed at init).
