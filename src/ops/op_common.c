@@ -1,14 +1,13 @@
 /*
- * op_common.c - what the ops share: arena helpers, shard accounting,
- * Redis error classification and per-item write results.
+ * op_common.c - what the ops share: shard accounting as the RPC's
+ * ShardSummary, and per-item write results.  (The arena helpers and the
+ * Redis error codes are the fan-out layer's: fanout/call.c.)
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "ops.h"
 #include "shards.h"
-#include "route.h"
-#include "shard_reply.h"
 
 int
 vsd_call_shards(struct vsd_call *call, Vsetd__V1__ShardSummary *s,
