@@ -140,6 +140,20 @@ vsd_slot_send(struct vsd_slot *slot, nng_msg *reply)
 	nng_ctx_send(slot->ctx, slot->aio);
 }
 
+/* A queued slot's reply, from a worker or the reaper (job->reply): the
+ * request is done with; send the reply on the slot's context. */
+static void
+vsd_slot_job_reply(struct vsd_server *srv, struct vsd_job *job,
+    nng_msg *reply)
+{
+	struct vsd_slot *slot = (struct vsd_slot *)job;
+
+	(void)srv;
+	nng_msg_free(slot->msg);
+	slot->msg = NULL;
+	vsd_listener_reply(slot, reply);
+}
+
 /* The slot's request as a queued job, with its deadline peeked. */
 static void
 vsd_slot_job(struct vsd_slot *slot)
@@ -148,6 +162,7 @@ vsd_slot_job(struct vsd_slot *slot)
 	uint32_t deadline_ms;
 
 	job->kind = VSD_JOB_SLOT;
+	job->reply = vsd_slot_job_reply;
 	job->body = nng_msg_body(slot->msg);
 	job->len = nng_msg_len(slot->msg);
 	job->recv_us = slot->recv_us;
@@ -187,7 +202,8 @@ vsd_slot_cb(void *arg)
 		slot->msg = msg;
 		slot->state = VSD_SLOT_WORK;
 		vsd_slot_job(slot);
-		vsd_workers_submit(srv, &slot->job);
+		if (vsd_workers_submit(srv, &slot->job))
+			vsd_net_wake(srv);      /* its timer must fire sooner */
 		return;
 	case VSD_SLOT_SEND:
 		if (rv != 0) {
@@ -283,6 +299,8 @@ vsd_listener_open(struct vsd_server *srv)
 
 	if (srv->native)
 		return 0;               /* net.c serves tcp:// */
+	srv->admit = vsd_listener_admit;        /* the workers' own receive */
+	srv->arm = vsd_listener_arm;
 	if ((rv = nng_rep0_open(&srv->sock)) != 0) {
 		vsd_err("opening REP socket: %s", nng_strerror(rv));
 		return -1;

@@ -426,6 +426,7 @@ vsd_conn_frame(struct vsd_net *net, struct vsd_conn *c)
 	memcpy(nj->prefix + VSD_SP_LEN_BYTES, nj->frame, hdr);
 	nj->hdrlen = hdr;
 	nj->job.kind = VSD_JOB_NATIVE;
+	nj->job.reply = vsd_net_reply;
 	nj->job.body = nj->frame + hdr;
 	nj->job.len = nj->framelen - hdr;
 	nj->job.recv_us = vs_now_us();

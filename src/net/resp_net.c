@@ -198,6 +198,7 @@ vsd_resp_command(struct vsd_net *net, struct vsd_conn *c,
 	nj->cmd = *cmd;
 	atomic_fetch_add(&net->buffered, (long long)cmd->memlen);
 	nj->job.kind = VSD_JOB_NATIVE;
+	nj->job.reply = vsd_net_reply;
 	nj->job.proto = c->sess.proto;
 	nj->job.rcmd = &nj->cmd;
 	nj->job.recv_us = vs_now_us();

@@ -77,6 +77,12 @@ struct vsd_job {
 	 * 0 for an RPC. */
 	int proto;
 	const struct vsd_resp_cmd *rcmd;
+	/* Where the reply goes, set by the job's owner (the transport:
+	 * listener.c for a slot, net.c for a native or RESP request); takes
+	 * reply, which may be NULL = out of memory.  The pool calls it
+	 * through vsd_job_reply(), so worker.c needs no transport. */
+	void (*reply)(struct vsd_server *srv, struct vsd_job *job,
+	    nng_msg *reply);
 };
 
 struct vsd_slot {
@@ -124,6 +130,12 @@ struct vsd_server {
 
 	int native;                      /* --listen is tcp://: net.c serves it,
 	                                  * no nng socket is opened */
+	/* The nng bridge's part in a worker's own receive (listener.c sets
+	 * them in vsd_listener_open; unused when native): admit a request
+	 * the worker received (vsd_listener_admit), and keep overflow slots
+	 * receiving while every worker is busy (vsd_listener_arm). */
+	int (*admit)(struct vsd_server *srv, nng_msg *req, nng_msg **refusal);
+	void (*arm)(struct vsd_server *srv);
 	struct vsd_net *net;             /* net.c (always running) */
 	nng_socket sock;
 	nng_listener listener;
@@ -144,16 +156,19 @@ struct vsd_server {
 int vsd_workers_start(struct vsd_server *srv);
 /* Queue a job for the pool and wake a worker waiting in its own receive
  * (or on qcv); never blocks.  The job's owner keeps it until its reply is
- * handed back (vsd_job_reply). */
-void vsd_workers_submit(struct vsd_server *srv, struct vsd_job *job);
+ * handed back (vsd_job_reply).  Returns 1 when the job is now the one due
+ * first: a caller other than net.c's thread must then vsd_net_wake(), so
+ * that the reaper's timer fires sooner. */
+int vsd_workers_submit(struct vsd_server *srv, struct vsd_job *job);
 /* Remove the queued jobs whose due_us <= now into a list (linked by next)
  * and return it; *next_due gets the earliest due_us left (0 if none). */
 struct vsd_job *vsd_workers_expired(struct vsd_server *srv, int64_t now,
     int64_t *next_due);
 /* Remove every queued job (stopping) into a list linked by next. */
 struct vsd_job *vsd_workers_take_all(struct vsd_server *srv);
-/* Hand a job's reply back to where the job came from (takes reply, which
- * may be NULL = out of memory, and ends the job's life as a job). */
+/* Hand a job's reply back to where the job came from, job->reply (takes
+ * reply, which may be NULL = out of memory, and ends the job's life as a
+ * job). */
 void vsd_job_reply(struct vsd_server *srv, struct vsd_job *job,
     nng_msg *reply);
 /* Let the workers finish the queue, then join them. */

@@ -1,8 +1,8 @@
 /*
  * worker.c - the worker pool.
  *
- * Each worker is a thread with its own nng_ctx, shard links (shards.h) and
- * arena.  Its loop:
+ * Each worker is a thread with its own nng_ctx and a lane (call.h): shard
+ * links (shards.h), arena, per-shard results and counters.  Its loop:
  *
  *   1. take a request from the queue if one is there (slots, listener.c,
  *      fill it only while every worker was busy; net.c puts every request
@@ -13,6 +13,11 @@
  *      socket: the worker waits on the queue's condition variable instead;
  *   3. dispatch it, and send the reply from this thread (nng), or hand it
  *      back to where the queued job came from (vsd_job_reply).
+ *
+ * The pool sits below the transports: listener.c, net.c and resp_net.c
+ * call into it, never the other way.  A job carries its reply function
+ * (set by its transport), and the nng bridge's admission and overflow
+ * slots reach a worker's own receive through srv->admit and srv->arm.
  *
  * A queued job carries its deadline (peeked from the envelope before
  * queueing, envelope.c): if no worker takes it in time, net.c removes it
@@ -95,16 +100,7 @@ vsd_worker_run_job(struct vsd_worker *w, struct vsd_job *job)
 void
 vsd_job_reply(struct vsd_server *srv, struct vsd_job *job, nng_msg *reply)
 {
-	struct vsd_slot *slot;
-
-	if (job->kind == VSD_JOB_NATIVE) {
-		vsd_net_reply(srv, job, reply);
-		return;
-	}
-	slot = (struct vsd_slot *)job;
-	nng_msg_free(slot->msg);
-	slot->msg = NULL;
-	vsd_listener_reply(slot, reply);
+	job->reply(srv, job, reply);
 }
 
 /* Under srv->mu: unlink a queued job. */
@@ -176,7 +172,7 @@ vsd_worker_run_own(struct vsd_worker *w, nng_msg *req, int64_t recv_us)
 	struct vsd_server *srv = w->srv;
 	nng_msg *reply;
 
-	if (!vsd_listener_admit(srv, req, &reply)) {
+	if (!srv->admit(srv, req, &reply)) {
 		vsd_worker_send(w, reply, recv_us);
 		return;
 	}
@@ -224,7 +220,7 @@ vsd_worker_receive(struct vsd_worker *w)
 	msg = nng_aio_get_msg(w->raio);
 	nng_aio_set_msg(w->raio, NULL);
 	if (allbusy)
-		vsd_listener_arm(srv);  /* so overflow is still received */
+		srv->arm(srv);          /* so overflow is still received */
 	return msg;
 }
 
@@ -280,7 +276,7 @@ vsd_worker_kick_locked(struct vsd_server *srv)
 	return NULL;
 }
 
-void
+int
 vsd_workers_submit(struct vsd_server *srv, struct vsd_job *job)
 {
 	struct vsd_worker *w = NULL;
@@ -304,8 +300,7 @@ vsd_workers_submit(struct vsd_server *srv, struct vsd_job *job)
 	pthread_mutex_unlock(&srv->mu);
 	if (w != NULL)
 		nng_aio_cancel(w->raio);
-	if (earlier && job->kind != VSD_JOB_NATIVE)
-		vsd_net_wake(srv);      /* its timer must fire sooner */
+	return earlier;
 }
 
 /* Free what a worker owns (its thread has exited or never ran). */
