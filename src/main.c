@@ -19,6 +19,7 @@
 #include "config.h"
 #include "log.h"
 #include "sentinel.h"
+#include "observe.h"
 #include "server.h"
 #include "topology.h"
 #include "vs_time.h"

@@ -1,7 +1,7 @@
 /*
  * fz_resp.c - the fuzz_resp target (fz_target.h): bytes a Redis client
  * sends to --resp-listen, through the RESP parser and the net thread's
- * command handling (src/resp.c, src/resp_cmd.c).
+ * command handling (src/net/resp.c, src/net/resp_cmd.c).
  *
  * Checks what the door relies on: a parse takes between 1 and size bytes
  * or says "need more" or "error" (with Redis's "Protocol error" text);

@@ -66,7 +66,7 @@ static struct vsd_config fz_cfg;
 static struct vsd_server fz_srv;
 static struct vsd_worker fz_w;
 static size_t fz_nhealth;
-static int fz_stats;                 /* fz_w.stats initialised */
+static int fz_stats;                 /* fz_w.lane.stats initialised */
 static int fz_ready;
 
 int
@@ -119,13 +119,17 @@ fz_setup(void)
 
 	memset(&fz_w, 0, sizeof(fz_w));
 	fz_w.srv = &fz_srv;
-	vsd_arena_init(&fz_w.arena, FZ_ARENA_CHUNK);
-	if (vsd_stats_init(&fz_w.stats, fz_cfg.nshards) != 0)
+	fz_w.lane.cfg = &fz_cfg;
+	fz_w.lane.lim = &fz_srv.limits;
+	fz_w.lane.health = fz_srv.health;
+	vsd_arena_init(&fz_w.lane.arena, FZ_ARENA_CHUNK);
+	if (vsd_stats_init(&fz_w.lane.stats, fz_cfg.nshards) != 0)
 		goto fail;
 	fz_stats = 1;
-	fz_w.links = vsd_links_new(&fz_cfg, fz_srv.health, &fz_w.stats);
-	fz_w.res = calloc(fz_cfg.nshards, sizeof(*fz_w.res));
-	if (fz_w.links == NULL || fz_w.res == NULL)
+	fz_w.lane.links = vsd_links_new(&fz_cfg, fz_srv.health,
+	    &fz_w.lane.stats);
+	fz_w.lane.res = calloc(fz_cfg.nshards, sizeof(*fz_w.lane.res));
+	if (fz_w.lane.links == NULL || fz_w.lane.res == NULL)
 		goto fail;
 	fz_ready = 1;
 	return 0;
@@ -146,12 +150,12 @@ fz_teardown(void)
 	fz_reply_teardown();
 	if (!fz_ready)
 		return;
-	vsd_links_free(fz_w.links);
-	free(fz_w.res);
+	vsd_links_free(fz_w.lane.links);
+	free(fz_w.lane.res);
 	if (fz_stats)
-		vsd_stats_fini(&fz_w.stats);
+		vsd_stats_fini(&fz_w.lane.stats);
 	fz_stats = 0;
-	vsd_arena_fini(&fz_w.arena);
+	vsd_arena_fini(&fz_w.lane.arena);
 	for (h = 0; fz_srv.health != NULL && h < fz_nhealth; h++)
 		vsd_health_fini(&fz_srv.health[h]);
 	free(fz_srv.health);
@@ -401,9 +405,9 @@ fz_dispatch_msg(const uint8_t *data, size_t size)
 	FZ_CHECK(nng_msg_alloc(&req, size) == 0);
 	if (size != 0)
 		memcpy(nng_msg_body(req), data, size);
-	reply = vsd_dispatch(&fz_w, req, vs_now_us());
+	reply = vsd_dispatch(&fz_w.lane, req, vs_now_us());
 	nng_msg_free(req);
-	vsd_arena_reset(&fz_w.arena);
+	vsd_arena_reset(&fz_w.lane.arena);
 	fz_check_breakers();
 
 	/* NULL means out of memory; the fuzzer's inputs are far too small

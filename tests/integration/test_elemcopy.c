@@ -1,6 +1,6 @@
 /*
  * test_elemcopy.c - the mover's exact element copy (issue 10,
- * src/elemcopy.h), against one real Redis 8.
+ * src/fanout/elemcopy.h), against one real Redis 8.
  *
  * What the mover relies on: an element rebuilt from VEMB RAW and added to
  * another set with the same quantization stores the same bytes (Q8: the

@@ -1,6 +1,6 @@
 /*
  * test_fence.c - a stale router cannot damage a collection (issue 12,
- * finding 6; src/fence.h).
+ * finding 6; src/fanout/fence.h).
  *
  * Two real vsetd (routers A and B) serve the same two real Redis shards.
  * Each caches a collection's parameters for a second, so A's view can be

@@ -1,6 +1,6 @@
 /*
  * test_topology.c - routers agree on the shard layout through the
- * topology record stored on every shard (issue 10, src/topology.h).
+ * topology record stored on every shard (issue 10, src/fanout/topology.h).
  *
  * Three real Redis shards; real vsetd routers started with various
  * --shard lists.  What an operator relies on:

@@ -1,4 +1,4 @@
-"""vsetd's own tcp:// listener (src/net.c) against raw SP sockets, with real
+"""vsetd's own tcp:// listener (src/net/net.c) against raw SP sockets, with real
 Redis 8 shards and a real vsetd (GitHub issue 12, findings 2, 7, 8, 9, 16).
 
 What users rely on:

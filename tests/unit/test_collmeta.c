@@ -61,7 +61,7 @@ test_parse_good(void **state)
 	(void)state;
 	assert_int_equal(vsd_coll_parse(hash_of(&f, withgen), &p, &why), 1);
 	assert_int_equal(p.dim, 8);
-	assert_int_equal(p.quant, VSETD__V1__QUANTIZATION__QUANT_NOQUANT);
+	assert_int_equal(p.quant, VSD_QUANT_NOQUANT);
 	assert_int_equal(p.m, 32);
 	assert_int_equal(p.reduce, 4);
 	assert_int_equal(p.build_ef, 200);

@@ -1,6 +1,6 @@
 /*
  * test_phase_route.c - where reads and writes go in each phase of a move
- * (src/phase_route.h).  What the no-lost-hit, no-lost-write argument of
+ * (src/fanout/phase_route.h).  What the no-lost-hit, no-lost-write argument of
  * the phases relies on, checked over many ids and shard counts:
  *   - stable: one owner, the plain jump-hash owner; searches ask all;
  *   - dual: a write reaches both the old and the new owner; the two differ

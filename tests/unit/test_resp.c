@@ -1,5 +1,5 @@
 /*
- * test_resp.c - the RESP request parser and reply encoder (src/resp.c):
+ * test_resp.c - the RESP request parser and reply encoder (src/net/resp.c):
  * whole and split commands, inline commands with quotes, every protocol
  * error Redis reports, the --max-message-bytes bound refused from the
  * declared length, and replies in RESP2 and RESP3 as Redis 8 writes them.

@@ -19,7 +19,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "ops.h"
+#include "call.h"
 #include "round.h"
 #include "shard_reply.h"
 
@@ -280,23 +280,19 @@ test_vemb_and_count(void **state)
 static void
 test_argv_overflow(void **state)
 {
-	struct vsd_server srv;
-	struct vsd_worker w;
+	struct vsd_lane w;
 	struct vsd_shard_result res[2];
 	struct vsd_call call;
 	struct vsd_argv a;
 	struct vsd_cmd cmd[2];
 
 	(void)state;
-	memset(&srv, 0, sizeof(srv));
 	memset(&w, 0, sizeof(w));
 	memset(&call, 0, sizeof(call));
-	srv.cfg = &cfg;
-	w.srv = &srv;
+	w.cfg = &cfg;
 	w.res = res;
 	vsd_arena_init(&w.arena, 4096);
 	call.w = &w;
-	call.srv = &srv;
 
 	assert_int_equal(vsd_argv_init(&call, &a, 2), 0);
 	vsd_argv_str(&a, "VCARD");

@@ -1,6 +1,6 @@
 /*
  * test_topology.c - the topology record read from a shard is untrusted
- * (issue 10, src/topology.h): vsd_topo_parse() accepts the records vsetd
+ * (issue 10, src/fanout/topology.h): vsd_topo_parse() accepts the records vsetd
  * writes and refuses every malformed field with a reason naming it;
  * addresses and lists are strict and round-trip through formatting; and
  * vsd_topo_reconcile() adopts the highest consistent epoch, accepts an

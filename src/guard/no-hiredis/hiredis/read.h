@@ -1,0 +1,2 @@
+/* Guard header (src/guard/README): layer rule: this layer knows nothing of hiredis (src/meson.build) */
+#error "layer rule: this layer knows nothing of hiredis (src/meson.build)"

@@ -1,0 +1,214 @@
+/*
+ * server.h - the pieces of one running vsetd and how they meet.
+ *
+ *   worker.c    a fixed pool of threads.  Each worker receives requests
+ *               itself on its own nng_ctx (the fast path: nng's receive
+ *               wakes the worker directly), answers them with its own
+ *               shard connections (shards.h) and arena, and sends the
+ *               reply from the same thread.
+ *   listener.c  the nng REP socket, and the overflow: a pool of slots
+ *               (nng_ctx + nng_aio state machines, IDLE -> RECV -> WORK ->
+ *               SEND -> IDLE) armed only while every worker is busy.  They
+ *               queue requests up to --max-inflight and refuse the rest at
+ *               once.  Callbacks only move messages; they never block.
+ *   net.c       the epoll thread: serves tcp:// listeners itself (the SP
+ *               wire protocol, no libnng), with bounded buffers and
+ *               timeouts, and answers queued requests whose deadline
+ *               passed before a worker took them (for every transport).
+ *   dispatch.c  (rpc/dispatch.h) envelope -> method -> op -> reply
+ *               envelope, on a worker's lane.
+ *
+ * The server struct is created by main.c and lives for the process; every
+ * member is owned by it and torn down in vsd_server_stop().
+ */
+#ifndef VSD_SERVER_H
+#define VSD_SERVER_H
+
+#include <nng/nng.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "call.h"
+#include "config.h"
+#include "dispatch.h"
+#include "health.h"
+#include "shards.h"
+#include "stats.h"
+#include "validate.h"
+
+enum vsd_slot_state {
+	VSD_SLOT_IDLE,               /* dormant, on the server's idle list */
+	VSD_SLOT_RECV, VSD_SLOT_WORK, VSD_SLOT_SEND
+};
+
+/* A worker's receive state, under vsd_server.mu (see worker.c). */
+enum vsd_worker_state {
+	VSD_WORKER_BUSY,             /* running a request or the queue */
+	VSD_WORKER_ARMING,           /* about to post its own receive */
+	VSD_WORKER_POSTED,           /* blocked in its own receive */
+	VSD_WORKER_KICKED            /* its receive is being cancelled */
+};
+
+struct vsd_server;
+struct vsd_net;
+struct vsd_resp_cmd;
+
+/* Where a queued request came from, so its reply finds its way back. */
+enum vsd_job_kind {
+	VSD_JOB_SLOT,                /* an nng overflow slot (listener.c) */
+	VSD_JOB_NATIVE               /* a native tcp:// connection (net.c) */
+};
+
+/* A request waiting in the workers' queue or being run.  Embedded in its
+ * owner (a slot, or net.c's native job), which owns the request bytes. */
+struct vsd_job {
+	int kind;                    /* enum vsd_job_kind */
+	struct vsd_job *prev, *next; /* the queue, under vsd_server.mu */
+	const uint8_t *body;         /* the RequestEnvelope bytes */
+	size_t len;
+	int64_t recv_us;             /* when the last byte arrived */
+	int64_t due_us;              /* its deadline (as dispatch.c counts
+	                              * it): answered DEADLINE_EXCEEDED by
+	                              * net.c if still queued then */
+	uint64_t request_id;         /* the envelope's, peeked */
+	/* A RESP command (--resp-listen, resp_cmd.c) instead of an
+	 * envelope: proto is 2 or 3, rcmd the parsed command (body unused);
+	 * 0 for an RPC. */
+	int proto;
+	const struct vsd_resp_cmd *rcmd;
+	/* Where the reply goes, set by the job's owner (the transport:
+	 * listener.c for a slot, net.c for a native or RESP request); takes
+	 * reply, which may be NULL = out of memory.  The pool calls it
+	 * through vsd_job_reply(), so worker.c needs no transport. */
+	void (*reply)(struct vsd_server *srv, struct vsd_job *job,
+	    nng_msg *reply);
+};
+
+struct vsd_slot {
+	struct vsd_job job;          /* first: a job is its slot */
+	struct vsd_server *srv;
+	nng_ctx ctx;
+	nng_aio *aio;
+	int state;
+	nng_msg *msg;                /* the request, while WORK */
+	int64_t recv_us;
+	struct vsd_slot *next;       /* idle list link */
+};
+
+struct vsd_worker {
+	struct vsd_server *srv;
+	pthread_t thread;
+	struct vsd_lane lane;            /* links, arena, results, counters */
+	nng_ctx ctx;                     /* its own REP context */
+	nng_aio *raio;                   /* receive, no callback */
+	nng_aio *saio;                   /* send, no callback */
+	int state;                       /* enum vsd_worker_state */
+};
+
+struct vsd_server {
+	const struct vsd_config *cfg;
+	struct vsd_limits limits;
+	struct vsd_health *health;       /* nshards, shared by workers */
+
+	/* Under mu: the queue (FIFO of jobs: slots in WORK state and native
+	 * requests), the idle slots, and how many workers wait in their own
+	 * receive.  With a native listener the workers wait on qcv. */
+	pthread_mutex_t mu;
+	pthread_cond_t qcv;
+	struct vsd_job *qhead, *qtail;
+	int64_t qdue_us;                 /* earliest due_us queued, or 0 */
+	struct vsd_slot *idle;           /* slots in IDLE state */
+	int narmed;                      /* slots in RECV state */
+	int nidle;                       /* workers ARMING or POSTED */
+	int stopping;                    /* workers exit when queue drains */
+	struct vsd_worker *workers;
+	int nworkers;
+
+	atomic_int inflight;             /* accepted, not yet replied */
+	atomic_int draining;             /* refuse new requests */
+
+	int native;                      /* --listen is tcp://: net.c serves it,
+	                                  * no nng socket is opened */
+	/* The nng bridge's part in a worker's own receive (listener.c sets
+	 * them in vsd_listener_open; unused when native): admit a request
+	 * the worker received (vsd_listener_admit), and keep overflow slots
+	 * receiving while every worker is busy (vsd_listener_arm). */
+	int (*admit)(struct vsd_server *srv, nng_msg *req, nng_msg **refusal);
+	void (*arm)(struct vsd_server *srv);
+	struct vsd_net *net;             /* net.c (always running) */
+	nng_socket sock;
+	nng_listener listener;
+	struct vsd_slot *slots;
+	int nslots;
+	char bound[512];                 /* the URL actually listened on */
+	int64_t started_us;
+
+	/* observability (stats_survey.c, stats_http.c) */
+	nng_socket survey_sock;
+	pthread_t survey_thread;
+	int survey_running;
+	void *http;                      /* nng_http_server * */
+};
+
+/* worker.c */
+/* Start the workers; the socket must be open (vsd_listener_open). */
+int vsd_workers_start(struct vsd_server *srv);
+/* Queue a job for the pool and wake a worker waiting in its own receive
+ * (or on qcv); never blocks.  The job's owner keeps it until its reply is
+ * handed back (vsd_job_reply).  Returns 1 when the job is now the one due
+ * first: a caller other than net.c's thread must then vsd_net_wake(), so
+ * that the reaper's timer fires sooner. */
+int vsd_workers_submit(struct vsd_server *srv, struct vsd_job *job);
+/* Remove the queued jobs whose due_us <= now into a list (linked by next)
+ * and return it; *next_due gets the earliest due_us left (0 if none). */
+struct vsd_job *vsd_workers_expired(struct vsd_server *srv, int64_t now,
+    int64_t *next_due);
+/* Remove every queued job (stopping) into a list linked by next. */
+struct vsd_job *vsd_workers_take_all(struct vsd_server *srv);
+/* Hand a job's reply back to where the job came from, job->reply (takes
+ * reply, which may be NULL = out of memory, and ends the job's life as a
+ * job). */
+void vsd_job_reply(struct vsd_server *srv, struct vsd_job *job,
+    nng_msg *reply);
+/* Let the workers finish the queue, then join them. */
+void vsd_workers_stop(struct vsd_server *srv);
+
+/* listener.c */
+/* Open the socket and the listener (not yet listening) and allocate the
+ * overflow slots, all IDLE. */
+int vsd_listener_open(struct vsd_server *srv);
+/* Start listening.  *bound is the URL actually bound (port 0 resolved),
+ * written into a buffer of boundlen. */
+int vsd_listener_start(struct vsd_server *srv, char *bound, size_t boundlen);
+/* Admit a request that just arrived: 1 if it may run (counted in
+ * inflight), else 0 with *refusal set to the reply to send instead
+ * (RESOURCE_EXHAUSTED or UNAVAILABLE; NULL if out of memory).  The
+ * request is freed when refused. */
+int vsd_listener_admit(struct vsd_server *srv, nng_msg *req,
+    nng_msg **refusal);
+/* While every worker is busy, keep a few overflow slots receiving. */
+void vsd_listener_arm(struct vsd_server *srv);
+/* Send a reply for a slot in WORK state; takes ownership of reply. */
+void vsd_listener_reply(struct vsd_slot *slot, nng_msg *reply);
+void vsd_listener_stop(struct vsd_server *srv);
+
+/* net.c: the epoll thread.  open binds a tcp:// --listen (srv->native);
+ * start runs the thread (always: it also answers expired queued jobs) and
+ * writes the bound URL for a native listener; stop flushes the replies,
+ * closes every connection and joins. */
+int vsd_net_open(struct vsd_server *srv);
+int vsd_net_start(struct vsd_server *srv, char *bound, size_t boundlen);
+void vsd_net_stop(struct vsd_server *srv);
+/* Wake the epoll thread (a job was queued with an earlier due time, or
+ * draining started).  Never blocks. */
+void vsd_net_wake(struct vsd_server *srv);
+/* A native job's reply, from a worker or the reaper (takes reply). */
+void vsd_net_reply(struct vsd_server *srv, struct vsd_job *job,
+    nng_msg *reply);
+
+/* worker.c: every worker's counters merged into one snapshot (NULL if out
+ * of memory); freed with vsd_stats_total_free(). */
+struct vsd_stats_total *vsd_stats_snapshot(struct vsd_server *srv);
+
+#endif

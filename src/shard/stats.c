@@ -1,0 +1,91 @@
+/* stats.c - counters per worker, merged on read.  See stats.h. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "shards.h"
+#include "stats.h"
+
+int
+vsd_stats_init(struct vsd_stats *s, uint32_t nshards)
+{
+	uint32_t i;
+
+	memset(s, 0, sizeof(*s));
+	s->methods = calloc(VSD_STATS_METHODS, sizeof(*s->methods));
+	s->shards = calloc(nshards ? nshards : 1, sizeof(*s->shards));
+	if (s->methods == NULL || s->shards == NULL) {
+		free(s->methods);
+		free(s->shards);
+		return -1;
+	}
+	s->nshards = nshards;
+	for (i = 0; i < VSD_STATS_METHODS; i++)
+		vs_hist_reset(&s->methods[i].lat);
+	for (i = 0; i < nshards; i++)
+		vs_hist_reset(&s->shards[i].lat);
+	pthread_mutex_init(&s->mu, NULL);
+	return 0;
+}
+
+void
+vsd_stats_fini(struct vsd_stats *s)
+{
+	if (s->methods == NULL)
+		return;
+	pthread_mutex_destroy(&s->mu);
+	free(s->methods);
+	free(s->shards);
+	s->methods = NULL;
+	s->shards = NULL;
+}
+
+void
+vsd_stats_request(struct vsd_stats *s, int method, int code,
+    int64_t latency_us)
+{
+	if (method < 0 || method >= VSD_STATS_METHODS)
+		method = VSD_STATS_OTHER;
+	if (code < 0 || code >= VSD_STATS_CODES)
+		code = 2;                       /* UNKNOWN */
+	pthread_mutex_lock(&s->mu);
+	s->methods[method].codes[code]++;
+	vs_hist_record(&s->methods[method].lat,
+	    latency_us > 0 ? (uint64_t)latency_us : 0);
+	pthread_mutex_unlock(&s->mu);
+}
+
+void
+vsd_stats_shard(struct vsd_stats *s, uint32_t shard, int state,
+    int64_t latency_us)
+{
+	struct vsd_shard_stats *ss;
+
+	if (shard >= s->nshards)
+		return;
+	ss = &s->shards[shard];
+	pthread_mutex_lock(&s->mu);
+	switch (state) {
+	case VSD_SHARD_OK:
+		ss->ok++;
+		vs_hist_record(&ss->lat, latency_us > 0 ? (uint64_t)latency_us : 0);
+		break;
+	case VSD_SHARD_FAILED:
+		ss->errors++;
+		break;
+	case VSD_SHARD_TIMED_OUT:
+		ss->timeouts++;
+		break;
+	default:
+		break;
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+void
+vsd_stats_total_free(struct vsd_stats_total *t)
+{
+	if (t == NULL)
+		return;
+	free(t->shards);
+	free(t);
+}
