@@ -1,6 +1,6 @@
 /*
  * dispatch.h - the RPC layer's entry: a RequestEnvelope in, a
- * ResponseEnvelope out, run on one lane (call.h) of the thread that calls.
+ * ReplyEnvelope out, run on one lane (call.h) of the thread that calls.
  * The transports (net/) own the request bytes and the reply message they
  * get back; nothing here knows sockets or Redis connections.
  */
