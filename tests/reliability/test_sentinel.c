@@ -82,7 +82,7 @@
 #define RESUME_WAIT_MS 30000     /* kill -> an acknowledged write */
 #define RESUME_AFTER_SWITCH_MS 10000 /* the switch -> an acknowledged write */
 #define REJOIN_WAIT_MS 30000     /* restart -> a replica Sentinel lists */
-#define REPOINT_MS 3000          /* no master link that long: re-point it */
+#define REPOINT_MS 8000          /* no master link that long: restart it */
 #define START_FAIL_MS 10000      /* a refused start exits within this */
 #define WRITER_PAUSE_MS 2
 #define SEARCHER_PAUSE_MS 10
@@ -610,6 +610,33 @@ cmp_i64(const void *a, const void *b)
 /* Start r again (same port and dir) as a replica of primary_port, as a
  * Redis whose config file Sentinel rewrote (REPLICAOF + CONFIG REWRITE)
  * comes back.  0 or -1. */
+/* When a rejoin times out: what the nodes and Sentinels said. */
+static void
+dump_replication(struct state *s, int sh, const struct tp_redis *old,
+    int primary_port)
+{
+	const struct tp_redis *nodes[2] = { old, node_on(s, sh, primary_port) };
+	redisReply *r;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if (nodes[i] == NULL)
+			continue;
+		r = tp_redis_cmd(nodes[i], "INFO replication");
+		fprintf(stderr, "# port %d INFO replication:\n%s\n",
+		    nodes[i]->port, r != NULL && r->type == REDIS_REPLY_STRING ?
+		    r->str : "(no answer)");
+		if (r != NULL)
+			freeReplyObject(r);
+	}
+	for (i = 0; i < NSENT; i++)
+		if (tp_proc_alive(&s->sent[i].p))
+			fprintf(stderr, "# sentinel %d: m%d primary on %d, lists "
+			    "%d: %d\n", i, sh, master_port(&s->sent[i], sh),
+			    old->port, sentinel_has_replica(&s->sent[i], sh,
+			    old->port));
+}
+
 static int
 restart_as_replica(struct tp_redis *r, int primary_port)
 {
@@ -744,15 +771,20 @@ one_failover(struct state *s, int sh, const struct tp_redis *ask,
 	 * operator would. */
 	while (tp_redis_wait_link_up(old, 200) != 0 ||
 	    !all_sentinels_list(s, sh, old->port)) {
+		if (tp_now_ms() >= end)
+			dump_replication(s, sh, old, p);
 		assert_true(tp_now_ms() < end);
 		if (tp_now_ms() >= repoint) {
 			int cur = master_port(ask, sh);
-			redisReply *r;
 
-			if (cur > 0 && cur != old->port &&
-			    (r = tp_redis_cmd(old, "REPLICAOF 127.0.0.1 %d",
-			    cur)) != NULL)
-				freeReplyObject(r);
+			/* A node that could not sync: start it again, as a
+			 * replica of the primary Sentinel names now. */
+			fprintf(stderr, "# shard %d: port %d has no master "
+			    "link after %d ms: restarting it as a replica of "
+			    "%d\n", sh, old->port, REPOINT_MS, cur);
+			if (cur > 0 && cur != old->port)
+				assert_int_equal(restart_as_replica(old, cur),
+				    0);
 			repoint = tp_now_ms() + REPOINT_MS;
 		}
 		tp_sleep_ms(50);
