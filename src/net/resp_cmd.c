@@ -611,6 +611,21 @@ oom:
 	return -1;
 }
 
+/* The reply to a one-element write (VADD, VREM): :1 when its outcome is
+ * yes, :0 for the other success, -ERR with the item's message when it
+ * failed. */
+static void
+vsd_rx_write_one(struct vsd_rx *x, size_t n_results,
+    Vsetd__V1__ItemResult **results, Vsetd__V1__WriteOutcome yes)
+{
+	if (n_results != 1)
+		vsd_resp_error(x->b, "ERR no result from the shard");
+	else if (results[0]->outcome == VSETD__V1__WRITE_OUTCOME__WRITE_FAILED)
+		vsd_resp_error(x->b, "ERR %s", results[0]->message);
+	else
+		vsd_resp_bool(x->b, results[0]->outcome == yes);
+}
+
 static void
 c_vadd(struct vsd_rx *x)
 {
@@ -706,15 +721,9 @@ c_vadd(struct vsd_rx *x)
 		vsd_rx_status(x);
 	} else {
 		resp = (Vsetd__V1__InsertResponse *)x->call.resp;
-		if (resp == NULL || resp->n_results != 1)
-			vsd_resp_error(x->b, "ERR no result from the shard");
-		else if (resp->results[0]->outcome ==
-		    VSETD__V1__WRITE_OUTCOME__WRITE_FAILED)
-			vsd_resp_error(x->b, "ERR %s",
-			    resp->results[0]->message);
-		else
-			vsd_resp_bool(x->b, resp->results[0]->outcome ==
-			    VSETD__V1__WRITE_OUTCOME__WRITE_ADDED);
+		vsd_rx_write_one(x, resp == NULL ? 0 : resp->n_results,
+		    resp == NULL ? NULL : resp->results,
+		    VSETD__V1__WRITE_OUTCOME__WRITE_ADDED);
 	}
 	vsd_rx_done(x);
 }
@@ -733,15 +742,9 @@ c_vrem(struct vsd_rx *x)
 		vsd_rx_status(x);
 	} else {
 		resp = (Vsetd__V1__DeleteResponse *)x->call.resp;
-		if (resp == NULL || resp->n_results != 1)
-			vsd_resp_error(x->b, "ERR no result from the shard");
-		else if (resp->results[0]->outcome ==
-		    VSETD__V1__WRITE_OUTCOME__WRITE_FAILED)
-			vsd_resp_error(x->b, "ERR %s",
-			    resp->results[0]->message);
-		else
-			vsd_resp_bool(x->b, resp->results[0]->outcome ==
-			    VSETD__V1__WRITE_OUTCOME__WRITE_DELETED);
+		vsd_rx_write_one(x, resp == NULL ? 0 : resp->n_results,
+		    resp == NULL ? NULL : resp->results,
+		    VSETD__V1__WRITE_OUTCOME__WRITE_DELETED);
 	}
 	vsd_rx_done(x);
 }
