@@ -729,7 +729,7 @@ one_failover(struct state *s, int sh, const struct tp_redis *ask,
 {
 	struct tp_redis *old, *nw;
 	int64_t t0, end, win, t_switch, repoint;
-	int oldport, p;
+	int oldport, p, flipped = 0;
 
 	oldport = master_port(ask, sh);
 	assert_non_null(old = node_on(s, sh, oldport));
@@ -769,22 +769,35 @@ one_failover(struct state *s, int sh, const struct tp_redis *ask,
 	 * Sentinel may fail over once more meanwhile, leaving the restarted
 	 * node pointed at a replica: point it at the current primary, as an
 	 * operator would. */
-	while (tp_redis_wait_link_up(old, 200) != 0 ||
-	    !all_sentinels_list(s, sh, old->port)) {
+	for (;;) {
+		int cur = master_port(ask, sh);
+
+		if (cur == old->port) {
+			/* Sentinel failed over once more, back to the node
+			 * we restarted (seen on a loaded machine): the shard
+			 * is whole when the other node is its replica. */
+			struct tp_redis *other = node_on(s, sh, p);
+
+			if (other != NULL &&
+			    tp_redis_wait_link_up(other, 200) == 0 &&
+			    all_sentinels_list(s, sh, p)) {
+				flipped = 1;
+				break;
+			}
+		} else if (tp_redis_wait_link_up(old, 200) == 0 &&
+		    all_sentinels_list(s, sh, old->port)) {
+			break;
+		}
 		if (tp_now_ms() >= end)
 			dump_replication(s, sh, old, p);
 		assert_true(tp_now_ms() < end);
-		if (tp_now_ms() >= repoint) {
-			int cur = master_port(ask, sh);
-
+		if (tp_now_ms() >= repoint && cur > 0 && cur != old->port) {
 			/* A node that could not sync: start it again, as a
 			 * replica of the primary Sentinel names now. */
 			fprintf(stderr, "# shard %d: port %d has no master "
 			    "link after %d ms: restarting it as a replica of "
 			    "%d\n", sh, old->port, REPOINT_MS, cur);
-			if (cur > 0 && cur != old->port)
-				assert_int_equal(restart_as_replica(old, cur),
-				    0);
+			assert_int_equal(restart_as_replica(old, cur), 0);
 			repoint = tp_now_ms() + REPOINT_MS;
 		}
 		tp_sleep_ms(50);
@@ -794,6 +807,14 @@ one_failover(struct state *s, int sh, const struct tp_redis *ask,
 	    "without WAIT), old primary a replica after %lld ms\n", sh,
 	    oldport, p, (long long)t_switch, (long long)win,
 	    (long long)*win_nowait, (long long)(tp_now_ms() - t0));
+	if (flipped) {
+		/* It is a primary again, by Sentinel's choice: writes to it
+		 * are right, so there is nothing to check here. */
+		fprintf(stderr, "# shard %d: Sentinel failed over again, back "
+		    "to %d; the never-written check is skipped for this "
+		    "failover\n", sh, old->port);
+		return win;
+	}
 	/* Load goes on meanwhile: vsetd must not write to it. */
 	tp_sleep_ms(300);
 	assert_never_written(old);
