@@ -25,6 +25,8 @@ for "close", every connection) are replaced:
              as the client reads them
   nan / inf  the real VSIM reply with every score replaced by nan / inf
   drip       the real VSIM reply, one byte every 5 ms
+  negint     answer with the integer -5 (e.g. for WAIT: not a count)
+  error      answer with an error reply
 
 The mode is changed at runtime by the command FAKESHARD MODE <name>
 [COMMAND], sent to the proxy's own port (it is answered +OK and never
@@ -43,7 +45,7 @@ import threading
 import time
 
 MODES = ("pass", "silent", "garbage", "close", "many", "many5k",
-         "hugearray", "hugebulk", "nan", "inf", "drip")
+         "hugearray", "hugebulk", "nan", "inf", "drip", "negint", "error")
 DRIP_S = 0.005
 CHUNK = 64 * 1024
 
@@ -176,6 +178,12 @@ def misbehave(m, client, raw, val):
             s.sendall(encode(val))
         else:
             s.sendall(raw)
+        return True
+    if m == "negint":
+        s.sendall(b":-5\r\n")
+        return True
+    if m == "error":
+        s.sendall(b"-ERR fake shard error\r\n")
         return True
     if m == "drip":
         for i in range(len(raw)):

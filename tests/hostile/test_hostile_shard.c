@@ -386,6 +386,62 @@ test_bad_replies_open_the_breaker(void **state)
 	assert_true(wait_full(t, RECOVER_MS) >= 0);
 }
 
+/* With --wait-replicas, a write is acknowledged only when WAIT answers
+ * with a count of at least N.  A WAIT reply that is not a count (-5, an
+ * error) must never acknowledge: it once read as "no WAIT asked". */
+static void
+test_wait_reply_not_a_count(void **state)
+{
+	static const char *const modes[] = { "negint", "error" };
+	struct hs *t = *state;
+	const char *args[4 + 2 * NSHARDS + 1];
+	char ports[NSHARDS][32], id[16];
+	struct tp_vsetd v2;
+	vs_client *c2 = NULL;
+	vs_write_result *wr = NULL;
+	float vec[DIM] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+	vs_item it = { id, vec, DIM, NULL };
+	int i, n = 0, m, rv;
+
+	for (i = 0; ; i++) {
+		snprintf(id, sizeof(id), "wait-%d", i);
+		if (vs_shard_of(id, strlen(id), NSHARDS) == BAD)
+			break;
+	}
+	args[n++] = "--listen";
+	args[n++] = "tcp://127.0.0.1:0";
+	args[n++] = "--wait-replicas";
+	args[n++] = "1";
+	for (i = 0; i < NSHARDS; i++) {
+		snprintf(ports[i], sizeof(ports[i]), "127.0.0.1:%d",
+		    i == BAD ? t->proxy_port : h_shard_port(t->cl, i));
+		args[n++] = "--shard";
+		args[n++] = ports[i];
+	}
+	args[n] = NULL;
+	memset(&v2, 0, sizeof(v2));
+	assert_int_equal(tp_vsetd_start(&v2, t->dir, "wait", args, NULL), 0);
+	assert_int_equal(vs_connect(&c2, v2.url, TU_TIMEOUT_MS), VS_OK);
+	for (m = 0; m < 2; m++) {
+		assert_int_equal(set_mode(t, modes[m], "WAIT"), 0);
+		rv = vs_insert(c2, COLL, &it, 1, &wr);
+		fprintf(stderr, "# WAIT answered %s: %s, item %s\n", modes[m],
+		    vs_code_name(rv), wr != NULL && wr->n_items == 1 ?
+		    wr->items[0].message : "-");
+		assert_int_not_equal(rv, VS_OK);
+		assert_non_null(wr);
+		assert_int_equal(wr->n_items, 1);
+		assert_int_equal(wr->items[0].outcome, VS_WRITE_FAILED);
+		/* counted as no acknowledgement, not as a negative count */
+		assert_non_null(strstr(wr->items[0].message, "only 0 of 1"));
+		vs_write_result_free(wr);
+		wr = NULL;
+	}
+	assert_int_equal(set_mode(t, "pass", NULL), 0);
+	vs_close(c2);
+	assert_int_equal(tp_vsetd_term(&v2, TERM_MS), 0);
+}
+
 /* BatchSearch: one bad reply (the second query's) makes the shard failed
  * for every query of the batch, so the queries agree on which shards
  * answered, and each query's hits are its healthy shards' part. */
@@ -608,6 +664,8 @@ main(void)
 		cmocka_unit_test_setup(test_silent, test_setup),
 		cmocka_unit_test_setup(test_drip, test_setup),
 		cmocka_unit_test_setup(test_close_on_accept, test_setup),
+		cmocka_unit_test_setup(test_wait_reply_not_a_count,
+		    test_setup),
 		cmocka_unit_test_setup(test_bad_replies_open_the_breaker,
 		    test_setup),
 		cmocka_unit_test_setup(test_batch_one_bad_reply, test_setup),
