@@ -106,3 +106,27 @@ rel_rig_teardown(void **st)
 	rel_rig_free(*st);
 	return 0;
 }
+
+int64_t
+rel_rig_wait_full(struct rel_rig *r, const char *coll, uint32_t k,
+    int64_t within_ms)
+{
+	int64_t t0 = tp_now_ms();
+	vs_search_result *res;
+	vs_search_params sp;
+	int rv, full;
+
+	vs_set_timeout(r->cli, 1000);
+	while (tp_now_ms() - t0 < within_ms) {
+		rel_search_params(&sp, r->d, coll, 0, k);
+		res = NULL;
+		rv = vs_search(r->cli, &sp, &res);
+		full = rv == VS_OK && !res->partial &&
+		    res->shards.ok == (uint32_t)r->nshards;
+		vs_search_result_free(res);
+		if (full)
+			return tp_now_ms() - t0;
+		tp_sleep_ms(10);
+	}
+	return -1;
+}

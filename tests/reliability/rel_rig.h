@@ -20,6 +20,7 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "rel_data.h"
 #include "tp_redis.h"
@@ -52,6 +53,12 @@ int rel_rig_start(struct rel_rig *r, const char *tag, int nshards,
 int rel_rig_load(struct rel_rig *r, const char *coll, int timeout_ms);
 
 void rel_rig_stop(struct rel_rig *r);
+
+/* Search r->d's first vector in coll (top k, a 1 s deadline per call)
+ * until an answer is full (every shard ok, not partial), for at most
+ * within_ms: the time it took, or -1. */
+int64_t rel_rig_wait_full(struct rel_rig *r, const char *coll, uint32_t k,
+    int64_t within_ms);
 
 /* A zeroed group state of size bytes whose FIRST member is a struct
  * rel_rig, with the rig started as by rel_rig_start().  *out gets the

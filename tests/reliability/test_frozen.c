@@ -85,30 +85,6 @@ group_setup(void **st)
 	return rel_rig_load(&s->rig, COLL, 3000);
 }
 
-/* Search until an answer is full, at most RECOVER_MS: the time, or -1. */
-static int64_t
-wait_full(struct state *s)
-{
-	int64_t t0 = tp_now_ms();
-	vs_search_result *res;
-	vs_search_params sp;
-	int rv, full;
-
-	vs_set_timeout(s->rig.cli, 1000);
-	while (tp_now_ms() - t0 < RECOVER_MS) {
-		rel_search_params(&sp, s->rig.d, COLL, 0, K);
-		res = NULL;
-		rv = vs_search(s->rig.cli, &sp, &res);
-		full = rv == VS_OK && !res->partial &&
-		    res->shards.ok == NSHARDS;
-		vs_search_result_free(res);
-		if (full)
-			return tp_now_ms() - t0;
-		tp_sleep_ms(10);
-	}
-	return -1;
-}
-
 /* One long Search on its own client. */
 static void *
 long_search(void *arg)
@@ -219,7 +195,7 @@ test_frozen_holds_half_the_workers(void **st)
 		/* bounded by the shard timeout, not the 5 s deadline */
 		assert_true(w[i].dur_ms <= SHARD_TIMEOUT_MS + MARGIN_MS);
 	}
-	assert_true(wait_full(s) >= 0);
+	assert_true(rel_rig_wait_full(&s->rig, COLL, K, RECOVER_MS) >= 0);
 }
 
 static void
@@ -241,7 +217,7 @@ test_shard_timeout_opens_breaker(void **st)
 		;
 	assert_true(v < NITEMS);
 
-	assert_true(wait_full(s) >= 0);
+	assert_true(rel_rig_wait_full(&s->rig, COLL, K, RECOVER_MS) >= 0);
 	assert_int_equal(tp_redis_stop(&s->rig.shard[VICTIM]), 0);
 	vs_set_timeout(s->rig.cli, LONG_DEADLINE_MS);
 	for (i = 0; i <= THRESHOLD; i++) {
@@ -303,7 +279,7 @@ test_shard_timeout_opens_breaker(void **st)
 	assert_int_equal(ins_code, VS_UNAVAILABLE);
 	assert_true(ins_ms < SKIP_BOUND_MS);
 
-	assert_true(wait_full(s) >= 0);
+	assert_true(rel_rig_wait_full(&s->rig, COLL, K, RECOVER_MS) >= 0);
 	assert_true(tp_proc_alive(&s->rig.v.p));
 	assert_int_equal(tp_vsetd_term(&s->rig.v, 5000), 0);
 }

@@ -282,30 +282,6 @@ start_caller(struct caller *c, struct state *s, int mode, int idx,
 	return pthread_create(&c->th, NULL, caller_loop, c);
 }
 
-/* Search until an answer is full, at most RECOVER_MS: the time, or -1. */
-static int64_t
-wait_full(struct state *s)
-{
-	int64_t t0 = tp_now_ms();
-	vs_search_result *res;
-	vs_search_params sp;
-	int rv, full;
-
-	vs_set_timeout(s->rig.cli, 1000);
-	while (tp_now_ms() - t0 < RECOVER_MS) {
-		rel_search_params(&sp, s->rig.d, COLL, 0, K);
-		res = NULL;
-		rv = vs_search(s->rig.cli, &sp, &res);
-		full = rv == VS_OK && !res->partial &&
-		    res->shards.ok == NSHARDS;
-		vs_search_result_free(res);
-		if (full)
-			return tp_now_ms() - t0;
-		tp_sleep_ms(10);
-	}
-	return -1;
-}
-
 static void
 print_x(const char *what, const struct caller *x, int n)
 {
@@ -427,7 +403,7 @@ test_two_callers(void **st)
 	int64_t frozen_from, frozen_to;
 	int i, bad = 0;
 
-	assert_true(wait_full(s) >= 0);
+	assert_true(rel_rig_wait_full(&s->rig, COLL, K, RECOVER_MS) >= 0);
 	for (i = 0; i < NY; i++)
 		assert_int_equal(start_caller(&y[i], s, Y_NORMAL, i, &stop_y),
 		    0);
@@ -467,7 +443,7 @@ test_two_callers(void **st)
 		free(y[i].calls);
 	}
 	assert_int_equal(bad, 0);
-	assert_true(wait_full(s) >= 0);
+	assert_true(rel_rig_wait_full(&s->rig, COLL, K, RECOVER_MS) >= 0);
 }
 
 /* Finding 10: a shard skipped by its open breaker is failed/UNAVAILABLE. */
@@ -483,7 +459,7 @@ test_breaker_skip_is_unavailable(void **st)
 	int i, rv;
 	size_t v;
 
-	assert_true(wait_full(s) >= 0);
+	assert_true(rel_rig_wait_full(&s->rig, COLL, K, RECOVER_MS) >= 0);
 	tp_redis_kill(&s->rig.shard[VICTIM]);
 	vs_set_timeout(s->rig.cli, Y_DEADLINE_MS);
 	for (i = 0; i < THRESHOLD; i++) {

@@ -65,31 +65,6 @@ group_setup(void **st)
 	return rel_rig_load(&s->rig, COLL, 3000);
 }
 
-/* Search (1 s deadline) until an answer is full again, at most RECOVER_MS:
- * the time it took, or -1. */
-static int64_t
-wait_full(struct state *s)
-{
-	int64_t t0 = tp_now_ms();
-	vs_search_result *res;
-	vs_search_params sp;
-	int rv, full = 0;
-
-	vs_set_timeout(s->rig.cli, 1000);
-	while (tp_now_ms() - t0 < RECOVER_MS) {
-		rel_search_params(&sp, s->rig.d, COLL, 0, K);
-		res = NULL;
-		rv = vs_search(s->rig.cli, &sp, &res);
-		full = rv == VS_OK && !res->partial &&
-		    res->shards.ok == NSHARDS;
-		vs_search_result_free(res);
-		if (full)
-			return tp_now_ms() - t0;
-		tp_sleep_ms(10);
-	}
-	return -1;
-}
-
 static void
 test_sigstop_deadline(void **st)
 {
@@ -149,7 +124,7 @@ test_sigstop_deadline(void **st)
 
 	/* SIGCONT: full answers again, bounded. */
 	assert_int_equal(tp_redis_cont(&s->rig.shard[VICTIM]), 0);
-	t = wait_full(s);
+	t = rel_rig_wait_full(&s->rig, COLL, K, RECOVER_MS);
 	fprintf(stderr, "# after SIGCONT: full answers in %lld ms\n",
 	    (long long)t);
 	assert_true(t >= 0);
@@ -174,7 +149,7 @@ test_sigstop_deadline(void **st)
 				wover[nw++] = (double)(dur - DEADLINE_MS);
 		}
 		assert_int_equal(tp_redis_cont(&s->rig.shard[VICTIM]), 0);
-		assert_true(wait_full(s) >= 0);
+		assert_true(rel_rig_wait_full(&s->rig, COLL, K, RECOVER_MS) >= 0);
 	}
 	assert_true(nw > 0);
 	p50 = rel_quantile(wover, nw, 0.50);
