@@ -31,6 +31,15 @@
  *     restarted with the same old --shard list, it adopts it too;
  *   - the same while it is writing: no insert started after the record
  *     reached every shard is stored by the old layout.
+ * And the phases of a move (written by hand here, as the mover writes
+ * them), with a router started on the 2 old shards:
+ *   - DUAL (2 -> 3): an insert, attribute update or delete of an id that
+ *     moves lands on both owners; of one that stays, on its owner only;
+ *     searches read the old layout (an element only on the new shard is
+ *     not seen); point reads ask the old owner;
+ *   - SWITCHED: writes of moving ids go to the new owner only; searches
+ *     read both layouts and list an id held by both once; point reads ask
+ *     the new owner.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -720,6 +729,154 @@ test_stale_router_racing(void **state)
 	assert_int_equal(tp_vsetd_term(&old, 3000), 0);
 }
 
+/* "shards" and "from" lists of a move record, and the record on every
+ * shard of the union. */
+static void
+put_move(struct fx *t, const char *epoch, const char *phase, int nold,
+    int nnew)
+{
+	char from[200], to[200];
+	int s, nall = nold > nnew ? nold : nnew;
+
+	list_of(t, nold, from, sizeof(from));
+	list_of(t, nnew, to, sizeof(to));
+	for (s = 0; s < nall; s++) {
+		cmd_ok(t, s, "DEL vsetd:@topology");
+		cmd_ok(t, s, "HSET vsetd:@topology version 1 epoch %s shards %s "
+		    "phase %s from %s move %s", epoch, to, phase, from,
+		    nnew > nold ? "add" : "remove");
+	}
+}
+
+/* Copy collection topo's metadata from shard 0 to shard s, as the mover
+ * does before the DUAL record. */
+static void
+copy_meta(struct fx *t, int s)
+{
+	redisReply *r = cmd(t, 0, "HGETALL vsetd:@meta:topo");
+	size_t i;
+
+	assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+	for (i = 0; i + 1 < r->elements; i += 2)
+		cmd_ok(t, s, "HSET vsetd:@meta:topo %b %b",
+		    r->element[i]->str, (size_t)r->element[i]->len,
+		    r->element[i + 1]->str, (size_t)r->element[i + 1]->len);
+	freeReplyObject(r);
+}
+
+/* An id whose owner among 2 is `from` and among 3 is `to`. */
+static void
+id_moving(int from, int to, const char *prefix, char *buf, size_t size)
+{
+	int k;
+
+	for (k = 0; ; k++) {
+		snprintf(buf, size, "%s%d", prefix, k);
+		if ((int)vs_shard_of(buf, strlen(buf), 2) == from &&
+		    (int)vs_shard_of(buf, strlen(buf), 3) == to)
+			return;
+	}
+}
+
+static char *
+attr_on(struct fx *t, int s, const char *id)
+{
+	redisReply *r = cmd(t, s, "VGETATTR vsetd:topo %s", id);
+	char *a = r->type == REDIS_REPLY_STRING ? strdup(r->str) : NULL;
+
+	freeReplyObject(r);
+	return a;
+}
+
+/* How many hits of a k=100 search list id (-1: the search failed). */
+static int
+search_count(vs_client *c, const char *id)
+{
+	float v[DIM] = { 1, 2, 3, 4 };
+	vs_search_params p = { "topo", v, DIM, 100, 0, 1 };
+	vs_search_result *r = NULL;
+	size_t i;
+	int n = 0;
+
+	if (vs_search(c, &p, &r) != VS_OK)
+		return -1;
+	for (i = 0; i < r->n_hits; i++)
+		n += strcmp(r->hits[i].id, id) == 0;
+	vs_search_result_free(r);
+	return n;
+}
+
+static void
+test_phases_route(void **state)
+{
+	static const int two[] = { 0, 1 };
+	struct fx *t = *state;
+	struct tp_vsetd r;
+	vs_client *c;
+	vs_element *e = NULL;
+	const char *ids[1];
+	char mv[32], stay[32], gone[32], only_new[32], both[32], late[32];
+	char *a;
+	int s;
+
+	router_start(t, &r, two, 2);
+	assert_int_equal(vs_connect(&c, r.url, TU_TIMEOUT_MS), VS_OK);
+	id_moving(0, 2, "m", mv, sizeof(mv));
+	id_moving(1, 1, "s", stay, sizeof(stay));
+	id_moving(1, 2, "g", gone, sizeof(gone));
+	id_moving(0, 2, "n", only_new, sizeof(only_new));
+	id_moving(1, 2, "b", both, sizeof(both));
+	id_moving(0, 2, "l", late, sizeof(late));
+	assert_int_equal(insert1(c, gone), VS_OK);
+	assert_int_equal(insert1(c, both), VS_OK);
+
+	/* DUAL, 2 -> 3 */
+	copy_meta(t, 2);
+	put_move(t, "1", "dual", 2, 3);
+	assert_int_equal(insert1(c, mv), VS_OK);      /* refused, reloads */
+	assert_log_eventually(r.p.log, "phase dual");
+	assert_true(present(t, 0, mv));
+	assert_true(present(t, 2, mv));
+	assert_int_equal(insert1(c, stay), VS_OK);
+	assert_true(present(t, 1, stay));
+	assert_false(present(t, 2, stay));
+	assert_int_equal(vs_set_attributes(c, "topo", mv, "{\"p\":1}"),
+	    VS_OK);
+	for (s = 0; s < 3; s += 2) {
+		a = attr_on(t, s, mv);
+		assert_non_null(a);
+		assert_string_equal(a, "{\"p\":1}");
+		free(a);
+	}
+	/* a delete reaches the new owner too (the mover's copy of `gone`) */
+	cmd_ok(t, 2, "VADD vsetd:topo VALUES 4 1 2 3 4 %s Q8", gone);
+	ids[0] = gone;
+	assert_int_equal(vs_delete(c, "topo", ids, 1, NULL), VS_OK);
+	assert_false(present(t, 1, gone));
+	assert_false(present(t, 2, gone));
+	/* reads use the old layout: an element only on shard 2 is unseen */
+	cmd_ok(t, 2, "VADD vsetd:topo VALUES 4 1 2 3 4 %s Q8", only_new);
+	assert_int_equal(search_count(c, only_new), 0);
+	assert_int_equal(search_count(c, mv), 1);
+	assert_int_equal(vs_get(c, "topo", only_new, 0, &e), VS_NOT_FOUND);
+
+	/* SWITCHED: `both` is on its old owner and (copied) on shard 2 */
+	cmd_ok(t, 2, "VADD vsetd:topo VALUES 4 1 2 3 4 %s Q8", both);
+	put_move(t, "2", "switched", 2, 3);
+	assert_int_equal(search_count(c, both), 1);   /* reloads, reruns */
+	assert_log_eventually(r.p.log, "phase switched");
+	assert_int_equal(search_count(c, only_new), 1);
+	assert_int_equal(vs_get(c, "topo", only_new, 0, &e), VS_OK);
+	vs_element_free(e);
+	e = NULL;
+	assert_int_equal(insert1(c, late), VS_OK);
+	assert_false(present(t, 0, late));
+	assert_true(present(t, 2, late));
+
+	vs_close(c);
+	assert_int_equal(tp_vsetd_term(&r, 3000), 0);
+}
+
 int
 main(void)
 {
@@ -736,6 +893,7 @@ main(void)
 		cmocka_unit_test_setup(test_stale_layout_followed,
 		    test_setup),
 		cmocka_unit_test_setup(test_stale_router_racing, test_setup),
+		cmocka_unit_test_setup(test_phases_route, test_setup),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
