@@ -123,6 +123,12 @@ vsd_usage(FILE *f)
 "  --tls-key FILE           PEM private key for tls+tcp:// listeners\n"
 "  --tls-ca FILE            PEM CA certificates to verify clients with\n"
 "  --tls-verify-clients     require a client certificate signed by --tls-ca\n"
+"  --vsim-threads MODE      VSIM in a thread of its own on the shard (on,\n"
+"                           Redis's default), in the shard's main thread\n"
+"                           (off: VSIM NOTHREAD), or auto: NOTHREAD while\n"
+"                           this vsetd runs at most 2 searches at once, so\n"
+"                           a lone search skips the thread's start-up and\n"
+"                           busy shards still use their cores (default auto)\n"
 "  --hedge-ms N             hedged reads: also ask a shard's replica when its\n"
 "                           primary has not answered after N ms (default 0,\n"
 "                           off)\n"
@@ -161,6 +167,7 @@ enum {
 	OPT_MAXBATCH, OPT_MAXK, OPT_MAXDIM, OPT_MAXID, OPT_INFLIGHT,
 	OPT_LOGLEVEL, OPT_VERSION, OPT_CONFIG, OPT_RUSER, OPT_RPASS,
 	OPT_TLSCERT, OPT_TLSKEY, OPT_TLSCA, OPT_TLSVERIFY, OPT_HEDGE,
+	OPT_VSIMTHREADS,
 	OPT_WAITN, OPT_WAITMS, OPT_SURVEY, OPT_METRICS, OPT_SHARDTIMEOUT,
 	OPT_SHARDSTALL, OPT_FRAMETMO, OPT_CONNINFLIGHT, OPT_CONNPENDING,
 	OPT_MAXBUFFERED, OPT_RESPLISTEN, OPT_RESPPARTIAL, OPT_RESPUSER,
@@ -195,6 +202,7 @@ static const struct option vsd_opts[] = {
 	{ "tls-ca", required_argument, NULL, OPT_TLSCA },
 	{ "tls-verify-clients", no_argument, NULL, OPT_TLSVERIFY },
 	{ "hedge-ms", required_argument, NULL, OPT_HEDGE },
+	{ "vsim-threads", required_argument, NULL, OPT_VSIMTHREADS },
 	{ "wait-replicas", required_argument, NULL, OPT_WAITN },
 	{ "wait-ms", required_argument, NULL, OPT_WAITMS },
 	{ "survey-listen", required_argument, NULL, OPT_SURVEY },
@@ -488,6 +496,19 @@ vsd_apply(struct vsd_config *cfg, int opt, const char *val, int from_file)
 		return 0;
 	case OPT_RESPUSER:
 		cfg->resp_user = val;
+		return 0;
+	case OPT_VSIMTHREADS:
+		if (strcmp(val, "auto") == 0)
+			cfg->vsim_threads = VSD_VSIM_THREADS_AUTO;
+		else if (strcmp(val, "on") == 0)
+			cfg->vsim_threads = VSD_VSIM_THREADS_ON;
+		else if (strcmp(val, "off") == 0)
+			cfg->vsim_threads = VSD_VSIM_THREADS_OFF;
+		else {
+			fprintf(stderr, "vsetd: --vsim-threads wants auto, on "
+			    "or off, not \"%s\"\n", val);
+			return 2;
+		}
 		return 0;
 	case OPT_RESPPASS:
 		cfg->resp_password = val;
