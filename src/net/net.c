@@ -44,6 +44,11 @@
  * requests from the shared queue and hand replies back through a list
  * under `mu` plus an eventfd; a reply names its connection by id and
  * generation, so a reply to a connection closed meanwhile is just freed.
+ * The --resp-listen connections (resp_net.c) live here too; over TLS
+ * (tls://, resp_tls.c) their reads and writes go through OpenSSL
+ * (vsd_conn_recv, vsd_conn_flush), their handshake is timed like an
+ * incomplete request, and each counts VSD_TLS_CONN_BYTES against
+ * --max-buffered-bytes from accept to close.
  * The thread also runs for nng listeners: it answers queued requests
  * whose deadline passed before a worker took them (vsd_workers_expired),
  * so a request never waits past its deadline for a worker.
