@@ -716,12 +716,18 @@ vsd_net_accept(struct vsd_net *net, int lfd)
 			 * a connection that does not fit is not taken (no
 			 * other client is cut to make room for it) */
 			if ((size_t)atomic_load(&net->buffered) +
-			    VSD_TLS_CONN_BYTES > net->srv->cfg->max_buffered ||
-			    (c->tls = vsd_tls_conn_new(net->rtls, fd)) ==
-			    NULL) {
+			    VSD_TLS_CONN_BYTES > net->srv->cfg->max_buffered) {
 				vsd_warn("refusing a TLS connection: no room "
 				    "under --max-buffered-bytes %zu",
 				    net->srv->cfg->max_buffered);
+				close(fd);
+				free(c);
+				continue;
+			}
+			if ((c->tls = vsd_tls_conn_new(net->rtls, fd)) ==
+			    NULL) {
+				vsd_warn("refusing a TLS connection: out of "
+				    "memory");
 				close(fd);
 				free(c);
 				continue;
