@@ -191,6 +191,60 @@ class TlsDoor(TlsBase):
                       self.dep.log())
 
 
+class TlsSlowReader(TlsBase):
+    def test_unread_replies_bound_then_all_in_order(self):
+        """A TLS client that pipelines without reading: vsetd stops reading
+        it at --max-conn-pending-bytes (leaving commands decrypted in
+        OpenSSL's buffer or in the socket), then answers everything, in
+        order, once the client reads."""
+        port = free_port()
+        n, pad = 15000, "x" * 1000     # 15 MB: more than the kernel buffers
+        with Deployment(shards=1, vsetd_args=self.tls_args(
+                port, "--max-conn-pending-bytes", "8192")) as d:
+            ctx = ssl.create_default_context(cafile=self.certs["ca.crt"])
+            s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port),
+                                                         timeout=CI_MARGIN_S),
+                                server_hostname="127.0.0.1")
+            s.setblocking(False)
+            out = b"".join(b"*2\r\n$4\r\nECHO\r\n$%d\r\n%s\r\n" %
+                           (len(f"{i}:{pad}"), f"{i}:{pad}".encode()) for i in range(n))
+            want = b"".join(b"$%d\r\n%s\r\n" % (len(f"{i}:{pad}"), f"{i}:{pad}".encode())
+                            for i in range(n))
+            got, sent, stalled = bytearray(), 0, False
+            deadline = time.monotonic() + 60
+            # one thread (an SSL socket is not shared): send until the
+            # server stops reading, wait, then read and send in turn
+            while sent < len(out) and not stalled:
+                try:
+                    sent += s.send(out[sent:sent + 65536])
+                except (ssl.SSLWantWriteError, ssl.SSLWantReadError, BlockingIOError):
+                    stalled = True
+            time.sleep(0.5)
+            while len(got) < len(want) and time.monotonic() < deadline:
+                progress = False
+                try:
+                    chunk = s.recv(262144)
+                    if not chunk:
+                        break
+                    got += chunk
+                    progress = True
+                except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
+                    pass
+                if sent < len(out):
+                    try:
+                        sent += s.send(out[sent:sent + 65536])
+                        progress = True
+                    except (ssl.SSLWantWriteError, ssl.SSLWantReadError, BlockingIOError):
+                        pass
+                if not progress:
+                    time.sleep(0.005)
+            s.close()
+            self.assertTrue(stalled, "vsetd never pushed back (the bound was not reached)")
+            self.assertEqual(len(got), len(want))
+            self.assertEqual(bytes(got), want)
+            self.assertIsNone(d.vsetd.poll())
+
+
 class TlsVerifyClients(TlsBase):
     def test_client_certificate_required(self):
         port = free_port()
