@@ -109,7 +109,9 @@ vsd_usage(FILE *f)
 "  Redis-protocol front door (docs/resp.md):\n"
 "  --resp-listen HOST:PORT  also serve RESP2/RESP3 (redis-cli, redis-py...)\n"
 "                           on HOST:PORT, with the bounds above; one Redis\n"
-"                           key is one collection (default: off)\n"
+"                           key is one collection (default: off).\n"
+"                           tls://HOST:PORT serves it over TLS with the\n"
+"                           --tls-* settings below (redis-cli --tls)\n"
 "  --resp-partial MODE      a VSIM (or count) a shard did not answer: error\n"
 "                           (-PARTIAL n of m shards answered) or allow (what\n"
 "                           the live shards gave) (default error)\n"
@@ -120,7 +122,8 @@ vsd_usage(FILE *f)
 "  --sentinel-user NAME     ACL user for AUTH to the Sentinels (password:\n"
 "                           see below)\n"
 "  --tls-cert FILE          PEM certificate (chain) for tls+tcp:// listeners\n"
-"  --tls-key FILE           PEM private key for tls+tcp:// listeners\n"
+"                           and --resp-listen tls://\n"
+"  --tls-key FILE           PEM private key for them\n"
 "  --tls-ca FILE            PEM CA certificates to verify clients with\n"
 "  --tls-verify-clients     require a client certificate signed by --tls-ca\n"
 "  --vsim-threads MODE      VSIM in a thread of its own on the shard (on,\n"
@@ -652,6 +655,8 @@ static int
 vsd_check(struct vsd_config *cfg)
 {
 	int tls = strncmp(cfg->listen, "tls+", 4) == 0;
+	int resp_tls = cfg->resp_listen != NULL &&
+	    strncmp(cfg->resp_listen, "tls://", 6) == 0;
 
 	if (cfg->nshards == 0) {
 		fprintf(stderr, "vsetd: no shards: give at least one "
@@ -663,9 +668,16 @@ vsd_check(struct vsd_config *cfg)
 		    cfg->listen);
 		return 2;
 	}
-	if (!tls && (cfg->tls_cert != NULL || cfg->tls_verify_clients)) {
-		fprintf(stderr, "vsetd: TLS settings given but --listen %s "
-		    "is not a tls+ URL\n", cfg->listen);
+	if (resp_tls && (cfg->tls_cert == NULL || cfg->tls_key == NULL)) {
+		fprintf(stderr, "vsetd: --resp-listen %s needs --tls-cert and "
+		    "--tls-key\n", cfg->resp_listen);
+		return 2;
+	}
+	if (!tls && !resp_tls && (cfg->tls_cert != NULL ||
+	    cfg->tls_verify_clients)) {
+		fprintf(stderr, "vsetd: TLS settings given but neither --listen "
+		    "%s is a tls+ URL nor --resp-listen a tls:// one\n",
+		    cfg->listen);
 		return 2;
 	}
 	if (cfg->tls_verify_clients && cfg->tls_ca == NULL) {
