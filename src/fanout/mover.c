@@ -245,6 +245,7 @@ vsd_mv_load(struct vsd_mv *mv)
 		    "cannot address the shards of the record (epoch %llu): %s",
 		    (unsigned long long)mv->t->epoch, err);
 	nall = mv->t->nshards > mv->t->nfrom ? mv->t->nshards : mv->t->nfrom;
+	vsd_mv_widen(mv, nall);
 	if (nall > n) {
 		for (s = n; s < nall; s++) {
 			struct vsd_argv a;
@@ -827,6 +828,7 @@ vsd_move_start(struct vsd_call *call, int move, const char *shard,
 		return vsd_status_set(&call->st, VSD_FAILED_PRECONDITION,
 		    "cannot add shard %s to this router: %s", addr.s, err);
 	nall = move == VSD_MOVE_ADD ? n + 1 : n;
+	vsd_mv_widen(mv, nall);
 	mv->target = addr;
 	if (move == VSD_MOVE_ADD) {
 		/* The epoch the new shard holds (an aborted attempt's

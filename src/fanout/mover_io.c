@@ -40,6 +40,13 @@ vsd_mv_addr(const struct vsd_mv *mv, uint32_t s)
 	return "?";
 }
 
+void
+vsd_mv_widen(struct vsd_mv *mv, uint32_t n)
+{
+	if (mv->call->view.nall < n)
+		mv->call->view.nall = n;
+}
+
 int
 vsd_mv_run(struct vsd_mv *mv, struct vsd_cmd *cmds, size_t n, int kind)
 {

@@ -80,6 +80,10 @@ struct vsd_mv {
 /* mover_io.c */
 /* The address of union index s ("?" if unknown). */
 const char *vsd_mv_addr(const struct vsd_mv *mv, uint32_t s);
+/* Let this call's rounds address shards 0..n-1 (registered with
+ * vsd_view_register): the per-shard arrays of a round are sized by the
+ * call's view (call.h), which predates the mover's registrations. */
+void vsd_mv_widen(struct vsd_mv *mv, uint32_t n);
 /* vsd_fence_run() of cmds[0..n) until the call's deadline, then every
  * command must have a reply: else UNAVAILABLE naming the shard. */
 int vsd_mv_run(struct vsd_mv *mv, struct vsd_cmd *cmds, size_t n, int kind);

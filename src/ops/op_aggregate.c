@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dual.h"
 #include "ops.h"
 #include "round.h"
 #include "shard_reply.h"
@@ -45,7 +46,7 @@ static struct vsd_cmd *
 vsd_agg_round(struct vsd_call *call, const char *collection, const char *cmd,
     int64_t deadline_us)
 {
-	uint32_t s, n = call->w->cfg->nshards;
+	uint32_t s, n = vsd_read_shards(call);
 	struct vsd_cmd *cmds;
 	struct vsd_argv a;
 	const char *key;
@@ -119,7 +120,7 @@ void
 vsd_op_count(struct vsd_call *call, const ProtobufCMessage *m)
 {
 	const Vsetd__V1__CountRequest *req = (const Vsetd__V1__CountRequest *)m;
-	uint32_t s, n = call->w->cfg->nshards;
+	uint32_t s, n = vsd_read_shards(call);
 	Vsetd__V1__CountResponse *resp;
 	struct vsd_cmd *cmds;
 	char why[160];
@@ -203,7 +204,7 @@ void
 vsd_op_info(struct vsd_call *call, const ProtobufCMessage *m)
 {
 	const Vsetd__V1__InfoRequest *req = (const Vsetd__V1__InfoRequest *)m;
-	uint32_t s, n = call->w->cfg->nshards;
+	uint32_t s, n = vsd_read_shards(call);
 	Vsetd__V1__InfoResponse *resp;
 	Vsetd__V1__ShardInfo *si;
 	struct vsd_cmd *cmds;
@@ -349,7 +350,7 @@ vsd_op_random_members(struct vsd_call *call, const ProtobufCMessage *m)
 {
 	const Vsetd__V1__RandomMembersRequest *req =
 	    (const Vsetd__V1__RandomMembersRequest *)m;
-	uint32_t s, n = call->w->cfg->nshards;
+	uint32_t s, n = vsd_read_shards(call);
 	Vsetd__V1__RandomMembersResponse *resp;
 	int64_t count = req->count != 0 ? req->count : 1;
 	uint64_t want, *counts, *take, total = 0;

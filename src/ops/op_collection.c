@@ -94,7 +94,7 @@ static int
 vsd_all_shards(struct vsd_call *call, const char *what)
 {
 	const struct vsd_shard_result *res = call->w->res;
-	uint32_t s, n = call->w->cfg->nshards;
+	uint32_t s, n = call->view.nall;
 
 	for (s = 0; s < n; s++) {
 		if (res[s].state == VSD_SHARD_OK || res[s].state ==
@@ -112,7 +112,7 @@ static struct vsd_cmd *
 vsd_each_shard(struct vsd_call *call, const struct vsd_argv *a,
     size_t per, size_t slot, struct vsd_cmd *cmds)
 {
-	uint32_t s, n = call->w->cfg->nshards;
+	uint32_t s, n = call->view.nall;
 
 	if (cmds == NULL)
 		cmds = vsd_call_alloc(call, n * per * sizeof(*cmds));
@@ -153,7 +153,7 @@ vsd_op_create_collection(struct vsd_call *call, const ProtobufCMessage *m)
 {
 	const Vsetd__V1__CreateCollectionRequest *req =
 	    (const Vsetd__V1__CreateCollectionRequest *)m;
-	uint32_t s, n = call->w->cfg->nshards;
+	uint32_t s, n = call->view.nall;
 	Vsetd__V1__CreateCollectionResponse *resp;
 	struct vsd_coll_params p, got;
 	struct vsd_argv hget, exists;
@@ -317,7 +317,7 @@ vsd_op_describe_collection(struct vsd_call *call, const ProtobufCMessage *m)
 {
 	const Vsetd__V1__DescribeCollectionRequest *req =
 	    (const Vsetd__V1__DescribeCollectionRequest *)m;
-	uint32_t s, n = call->w->cfg->nshards;
+	uint32_t s, n = call->view.nall;
 	Vsetd__V1__DescribeCollectionResponse *resp;
 	struct vsd_coll_params p, got;
 	struct vsd_argv hget, vcard, vinfo;
@@ -425,7 +425,7 @@ vsd_name_cmp(const void *a, const void *b)
 void
 vsd_op_list_collections(struct vsd_call *call, const ProtobufCMessage *m)
 {
-	uint32_t s, n = call->w->cfg->nshards, active;
+	uint32_t s, n = call->view.nall, active;
 	Vsetd__V1__ListCollectionsResponse *resp;
 	size_t nnames = 0, cap = 64, i, plen = strlen(VSD_META_PREFIX), nc;
 	char **names, **grown, *cursors_buf;
@@ -551,7 +551,7 @@ vsd_op_drop_collection(struct vsd_call *call, const ProtobufCMessage *m)
 {
 	const Vsetd__V1__DropCollectionRequest *req =
 	    (const Vsetd__V1__DropCollectionRequest *)m;
-	uint32_t s, n = call->w->cfg->nshards;
+	uint32_t s, n = call->view.nall;
 	Vsetd__V1__DropCollectionResponse *resp;
 	const char *key, *metakey;
 	struct vsd_cmd *cmds;
