@@ -401,7 +401,7 @@ vsd_mv_write_move(struct vsd_mv *mv, int fresh)
 {
 	struct vsd_call *call = mv->call;
 	const struct vsd_topo *t = mv->t;
-	struct vsd_cmd cmds[2];
+	struct vsd_cmd *cmds;
 	char *old, *nw;
 	size_t n = 0, i;
 	struct vsd_argv a;
@@ -409,9 +409,12 @@ vsd_mv_write_move(struct vsd_mv *mv, int fresh)
 
 	if (!fresh && (mv->have_move || t->phase == VSD_PHASE_STABLE))
 		return VSD_OK;
+	/* Commands live in the arena: round.h frees their replies at the
+	 * next round, after this function returned. */
 	old = vsd_call_alloc(call, VSD_TOPO_MAX_LIST);
 	nw = vsd_call_alloc(call, VSD_TOPO_MAX_LIST);
-	if (old == NULL || nw == NULL)
+	cmds = vsd_call_alloc(call, 2 * sizeof(*cmds));
+	if (old == NULL || nw == NULL || cmds == NULL)
 		return call->st.code;
 	if (vsd_topo_format_list(t->from, t->nfrom, old, VSD_TOPO_MAX_LIST) ==
 	    0 || vsd_topo_format_list(t->shards, t->nshards, nw,
@@ -476,18 +479,18 @@ vsd_mv_drop_keys(struct vsd_mv *mv, uint32_t n)
 static int
 vsd_mv_drop_move(struct vsd_mv *mv)
 {
-	struct vsd_cmd c;
+	struct vsd_cmd *c = vsd_call_alloc(mv->call, sizeof(*c));
 	struct vsd_argv a;
 	int rv;
 
-	if (vsd_argv_key(mv->call, &a, "DEL", VSD_MOVE_KEY,
+	if (c == NULL || vsd_argv_key(mv->call, &a, "DEL", VSD_MOVE_KEY,
 	    strlen(VSD_MOVE_KEY)) != 0)
 		return mv->call->st.code;
-	vsd_argv_to_cmd(&a, &c, 0);
-	if ((rv = vsd_mv_run(mv, &c, 1, VSD_RUN_WRITE)) != VSD_OK)
+	vsd_argv_to_cmd(&a, c, 0);
+	if ((rv = vsd_mv_run(mv, c, 1, VSD_RUN_WRITE)) != VSD_OK)
 		return rv;
 	mv->have_move = 0;
-	return vsd_mv_reply_err(mv, &c, "deleting " VSD_MOVE_KEY);
+	return vsd_mv_reply_err(mv, c, "deleting " VSD_MOVE_KEY);
 }
 
 /* ------------------------------------------------------------ report */
@@ -1040,21 +1043,21 @@ vsd_mv_routers(struct vsd_mv *mv)
 	struct vsd_call *call = mv->call;
 	struct vsd_move_report *rep = mv->rep;
 	uint64_t now = vsd_mv_unix_ms();
-	struct vsd_cmd *cmds, c;
+	struct vsd_cmd *cmds, *c = vsd_call_alloc(call, sizeof(*c));
 	const redisReply *r;
 	struct vsd_argv a;
 	size_t i, nold = 0;
 	int rv;
 
-	if (vsd_argv_key(call, &a, "HGETALL", VSD_ROUTERS_KEY,
+	if (c == NULL || vsd_argv_key(call, &a, "HGETALL", VSD_ROUTERS_KEY,
 	    strlen(VSD_ROUTERS_KEY)) != 0)
 		return call->st.code;
-	vsd_argv_to_cmd(&a, &c, 0);
-	if ((rv = vsd_mv_run(mv, &c, 1, VSD_RUN_WRITE)) != VSD_OK ||
-	    (rv = vsd_mv_reply_err(mv, &c, "reading " VSD_ROUTERS_KEY)) !=
+	vsd_argv_to_cmd(&a, c, 0);
+	if ((rv = vsd_mv_run(mv, c, 1, VSD_RUN_WRITE)) != VSD_OK ||
+	    (rv = vsd_mv_reply_err(mv, c, "reading " VSD_ROUTERS_KEY)) !=
 	    VSD_OK)
 		return rv;
-	r = c.reply;
+	r = c->reply;
 	if (r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0)
 		return vsd_mv_proto(mv, 0, "HGETALL " VSD_ROUTERS_KEY
 		    " answered no hash");

@@ -72,10 +72,14 @@ vsd_mv_count(struct vsd_mv *mv, uint64_t to_move, uint64_t copied,
 	static const char *const f[] = { "to_move", "copied", "skipped",
 	    "cleaned" };
 	uint64_t v[] = { to_move, copied, skipped, cleaned };
-	struct vsd_cmd cmds[4];
+	struct vsd_cmd *cmds = vsd_call_alloc(mv->call, 4 * sizeof(*cmds));
 	size_t i, n = 0;
 	int rv;
 
+	/* In the arena, not on the stack: round.h frees their replies at
+	 * the next round, after this function returned. */
+	if (cmds == NULL)
+		return mv->call->st.code;
 	for (i = 0; i < 4; i++) {
 		struct vsd_argv a;
 
@@ -441,14 +445,15 @@ vsd_pair_cursor(struct vsd_mv *mv, int pass, const struct vsd_mv_coll *c,
     uint32_t src, uint64_t next, int done)
 {
 	struct vsd_call *call = mv->call;
-	struct vsd_cmd cmds[2];
+	struct vsd_cmd *cmds = vsd_call_alloc(call, 2 * sizeof(*cmds));
 	const char *list = NULL;
 	char *val;
 	size_t listlen, n = 1, i;
 	struct vsd_argv a;
 	int rv;
 
-	if ((val = vsd_call_alloc(call, VSD_EPOCH_LEN + 8)) == NULL)
+	if (cmds == NULL || (val = vsd_call_alloc(call, VSD_EPOCH_LEN + 8)) ==
+	    NULL)
 		return call->st.code;
 	if (done)
 		snprintf(val, VSD_EPOCH_LEN + 8, "%s:done",
