@@ -292,11 +292,12 @@ vsd_cp_r3(struct vsd_mv *mv, const struct vsd_mv_coll *c, struct vsd_cp *ids,
 	for (i = 0; i < n; i++) {
 		struct vsd_cp *x = &ids[i];
 		struct vsd_argv a;
-		int want = 18 + (p->build_ef != 0 ? 2 : 0) +
-		    (x->attrs[0] != '\0' ? 2 : 0);
+		int want;
 
 		if (!x->need)
 			continue;
+		want = 18 + (p->build_ef != 0 ? 2 : 0) +
+		    (x->attrs[0] != '\0' ? 2 : 0);
 		if (vsd_argv_init(call, &a, VSD_COPY_ARGC) != 0)
 			return call->st.code;
 		vsd_argv_str(&a, "EVALSHA");

@@ -28,6 +28,7 @@
  * without attributes gets the source's; a write between the mover's read
  * and its copy makes the copy retry; the listing names every id once.
  */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -52,10 +53,10 @@
 #define NREDIS 4                 /* 3 in the layout + the spare */
 #define NLAYOUT 3
 #define NCOLL 3
-#define NELEM 400                /* per collection */
+#define NELEM 300                /* per collection */
 #define DIM 16
 #define BIN_DIM 64
-#define NQUERY 12
+#define NQUERY 8
 #define TOPK 10
 #define EXACT_EF 1000            /* with NELEM per collection: exact */
 #define MAX_STEPS 2000
@@ -1081,6 +1082,155 @@ test_scripts_list_and_record(void **state)
 	freeReplyObject(r);
 }
 
+/* Routers' writes of moving ids while in DUAL, before the mover copied
+ * them (move_write.h's marks against the copy, mover.h): every
+ * acknowledged write is in the final state on the new owner. */
+#define NEW_IDS 10
+static void
+test_writes_during_move(void **state)
+{
+	struct fx *t = *state;
+	struct want {
+		char id[ID_LEN];
+		int present;
+		float v[DIM];
+		char attrs[48];          /* "" none */
+	} *w = calloc(NELEM + NEW_IDS, sizeof(*w));
+	uint64_t seed = 99;
+	int i, k = 0, n = 0, s, c = 1;    /* "nq": NOQUANT, exact floats */
+
+	assert_non_null(w);
+	make_data(t, 0);
+	start_ok(t, VSETD__V1__RESHARD_MOVE__RESHARD_ADD, t->addr[3], "");
+	/* one small step: "bin" is copied first (sorted), "nq" not yet */
+	assert_false(steps(t, SMALL_BATCH, 1));
+	for (i = 0; i < NELEM + NEW_IDS; i++) {
+		struct want *x = &w[n];
+		vs_item it = { x->id, x->v, DIM, NULL };
+		int orig = i < NELEM;
+
+		if (orig) {
+			snprintf(x->id, ID_LEN, "%s", t->el[c][i].id);
+		} else {
+			do
+				snprintf(x->id, ID_LEN, "nq-new-%d", k++);
+			while (vs_shard_of(x->id, strlen(x->id), NLAYOUT) ==
+			    vs_shard_of(x->id, strlen(x->id), NLAYOUT + 1));
+		}
+		if (vs_shard_of(x->id, strlen(x->id), NLAYOUT) ==
+		    vs_shard_of(x->id, strlen(x->id), NLAYOUT + 1))
+			continue;            /* only moving ids */
+		n++;
+		if (orig) {
+			/* the element as it is (VEMB on its old owner) */
+			redisReply *r = cmd(t, (int)vs_shard_of(x->id,
+			    strlen(x->id), NLAYOUT), "VEMB vsetd:nq %s", x->id);
+			int d;
+
+			assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+			for (d = 0; d < DIM; d++)
+				x->v[d] = (float)atof(r->element[d]->str);
+			freeReplyObject(r);
+			if (i % 3 != 0)
+				snprintf(x->attrs, sizeof(x->attrs),
+				    "{\"n\":%d,\"c\":\"nq\"}", i);
+			x->present = 1;
+		}
+		switch (n % 5) {
+		case 0:                      /* delete */
+			if (!orig)
+				break;
+			assert_int_equal(vs_delete(t->cli, "nq",
+			    (const char *[]){ x->id }, 1, NULL), VS_OK);
+			x->present = 0;
+			break;
+		case 1:                      /* insert with attributes */
+			tu_rand_vec(&seed, x->v, DIM);
+			snprintf(x->attrs, sizeof(x->attrs), "{\"w\":%d}", n);
+			it.attrs_json = x->attrs;
+			assert_int_equal(vs_insert(t->cli, "nq", &it, 1,
+			    NULL), VS_OK);
+			x->present = 1;
+			break;
+		case 2:                      /* insert, attributes as they are */
+			tu_rand_vec(&seed, x->v, DIM);
+			assert_int_equal(vs_insert(t->cli, "nq", &it, 1,
+			    NULL), VS_OK);
+			x->present = 1;
+			break;
+		case 3:                      /* attributes only */
+			if (!orig)
+				break;
+			snprintf(x->attrs, sizeof(x->attrs), "{\"s\":%d}", n);
+			assert_int_equal(vs_set_attributes(t->cli, "nq", x->id,
+			    x->attrs), VS_OK);
+			break;
+		default:                     /* delete, then insert again */
+			if (orig)
+				assert_int_equal(vs_delete(t->cli, "nq",
+				    (const char *[]){ x->id }, 1, NULL),
+				    VS_OK);
+			tu_rand_vec(&seed, x->v, DIM);
+			x->attrs[0] = '\0';
+			assert_int_equal(vs_insert(t->cli, "nq", &it, 1,
+			    NULL), VS_OK);
+			x->present = 1;
+			break;
+		}
+	}
+	assert_true(n >= 50);
+	assert_true(steps(t, 0, MAX_STEPS));
+	for (i = 0; i < n; i++) {
+		struct want *x = &w[i];
+		uint32_t owner = vs_shard_of(x->id, strlen(x->id), NLAYOUT + 1);
+		unsigned b = where(t, c, x->id, NREDIS, NULL, NULL);
+		char *a;
+
+		if (!x->present) {
+			if (b != 0)
+				fail_msg("%s: deleted in DUAL, on shards 0x%x",
+				    x->id, b);
+			continue;
+		}
+		if (b != 1u << owner)
+			fail_msg("%s: on shards 0x%x, owner %u", x->id, b,
+			    owner);
+		{
+			redisReply *r = cmd(t, (int)owner, "VEMB vsetd:nq %s",
+			    x->id);
+			double dot = 0, nx = 0, ny = 0;
+			int d;
+
+			for (d = 0; d < DIM; d++) {
+				double y = atof(r->element[d]->str);
+
+				dot += y * x->v[d];
+				nx += (double)x->v[d] * x->v[d];
+				ny += y * y;
+			}
+			freeReplyObject(r);
+			if (dot / sqrt(nx * ny) < 1 - 1e-5)
+				fail_msg("%s: not the vector last written",
+				    x->id);
+		}
+		a = attrs_of(t, (int)owner, c, x->id);
+		if (x->attrs[0] == '\0') {
+			if (a != NULL)
+				fail_msg("%s: attributes %s, expected none",
+				    x->id, a);
+		} else {
+			if (a == NULL || strcmp(a, x->attrs) != 0)
+				fail_msg("%s: attributes %s, expected %s",
+				    x->id, a != NULL ? a : "(none)", x->attrs);
+		}
+		free(a);
+	}
+	check_no_mover_keys(t);
+	for (s = 0; s < NREDIS; s++)
+		check_record(t, s, "3", "stable");
+	free(w);
+}
+
 int
 main(void)
 {
@@ -1100,6 +1250,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_resume_new_router,
 		    test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(test_status_lists_router,
+		    test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(test_writes_during_move,
 		    test_setup, test_teardown),
 	};
 
