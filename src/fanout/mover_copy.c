@@ -439,6 +439,89 @@ vsd_rm_run(struct vsd_mv *mv, const struct vsd_mv_coll *c, uint32_t s,
 
 /* ------------------------------------------------------------ pairs */
 
+/* The field of vsetd:@mvc holding a pair's count of moving ids:
+ * "@n:<collection>" ('@' is never in a collection's name). */
+static const char *
+vsd_count_field(struct vsd_call *call, const char *coll)
+{
+	size_t size = strlen(VSD_MV_COUNT_FIELD) + strlen(coll) + 1;
+	char *f = vsd_call_alloc(call, size);
+
+	if (f != NULL)
+		snprintf(f, size, "%s%s", VSD_MV_COUNT_FIELD, coll);
+	return f;
+}
+
+/* Count the moving ids of a pair's list once (ReshardProgress.to_move
+ * grows as pairs are listed), and store the count next to its cursor so
+ * a resumed move does not count it twice.  *counted 0 when the step's
+ * time ran out first (counted again next step). */
+static int
+vsd_pair_count(struct vsd_mv *mv, int pass, const struct vsd_phase_layout *l,
+    const struct vsd_mv_coll *c, uint32_t src, const char *list,
+    size_t listlen, uint64_t len, int *counted)
+{
+	struct vsd_call *call = mv->call;
+	uint64_t at, nmove = 0;
+	struct vsd_cmd *cmd;
+	struct vsd_argv a;
+	const char *f;
+	int rv;
+
+	*counted = 0;
+	for (at = 0; at < len; at += VSD_MV_COUNT_PAGE) {
+		const redisReply *r;
+		size_t i;
+
+		if (vs_now_us() >= mv->stop_us)
+			return VSD_OK;
+		cmd = vsd_call_alloc(call, sizeof(*cmd));
+		if (cmd == NULL || vsd_argv_init(call, &a, 4) != 0)
+			return call->st.code;
+		vsd_argv_str(&a, "LRANGE");
+		vsd_argv_add(&a, list, listlen);
+		if (vsd_argv_u64(call, &a, at) != 0 || vsd_argv_u64(call, &a,
+		    at + VSD_MV_COUNT_PAGE - 1) != 0)
+			return call->st.code;
+		vsd_argv_to_cmd(&a, cmd, src);
+		if ((rv = vsd_mv_run(mv, cmd, 1, VSD_RUN_WRITE)) != VSD_OK ||
+		    (rv = vsd_mv_reply_err(mv, cmd, "LRANGE")) != VSD_OK)
+			return rv;
+		r = cmd->reply;
+		if (r->type != REDIS_REPLY_ARRAY ||
+		    r->elements > VSD_MV_COUNT_PAGE)
+			return vsd_mv_proto(mv, src, "LRANGE answered no page "
+			    "of ids");
+		for (i = 0; i < r->elements; i++) {
+			const redisReply *e = r->element[i];
+			uint32_t from, to;
+
+			if (e->type == REDIS_REPLY_STRING &&
+			    vsd_phase_moves(l, e->str, (size_t)e->len, &from,
+			    &to) && (pass == VSD_PASS_ABORT ? to : from) == src)
+				nmove++;
+		}
+		if (r->elements < VSD_MV_COUNT_PAGE)
+			break;
+	}
+	cmd = vsd_call_alloc(call, sizeof(*cmd));
+	if (cmd == NULL || (f = vsd_count_field(call, c->name)) == NULL ||
+	    vsd_argv_init(call, &a, 4) != 0)
+		return call->st.code;
+	vsd_argv_str(&a, "HSET");
+	vsd_argv_str(&a, VSD_MV_CURSOR_KEY);
+	vsd_argv_str(&a, f);
+	if (vsd_argv_u64(call, &a, nmove) != 0)
+		return call->st.code;
+	vsd_argv_to_cmd(&a, cmd, src);
+	if ((rv = vsd_mv_run(mv, cmd, 1, VSD_RUN_WRITE)) != VSD_OK ||
+	    (rv = vsd_mv_reply_err(mv, cmd, "saving the count")) != VSD_OK)
+		return rv;
+	mv->prog.to_move += nmove;
+	*counted = 1;
+	return VSD_OK;
+}
+
 /* Set the pair's cursor to "<pass>:<next>" or "<pass>:done" (and drop
  * the list when done). */
 static int
@@ -539,7 +622,7 @@ vsd_pair_list(struct vsd_mv *mv, int pass, const struct vsd_mv_coll *c,
  * (contended or stale ids). */
 static int
 vsd_pair_run(struct vsd_mv *mv, int pass, const struct vsd_phase_layout *l,
-    const struct vsd_mv_coll *c, uint32_t src, uint64_t next,
+    const struct vsd_mv_coll *c, uint32_t src, uint64_t next, int64_t cnt,
     uint32_t *budget, int *done, int *stop)
 {
 	struct vsd_call *call = mv->call;
@@ -557,6 +640,17 @@ vsd_pair_run(struct vsd_mv *mv, int pass, const struct vsd_phase_layout *l,
 		    "collection \"%s\" uses REDUCE (created during the move?):"
 		    " its elements cannot be copied exactly (VEMB returns the "
 		    "projected vector); abort the move", c->name);
+	if (pass == VSD_PASS_COPY && cnt < 0) {
+		int counted;
+
+		if ((rv = vsd_pair_count(mv, pass, l, c, src, list, listlen,
+		    len, &counted)) != VSD_OK)
+			return rv;
+		if (!counted) {
+			*stop = 1;
+			return VSD_OK;
+		}
+	}
 	while (next < len && *budget > 0 && !*stop) {
 		struct vsd_cmd *cmd;
 		struct vsd_cp *ids;
@@ -648,7 +742,7 @@ vsd_pair_run(struct vsd_mv *mv, int pass, const struct vsd_phase_layout *l,
 				else
 					nskipped++;
 			}
-			if ((rv = vsd_mv_count(mv, nmove, ncopied, nskipped,
+			if ((rv = vsd_mv_count(mv, 0, ncopied, nskipped,
 			    0)) != VSD_OK)
 				return rv;
 		} else if (n > 0) {
@@ -686,10 +780,12 @@ vsd_pair_run(struct vsd_mv *mv, int pass, const struct vsd_phase_layout *l,
 }
 
 /* Each pair's cursor: st[i * nsrc + k] = 0 not started in this pass,
- * 1 in progress (*pos), 2 done. */
+ * 1 in progress (*pos), 2 done; cnt[...] its count of moving ids
+ * (VSD_MV_COUNT_FIELD), -1 not counted yet.  mv->prog.to_move := their
+ * sum. */
 static int
 vsd_pass_cursors(struct vsd_mv *mv, int pass, uint32_t first, uint32_t nsrc,
-    uint8_t *st, uint64_t *pos)
+    uint8_t *st, uint64_t *pos, int64_t *cnt)
 {
 	struct vsd_call *call = mv->call;
 	const char *name = vsd_pass_names[pass];
@@ -698,6 +794,7 @@ vsd_pass_cursors(struct vsd_mv *mv, int pass, uint32_t first, uint32_t nsrc,
 	uint32_t k;
 	int rv;
 
+	mv->prog.to_move = 0;
 	if (nc == 0)
 		return VSD_OK;
 	if ((cmds = vsd_call_alloc(call, nsrc * sizeof(*cmds))) == NULL)
@@ -705,12 +802,19 @@ vsd_pass_cursors(struct vsd_mv *mv, int pass, uint32_t first, uint32_t nsrc,
 	for (k = 0; k < nsrc; k++) {
 		struct vsd_argv a;
 
-		if (vsd_argv_init(call, &a, (int)nc + 2) != 0)
+		if (vsd_argv_init(call, &a, 2 * (int)nc + 2) != 0)
 			return call->st.code;
 		vsd_argv_str(&a, "HMGET");
 		vsd_argv_str(&a, VSD_MV_CURSOR_KEY);
 		for (i = 0; i < nc; i++)
 			vsd_argv_str(&a, mv->colls[i].name);
+		for (i = 0; i < nc; i++) {
+			const char *f = vsd_count_field(call, mv->colls[i].name);
+
+			if (f == NULL)
+				return call->st.code;
+			vsd_argv_str(&a, f);
+		}
 		vsd_argv_to_cmd(&a, &cmds[k], first + k);
 	}
 	if ((rv = vsd_mv_run(mv, cmds, nsrc, VSD_RUN_WRITE)) != VSD_OK)
@@ -721,15 +825,21 @@ vsd_pass_cursors(struct vsd_mv *mv, int pass, uint32_t first, uint32_t nsrc,
 		if ((rv = vsd_mv_reply_err(mv, &cmds[k], "reading the "
 		    "mover's cursors")) != VSD_OK)
 			return rv;
-		if (r->type != REDIS_REPLY_ARRAY || r->elements != nc)
+		if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 * nc)
 			return vsd_mv_proto(mv, first + k, "HMGET answered "
 			    "the wrong number of fields");
 		for (i = 0; i < nc; i++) {
 			const redisReply *v = r->element[i];
+			const redisReply *m = r->element[nc + i];
 			size_t at = i * nsrc + k;
 
 			st[at] = 0;
 			pos[at] = 0;
+			cnt[at] = -1;
+			if (m->type == REDIS_REPLY_STRING) {
+				cnt[at] = (int64_t)strtoull(m->str, NULL, 10);
+				mv->prog.to_move += (uint64_t)cnt[at];
+			}
 			if (v->type != REDIS_REPLY_STRING ||
 			    (size_t)v->len <= plen ||
 			    strncmp(v->str, name, plen) != 0 ||
@@ -755,15 +865,18 @@ vsd_mv_pass_count(struct vsd_mv *mv, int pass,
 	size_t i, n = mv->ncolls * nsrc;
 	uint8_t *st;
 	uint64_t *pos;
+	int64_t *cnt;
 	int rv;
 
 	*total = (uint32_t)n;
 	*done = 0;
 	st = vsd_call_alloc(mv->call, n + 1);
 	pos = vsd_call_alloc(mv->call, (n + 1) * sizeof(*pos));
-	if (st == NULL || pos == NULL)
+	cnt = vsd_call_alloc(mv->call, (n + 1) * sizeof(*cnt));
+	if (st == NULL || pos == NULL || cnt == NULL)
 		return mv->call->st.code;
-	if ((rv = vsd_pass_cursors(mv, pass, first, nsrc, st, pos)) != VSD_OK)
+	if ((rv = vsd_pass_cursors(mv, pass, first, nsrc, st, pos, cnt)) !=
+	    VSD_OK)
 		return rv;
 	for (i = 0; i < n; i++)
 		if (st[i] == 2)
@@ -779,14 +892,17 @@ vsd_mv_pass(struct vsd_mv *mv, int pass, const struct vsd_phase_layout *l,
 	size_t i, n = mv->ncolls * nsrc, ndone = 0;
 	uint8_t *st;
 	uint64_t *pos;
+	int64_t *cnt;
 	int rv, stop = 0;
 
 	*all_done = 0;
 	st = vsd_call_alloc(mv->call, n + 1);
 	pos = vsd_call_alloc(mv->call, (n + 1) * sizeof(*pos));
-	if (st == NULL || pos == NULL)
+	cnt = vsd_call_alloc(mv->call, (n + 1) * sizeof(*cnt));
+	if (st == NULL || pos == NULL || cnt == NULL)
 		return mv->call->st.code;
-	if ((rv = vsd_pass_cursors(mv, pass, first, nsrc, st, pos)) != VSD_OK)
+	if ((rv = vsd_pass_cursors(mv, pass, first, nsrc, st, pos, cnt)) !=
+	    VSD_OK)
 		return rv;
 	for (i = 0; i < mv->ncolls; i++) {
 		for (k = 0; k < nsrc; k++) {
@@ -796,7 +912,8 @@ vsd_mv_pass(struct vsd_mv *mv, int pass, const struct vsd_phase_layout *l,
 			if (st[at] != 2 && !stop && *budget > 0 &&
 			    vs_now_us() < mv->stop_us) {
 				rv = vsd_pair_run(mv, pass, l, &mv->colls[i],
-				    first + k, pos[at], budget, &done, &stop);
+				    first + k, pos[at], cnt[at], budget, &done,
+				    &stop);
 				if (rv != VSD_OK)
 					return rv;
 				if (done)

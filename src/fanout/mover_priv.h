@@ -25,6 +25,10 @@
 #define VSD_MV_RPUSH_CHUNK 1000
 /* Listed ids read per LRANGE. */
 #define VSD_MV_PAGE 1024
+/* ... when only counting the ids that move. */
+#define VSD_MV_COUNT_PAGE 4096
+/* vsetd:@mvc's field of a pair's count: this + the collection. */
+#define VSD_MV_COUNT_FIELD "@n:"
 /* Reads and copies of one id when routers keep writing it. */
 #define VSD_MV_COPY_TRIES 3
 /* What a step asks its driver to wait after such a contended id. */

@@ -779,6 +779,7 @@ test_status_lists_router(void **state)
 	struct fx *t = *state;
 	Vsetd__V1__ReshardResponse *r = NULL;
 	int code, i, tries;
+	uint64_t want;
 
 	make_data(t, 0);
 	start_ok(t, VSETD__V1__RESHARD_MOVE__RESHARD_ADD, t->addr[3], "");
@@ -801,6 +802,31 @@ test_status_lists_router(void **state)
 	assert_int_equal(r->progress->sources_total, NCOLL * NLAYOUT);
 	assert_true(tu_has(r->routers[0]->id, t->v.url));
 	assert_true(r->routers[0]->seen_ms_ago < 10000);
+	vsetd__v1__reshard_response__free_unpacked(r, NULL);
+	/* Step until every id is copied: to_move counts exactly the ids
+	 * whose owner changes, each copied once. */
+	for (i = 0, want = 0; i < NCOLL * NELEM; i++) {
+		const char *id = t->el[i / NELEM][i % NELEM].id;
+
+		want += vs_shard_of(id, strlen(id), NLAYOUT) !=
+		    vs_shard_of(id, strlen(id), NLAYOUT + 1);
+	}
+	for (i = 0; i < MAX_STEPS; i++) {
+		int phase;
+
+		r = step(t, SMALL_BATCH, &code);
+		assert_non_null(r);
+		phase = r->phase;
+		vsetd__v1__reshard_response__free_unpacked(r, NULL);
+		if (phase == VSETD__V1__RESHARD_PHASE__RESHARD_SWITCHED)
+			break;
+	}
+	r = status(t, &code);
+	assert_non_null(r);
+	assert_int_equal(r->progress->to_move, want);
+	assert_int_equal(r->progress->copied, want);
+	assert_int_equal(r->progress->skipped, 0);
+	assert_int_equal(r->progress->sources_copied, NCOLL * NLAYOUT);
 	vsetd__v1__reshard_response__free_unpacked(r, NULL);
 	assert_true(steps(t, 0, MAX_STEPS));
 	r = status(t, &code);
