@@ -247,6 +247,8 @@ vsd_mv_load(struct vsd_mv *mv)
 	nall = mv->t->nshards > mv->t->nfrom ? mv->t->nshards : mv->t->nfrom;
 	vsd_mv_widen(mv, nall);
 	if (nall > n) {
+		/* cmds is rebuilt: free its replies first (round.h) */
+		vsd_call_release(call);
 		for (s = n; s < nall; s++) {
 			struct vsd_argv a;
 
@@ -327,6 +329,8 @@ vsd_mv_put(struct vsd_mv *mv, const struct vsd_topo *nt, uint32_t n)
 		    "topology record is invalid: %s", err);
 	snprintf(newe, VSD_EPOCH_LEN, "%llu", (unsigned long long)nt->epoch);
 	for (lo = 0; lo < n; lo = hi) {
+		/* cmds is rebuilt: free its replies first (round.h) */
+		vsd_call_release(call);
 		hi = lo == 0 ? 1 : n;
 		for (s = lo; s < hi; s++) {
 			struct vsd_argv a;
@@ -853,6 +857,7 @@ vsd_move_start(struct vsd_call *call, int move, const char *shard,
 		r = cmds[0].reply;
 		mv->seen[n] = r->type == REDIS_REPLY_STRING ?
 		    strtoull(r->str, NULL, 10) : 0;
+		vsd_call_release(call);      /* cmds is rebuilt below */
 		for (m = 0, i = 0; m < mv->ncolls; m++) {
 			const char *mk;
 			size_t mklen;

@@ -144,6 +144,8 @@ vsd_mv_scan(struct vsd_mv *mv, const uint32_t *shards, uint32_t n,
 	for (round = 0; round < VSD_MV_SCAN_MAX_ROUNDS; round++) {
 		uint32_t *who = vsd_call_alloc(call, n * sizeof(*who));
 
+		/* cmds is rebuilt: free its replies first (round.h) */
+		vsd_call_release(call);
 		if (who == NULL)
 			return call->st.code;
 		for (s = 0, m = 0; s < n; s++) {

@@ -1016,15 +1016,13 @@ test_scripts_list_and_record(void **state)
 	size_t len[12];
 	redisReply *r;
 	int i, n, chunk = 1000;
-	char *seen;
+	char *seen, chunkstr[16];
 
 	/* LIST_N elements, listed once per pass, every id once */
 	for (i = 0; i < LIST_N; i++)
 		freeReplyObject(cmd(t, 3, "VADD " DATA " VALUES 2 %d 1 e%d",
 		    i + 1, i));
 	for (n = 0; n < 2; n++) {
-		char chunkstr[16];
-
 		snprintf(chunkstr, sizeof(chunkstr), "%d", chunk);
 		argv[0] = "EVAL";
 		argv[1] = vsd_script_text(VSD_SCRIPT_MOVE_LIST);
