@@ -345,6 +345,22 @@ vsd_random_split(const uint64_t *counts, uint32_t n, uint64_t want,
 	}
 }
 
+/* Keep the first of equal strings in ids[0..n): the new count.  Quadratic,
+ * but n is at most --max-batch and this runs only during a move. */
+static size_t
+vsd_drop_repeats(char **ids, size_t n)
+{
+	size_t i, j, m = 0;
+
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < m && strcmp(ids[j], ids[i]) != 0; j++)
+			;
+		if (j == m)
+			ids[m++] = ids[i];
+	}
+	return m;
+}
+
 void
 vsd_op_random_members(struct vsd_call *call, const ProtobufCMessage *m)
 {
@@ -451,6 +467,10 @@ vsd_op_random_members(struct vsd_call *call, const ProtobufCMessage *m)
 	}
 	if (call->st.code != VSD_OK)     /* vsd_agg_reply: WRONGTYPE */
 		return;
+	/* SWITCHED reads both layouts: a moved id not yet deleted from its
+	 * old owner may come from two shards (dual.h). */
+	if (distinct && call->view.l.phase == VSD_PHASE_SWITCHED)
+		resp->n_ids = vsd_drop_repeats(resp->ids, resp->n_ids);
 	/* Fisher-Yates: the order must not reveal the shards. */
 	for (i = resp->n_ids; i > 1; i--) {
 		char *t;

@@ -167,6 +167,16 @@ vsd_op_create_collection(struct vsd_call *call, const ProtobufCMessage *m)
 	    vsd_coll_params_from_msg(req->params, call->lim, &p,
 	    &call->st) != VSD_OK)
 		return;
+	/* The mover copies element by element, which a REDUCE set cannot
+	 * give back (fanout/elemcopy.h). */
+	if (p.reduce != 0 && call->view.l.phase != VSD_PHASE_STABLE) {
+		vsd_status_set(&call->st, VSD_FAILED_PRECONDITION, "a REDUCE "
+		    "collection cannot be created while shards are being "
+		    "added or removed (topology epoch %llu, phase %s): its "
+		    "elements could not be moved", (unsigned long long)
+		    call->view.epoch, vsd_topo_phase_name(call->view.l.phase));
+		return;
+	}
 	key = vsd_call_key(call, req->collection, &keylen);
 	metakey = vsd_meta_key(call, req->collection, &metalen);
 	resp = vsd_call_alloc(call, sizeof(*resp));

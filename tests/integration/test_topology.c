@@ -36,10 +36,11 @@
  *   - DUAL (2 -> 3): an insert, attribute update or delete of an id that
  *     moves lands on both owners; of one that stays, on its owner only;
  *     searches read the old layout (an element only on the new shard is
- *     not seen); point reads ask the old owner;
+ *     not seen); point reads ask the old owner; a REDUCE collection
+ *     cannot be created (the mover could not copy it);
  *   - SWITCHED: writes of moving ids go to the new owner only; searches
- *     read both layouts and list an id held by both once; point reads ask
- *     the new owner.
+ *     read both layouts and list an id held by both once (random members
+ *     too); point reads ask the new owner.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -859,6 +860,15 @@ test_phases_route(void **state)
 	assert_int_equal(search_count(c, only_new), 0);
 	assert_int_equal(search_count(c, mv), 1);
 	assert_int_equal(vs_get(c, "topo", only_new, 0, &e), VS_NOT_FOUND);
+	{
+		vs_collection_params cp = { 8, 0, 0, 4, 0 };
+		int created = 0;
+
+		/* the mover could not copy a REDUCE set: refused */
+		assert_int_equal(vs_create_collection(c, "red", &cp, &created),
+		    VS_FAILED_PRECONDITION);
+		assert_non_null(strstr(vs_errmsg(), "REDUCE"));
+	}
 
 	/* SWITCHED: `both` is on its old owner and (copied) on shard 2 */
 	cmd_ok(t, 2, "VADD vsetd:topo VALUES 4 1 2 3 4 %s Q8", both);
@@ -866,6 +876,19 @@ test_phases_route(void **state)
 	assert_int_equal(search_count(c, both), 1);   /* reloads, reruns */
 	assert_log_eventually(r.p.log, "phase switched");
 	assert_int_equal(search_count(c, only_new), 1);
+	{
+		char **got = NULL;
+		size_t n = 0, i, j;
+
+		/* distinct random members: `both` is on two shards, once here */
+		assert_int_equal(vs_random_members(c, "topo", 100, &got, &n),
+		    VS_OK);
+		for (i = 0; i < n; i++)
+			for (j = i + 1; j < n; j++)
+				assert_string_not_equal(got[i], got[j]);
+		assert_true(n >= 4);
+		vs_strings_free(got, n);
+	}
 	assert_int_equal(vs_get(c, "topo", only_new, 0, &e), VS_OK);
 	vs_element_free(e);
 	e = NULL;
