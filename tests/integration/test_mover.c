@@ -36,7 +36,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/wait.h>
 
 #include <cmocka.h>
@@ -1255,6 +1257,190 @@ test_writes_during_move(void **state)
 	free(w);
 }
 
+/* A writer thread of its own changes moving ids of "nq" through the
+ * router (deletes, inserts with and without attributes, attribute
+ * updates) for the whole move, DUAL and SWITCHED included.  Its calls are
+ * sequential, so the last acknowledged write of an id is its final
+ * state; a failed call makes the id's state unknown until a later full
+ * insert or delete.  Afterwards every id in a known state is exactly that
+ * on exactly its owner: no acknowledged write lost, no delete undone. */
+#define CW_IDS 100
+#define CW_BATCH 20
+struct cw {
+	char url[128];
+	_Atomic int stop;
+	int n;
+	char id[CW_IDS][ID_LEN];
+	int state[CW_IDS];           /* -1 unknown, 0 absent, 1 present */
+	float v[CW_IDS][DIM];
+	char attrs[CW_IDS][48];      /* "" none */
+	long ops, failed;
+};
+
+static void *
+cw_writer(void *arg)
+{
+	struct cw *w = arg;
+	vs_client *cli;
+	uint64_t seed = 1234;
+
+	if (vs_connect(&cli, w->url, RPC_MS) != VS_OK)
+		return NULL;
+	while (!atomic_load(&w->stop)) {
+		int i = (int)(tu_rand(&seed) % (uint64_t)w->n);
+		int op = (int)(tu_rand(&seed) % 4), rv;
+		float v[DIM];
+		char a[48];
+		vs_item it = { w->id[i], v, DIM, NULL };
+
+		tu_rand_vec(&seed, v, DIM);
+		snprintf(a, sizeof(a), "{\"op\":%ld}", w->ops);
+		switch (op) {
+		case 0:
+			rv = vs_delete(cli, "nq", (const char *[]){ w->id[i] },
+			    1, NULL);
+			if (rv == VS_OK)
+				w->state[i] = 0;
+			break;
+		case 1:
+			it.attrs_json = a;
+			rv = vs_insert(cli, "nq", &it, 1, NULL);
+			if (rv == VS_OK) {
+				w->state[i] = 1;
+				memcpy(w->v[i], v, sizeof(v));
+				snprintf(w->attrs[i], sizeof(w->attrs[i]), "%s",
+				    a);
+			}
+			break;
+		case 2:
+			rv = vs_insert(cli, "nq", &it, 1, NULL);
+			if (rv == VS_OK) {
+				if (w->state[i] == 0)
+					w->attrs[i][0] = '\0';
+				if (w->state[i] != -1)
+					w->state[i] = 1;
+				memcpy(w->v[i], v, sizeof(v));
+			}
+			break;
+		default:
+			rv = vs_set_attributes(cli, "nq", w->id[i], a);
+			if (rv == VS_OK && w->state[i] == 1)
+				snprintf(w->attrs[i], sizeof(w->attrs[i]), "%s",
+				    a);
+			if (rv == VS_NOT_FOUND && w->state[i] == 0)
+				rv = VS_OK;  /* as expected */
+			break;
+		}
+		w->ops++;
+		if (rv != VS_OK) {
+			w->failed++;
+			w->state[i] = -1;
+			fprintf(stderr, "# writer: op %d on %s: %s %s\n", op,
+			    w->id[i], vs_code_name(rv), vs_errmsg());
+		}
+	}
+	vs_close(cli);
+	return NULL;
+}
+
+static void
+test_concurrent_writes(void **state)
+{
+	struct fx *t = *state;
+	struct cw *w = calloc(1, sizeof(*w));
+	pthread_t th;
+	int i, k = 0, c = 1, known = 0;
+
+	assert_non_null(w);
+	make_data(t, 0);
+	snprintf(w->url, sizeof(w->url), "%s", t->v.url);
+	for (i = 0; i < NELEM && w->n < CW_IDS * 3 / 4; i++) {
+		const char *id = t->el[c][i].id;
+		redisReply *r;
+		int d;
+
+		if (vs_shard_of(id, strlen(id), NLAYOUT) ==
+		    vs_shard_of(id, strlen(id), NLAYOUT + 1))
+			continue;
+		snprintf(w->id[w->n], ID_LEN, "%s", id);
+		r = cmd(t, (int)vs_shard_of(id, strlen(id), NLAYOUT),
+		    "VEMB vsetd:nq %s", id);
+		for (d = 0; d < DIM; d++)
+			w->v[w->n][d] = (float)atof(r->element[d]->str);
+		freeReplyObject(r);
+		if (i % 3 != 0)
+			snprintf(w->attrs[w->n], sizeof(w->attrs[0]),
+			    "{\"n\":%d,\"c\":\"nq\"}", i);
+		w->state[w->n++] = 1;
+	}
+	while (w->n < CW_IDS) {
+		do
+			snprintf(w->id[w->n], ID_LEN, "nq-cw-%d", k++);
+		while (vs_shard_of(w->id[w->n], strlen(w->id[w->n]),
+		    NLAYOUT) == vs_shard_of(w->id[w->n], strlen(w->id[w->n]),
+		    NLAYOUT + 1));
+		w->state[w->n++] = 0;
+	}
+	assert_int_equal(pthread_create(&th, NULL, cw_writer, w), 0);
+	tu_sleep_ms(100);
+	start_ok(t, VSETD__V1__RESHARD_MOVE__RESHARD_ADD, t->addr[3], "");
+	assert_true(steps(t, CW_BATCH, MAX_STEPS));
+	tu_sleep_ms(200);            /* a few writes in the new stable layout */
+	atomic_store(&w->stop, 1);
+	pthread_join(th, NULL);
+	fprintf(stderr, "# writer: %ld calls during the move, %ld failed\n",
+	    w->ops, w->failed);
+	assert_true(w->ops > 100);
+	for (i = 0; i < w->n; i++) {
+		uint32_t owner = vs_shard_of(w->id[i], strlen(w->id[i]),
+		    NLAYOUT + 1);
+		unsigned b;
+		char *a;
+
+		if (w->state[i] < 0)
+			continue;
+		known++;
+		b = where(t, c, w->id[i], NREDIS, NULL, NULL);
+		if (w->state[i] == 0) {
+			if (b != 0)
+				fail_msg("%s: deleted, but on shards 0x%x",
+				    w->id[i], b);
+			continue;
+		}
+		if (b != 1u << owner)
+			fail_msg("%s: on shards 0x%x, owner %u", w->id[i], b,
+			    owner);
+		{
+			redisReply *r = cmd(t, (int)owner, "VEMB vsetd:nq %s",
+			    w->id[i]);
+			double dot = 0, nx = 0, ny = 0;
+			int d;
+
+			for (d = 0; d < DIM; d++) {
+				double y = atof(r->element[d]->str);
+
+				dot += y * w->v[i][d];
+				nx += (double)w->v[i][d] * w->v[i][d];
+				ny += y * y;
+			}
+			freeReplyObject(r);
+			if (dot / sqrt(nx * ny) < 1 - 1e-5)
+				fail_msg("%s: not the vector last written",
+				    w->id[i]);
+		}
+		a = attrs_of(t, (int)owner, c, w->id[i]);
+		if ((w->attrs[i][0] == '\0') != (a == NULL) ||
+		    (a != NULL && strcmp(a, w->attrs[i]) != 0))
+			fail_msg("%s: attributes %s, last written %s",
+			    w->id[i], a != NULL ? a : "(none)",
+			    w->attrs[i][0] != '\0' ? w->attrs[i] : "(none)");
+		free(a);
+	}
+	assert_true(known > CW_IDS / 2);
+	check_no_mover_keys(t);
+	free(w);
+}
+
 int
 main(void)
 {
@@ -1276,6 +1462,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_status_lists_router,
 		    test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(test_writes_during_move,
+		    test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_writes,
 		    test_setup, test_teardown),
 	};
 
