@@ -55,7 +55,7 @@
 #define NREDIS 4                 /* 3 in the layout + the spare */
 #define NLAYOUT 3
 #define NCOLL 3
-#define NELEM 300                /* per collection */
+#define NELEM 200                /* per collection */
 #define DIM 16
 #define BIN_DIM 64
 #define NQUERY 8
@@ -1204,7 +1204,7 @@ test_writes_during_move(void **state)
 			break;
 		}
 	}
-	assert_true(n >= 50);
+	assert_true(n >= 30);
 	assert_true(steps(t, 0, MAX_STEPS));
 	for (i = 0; i < n; i++) {
 		struct want *x = &w[i];
