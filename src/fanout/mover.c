@@ -776,6 +776,16 @@ vsd_move_start(struct vsd_call *call, int move, const char *shard,
 		return VSD_OK;
 	}
 	n = mv->t->nshards;
+	if (move == VSD_MOVE_ADD && strcmp(mv->t->shards[n - 1].s, addr.s) ==
+	    0 && n > 1) {
+		/* The same command again after the move ended (its driver
+		 * died at the very end): nothing to do. */
+		vsd_mv_report(mv);
+		snprintf(rep->step, sizeof(rep->step), "nothing to do: %s is "
+		    "already the last shard (index %u, epoch %llu)", addr.s,
+		    n - 1, (unsigned long long)mv->t->epoch);
+		return VSD_OK;
+	}
 	if (move == VSD_MOVE_ADD) {
 		for (i = 0; i < n; i++)
 			if (strcmp(mv->t->shards[i].s, addr.s) == 0)

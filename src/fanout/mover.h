@@ -30,7 +30,9 @@
  *   vsetd:@mvl:<coll>      a source: the ids of its key, listed once per
  *                          pass (VSD_SCRIPT_MOVE_LIST)
  *   vsetd:@mvc             a source: field <coll> = "<pass>:<next index>"
- *                          or "<pass>:done"; pass copy | clean | abort
+ *                          or "<pass>:done"; pass copy | clean | abort;
+ *                          field "@n:"<coll> = its count of moving ids
+ *                          (ReshardProgress.to_move)
  *   vsetd:@mv:<coll>       a destination: per id, a counter ("c"..id) and
  *                          a state ("s"..id: del | noattr), written by the
  *                          routers' DUAL writes (move_write.h)

@@ -601,6 +601,19 @@ test_add_then_remove(void **state)
 	for (s = 0; s < NREDIS; s++)
 		check_record(t, s, "3", "stable");
 	check_top10(t);
+	/* the same command again (its driver died at the very end) */
+	{
+		Vsetd__V1__ReshardResponse *r;
+		int code;
+
+		r = start(t, VSETD__V1__RESHARD_MOVE__RESHARD_ADD, t->addr[3],
+		    "", &code);
+		assert_non_null(r);
+		assert_true(r->done);
+		assert_true(tu_has(r->step, "nothing to do"));
+		vsetd__v1__reshard_response__free_unpacked(r, NULL);
+		check_record(t, 0, "3", "stable");
+	}
 
 	start_ok(t, VSETD__V1__RESHARD_MOVE__RESHARD_REMOVE, "", t->addr[3]);
 	assert_true(steps(t, 0, MAX_STEPS));
