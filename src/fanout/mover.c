@@ -229,14 +229,25 @@ vsd_mv_load(struct vsd_mv *mv)
 			return call->st.code;
 		vsd_argv_to_cmd(&a, &cmds[s], s < n ? s : 0);
 	}
-	if ((rv = vsd_mv_run(mv, cmds, n + 1, VSD_RUN_WRITE)) != VSD_OK)
-		return rv;
+	/* A shard of this router's view that does not answer matters only
+	 * when it is in the record's union (a router still routing by an
+	 * older, longer layout knows a shard the move no longer uses). */
+	vsd_fence_run(call, cmds, n + 1, VSD_RUN_WRITE, call->deadline_us);
+	if (cmds[n].reply == NULL)
+		return vsd_mv_no_answer(mv, 0);
 	for (s = 0; s < n; s++)
-		if ((rv = vsd_mv_take_record(mv, &cmds[s], scratch, &have)) !=
-		    VSD_OK)
+		if (cmds[s].reply != NULL && (rv = vsd_mv_take_record(mv,
+		    &cmds[s], scratch, &have)) != VSD_OK)
 			return rv;
 	if (!have && (rv = vsd_mv_cfg_layout(mv, n)) != VSD_OK)
 		return rv;
+	for (s = 0; s < n; s++) {
+		uint32_t u = mv->t->nshards > mv->t->nfrom ? mv->t->nshards :
+		    mv->t->nfrom;
+
+		if (cmds[s].reply == NULL && s < u)
+			return vsd_mv_no_answer(mv, s);
+	}
 	if ((rv = vsd_mv_reply_err(mv, &cmds[n], "reading " VSD_MOVE_KEY)) !=
 	    VSD_OK || (rv = vsd_mv_take_move(mv, cmds[n].reply)) != VSD_OK)
 		return rv;

@@ -48,6 +48,16 @@ vsd_mv_widen(struct vsd_mv *mv, uint32_t n)
 }
 
 int
+vsd_mv_no_answer(struct vsd_mv *mv, uint32_t s)
+{
+	const struct vsd_shard_result *r = &mv->call->w->res[s];
+
+	return vsd_status_set(&mv->call->st, vsd_shard_state_code(r->state),
+	    "shard %u (%s): %s", s, vsd_mv_addr(mv, s), r->error[0] != '\0' ?
+	    r->error : "no answer in time");
+}
+
+int
 vsd_mv_run(struct vsd_mv *mv, struct vsd_cmd *cmds, size_t n, int kind)
 {
 	struct vsd_call *call = mv->call;
@@ -56,17 +66,9 @@ vsd_mv_run(struct vsd_mv *mv, struct vsd_cmd *cmds, size_t n, int kind)
 	if (n == 0)
 		return VSD_OK;
 	vsd_fence_run(call, cmds, n, kind, call->deadline_us);
-	for (i = 0; i < n; i++) {
-		uint32_t s = cmds[i].shard;
-		const struct vsd_shard_result *r = &call->w->res[s];
-
-		if (cmds[i].reply != NULL)
-			continue;
-		return vsd_status_set(&call->st,
-		    vsd_shard_state_code(r->state), "shard %u (%s): %s", s,
-		    vsd_mv_addr(mv, s), r->error[0] != '\0' ? r->error :
-		    "no answer in time");
-	}
+	for (i = 0; i < n; i++)
+		if (cmds[i].reply == NULL)
+			return vsd_mv_no_answer(mv, cmds[i].shard);
 	return VSD_OK;
 }
 

@@ -88,6 +88,8 @@ const char *vsd_mv_addr(const struct vsd_mv *mv, uint32_t s);
  * vsd_view_register): the per-shard arrays of a round are sized by the
  * call's view (call.h), which predates the mover's registrations. */
 void vsd_mv_widen(struct vsd_mv *mv, uint32_t n);
+/* UNAVAILABLE (or DEADLINE_EXCEEDED) set: shard s did not answer. */
+int vsd_mv_no_answer(struct vsd_mv *mv, uint32_t s);
 /* vsd_fence_run() of cmds[0..n) until the call's deadline, then every
  * command must have a reply: else UNAVAILABLE naming the shard. */
 int vsd_mv_run(struct vsd_mv *mv, struct vsd_cmd *cmds, size_t n, int kind);

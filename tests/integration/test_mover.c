@@ -1454,6 +1454,45 @@ test_concurrent_writes(void **state)
 	free(w);
 }
 
+/* A shard stops answering in the middle of the move: the step fails
+ * naming it (the mover needs every shard), nothing is half done, and
+ * once it answers again the steps complete the move. */
+#define STALL_RETRIES 100
+static void
+test_shard_stalls(void **state)
+{
+	struct fx *t = *state;
+	Vsetd__V1__ReshardResponse *r;
+	char name[64];
+	int code, i, done = 0;
+
+	make_data(t, 0);
+	snapshot(t, NLAYOUT);
+	start_ok(t, VSETD__V1__RESHARD_MOVE__RESHARD_ADD, t->addr[3], "");
+	assert_false(steps(t, SMALL_BATCH, 1));
+	assert_int_equal(h_shard_stop(t->cl, 1), 0);
+	r = step(t, SMALL_BATCH, &code);
+	assert_int_equal(h_shard_cont(t->cl, 1), 0);
+	assert_null(r);
+	assert_true(code == VS_UNAVAILABLE || code == VS_DEADLINE_EXCEEDED);
+	snprintf(name, sizeof(name), "shard 1 (%s)", t->addr[1]);
+	if (!tu_has(vs_errmsg(), name))
+		fail_msg("the error does not name %s: %s", name, vs_errmsg());
+	/* the shard's breaker may refuse it for a while: step on */
+	for (i = 0; i < STALL_RETRIES && !done; i++) {
+		r = step(t, 0, &code);
+		if (r == NULL) {
+			tu_sleep_ms(100);
+			continue;
+		}
+		done = r->done;
+		vsetd__v1__reshard_response__free_unpacked(r, NULL);
+	}
+	assert_true(done);
+	check_placement(t, NLAYOUT + 1);
+	check_no_mover_keys(t);
+}
+
 int
 main(void)
 {
@@ -1477,6 +1516,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_writes_during_move,
 		    test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_writes,
+		    test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(test_shard_stalls,
 		    test_setup, test_teardown),
 	};
 
