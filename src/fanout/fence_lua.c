@@ -112,7 +112,10 @@ static const char vsd_filter_check_lua[] =
 /* A router's write of a moving id on its NEW owner in phase DUAL
  * (move_write.c).  ARGV[1] generation, ARGV[2] epoch, ARGV[3] id,
  * ARGV[4] kind: "a" VADD with SETATTR, "n" VADD without, "r" VREM, "s"
- * VSETATTR; ARGV[5] the command, ARGV[6..] its arguments after the key. */
+ * VSETATTR; ARGV[5] the command, ARGV[6..] its arguments after the key.
+ * A VADD that updates (answers 0) is redone as VREM + VADD, attributes
+ * carried over unless it sets them, as the fence does (vsd_fence_lua:
+ * Redis 8.0.2 neither logs nor replicates a VADD update). */
 static const char vsd_move_write_lua[] =
     VSD_LUA_FENCE_CHECK
     "local c, id, k = ARGV[5], ARGV[3], ARGV[4]\n"
@@ -124,6 +127,13 @@ static const char vsd_move_write_lua[] =
     "local r = redis.pcall(c, KEYS[3], unpack(ARGV, 6))\n"
     "redis.call('HINCRBY', KEYS[4], 'c' .. id, 1)\n"
     "if type(r) == 'table' and r.err then return r end\n"
+    "if c == 'VADD' and r == 0 then\n"
+    "  local attr = nil\n"
+    "  if k ~= 'a' then attr = redis.call('VGETATTR', KEYS[3], id) end\n"
+    "  redis.call('VREM', KEYS[3], id)\n"
+    "  redis.call('VADD', KEYS[3], unpack(ARGV, 6))\n"
+    "  if attr then redis.call('VSETATTR', KEYS[3], id, attr) end\n"
+    "end\n"
     "local sf = 's' .. id\n"
     "if c == 'VREM' then\n"
     "  redis.call('HSET', KEYS[4], sf, 'del')\n"

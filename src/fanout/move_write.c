@@ -13,7 +13,10 @@
  * attributes as they are: on an id absent here it creates it without
  * any, so the script marks it "noattr"), "r" VREM (marks it "del"), "s"
  * VSETATTR.  Every kind bumps the id's counter.  Why these marks make
- * the copy safe for any interleaving: mover.h.
+ * the copy safe for any interleaving: mover.h.  Like the fence, the
+ * script redoes a VADD that updates an element as VREM + VADD (Redis
+ * 8.0.2 neither logs nor replicates a VADD update), keeping the
+ * attributes unless the VADD sets them.
  *
  * The kind and the id are found by parsing the inner command the way
  * Redis does (VADD key [REDUCE n] FP32 blob|VALUES n v... id options), not

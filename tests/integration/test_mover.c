@@ -967,6 +967,19 @@ test_scripts_race(void **state)
 	assert_int_equal(r->type, REDIS_REPLY_INTEGER);
 	freeReplyObject(r);
 	expect_copy(t, "f", "2", "{\"old\":1}", v1, "present");
+	/* an update without attributes keeps them (it is redone as VREM +
+	 * VADD, which Redis logs and replicates, unlike a VADD update) */
+	r = mwrite(t, "f", "n", 9, (const char *[]){ "VADD", "VALUES", "4",
+	    "0", "0", "1", "0", "f", "NOQUANT" });
+	assert_int_equal(r->type, REDIS_REPLY_INTEGER);
+	freeReplyObject(r);
+	r = cmd(t, 3, "VGETATTR " DATA " f");
+	assert_string_equal(r->str, "{\"w\":1}");
+	freeReplyObject(r);
+	r = cmd(t, 3, "VEMB " DATA " f");
+	assert_true(atof(r->element[2]->str) > 0.99);
+	freeReplyObject(r);
+	expect_copy(t, "f", "3", "{\"old\":1}", v1, "present");
 	r = cmd(t, 3, "VGETATTR " DATA " f");
 	assert_string_equal(r->str, "{\"w\":1}");
 	freeReplyObject(r);
