@@ -1289,7 +1289,8 @@ test_writes_during_move(void **state)
  * sequential, so the last acknowledged write of an id is its final
  * state; a failed call makes the id's state unknown until a later full
  * insert or delete.  Afterwards every id in a known state is exactly that
- * on exactly its owner: no acknowledged write lost, no delete undone. */
+ * on exactly its owner: no acknowledged write lost, no delete undone.
+ * Then the same while the spare is removed again. */
 #define CW_IDS 100
 #define CW_BATCH 20
 struct cw {
@@ -1369,47 +1370,20 @@ cw_writer(void *arg)
 	return NULL;
 }
 
+/* One move under the writer, then every id in a known state checked on
+ * the layout of n shards. */
 static void
-test_concurrent_writes(void **state)
+cw_move(struct fx *t, struct cw *w, int move, int n)
 {
-	struct fx *t = *state;
-	struct cw *w = calloc(1, sizeof(*w));
 	pthread_t th;
-	int i, k = 0, c = 1, known = 0;
+	int i, c = 1, known = 0;
 
-	assert_non_null(w);
-	make_data(t, 0);
-	snprintf(w->url, sizeof(w->url), "%s", t->v.url);
-	for (i = 0; i < NELEM && w->n < CW_IDS * 3 / 4; i++) {
-		const char *id = t->el[c][i].id;
-		redisReply *r;
-		int d;
-
-		if (vs_shard_of(id, strlen(id), NLAYOUT) ==
-		    vs_shard_of(id, strlen(id), NLAYOUT + 1))
-			continue;
-		snprintf(w->id[w->n], ID_LEN, "%s", id);
-		r = cmd(t, (int)vs_shard_of(id, strlen(id), NLAYOUT),
-		    "VEMB vsetd:nq %s", id);
-		for (d = 0; d < DIM; d++)
-			w->v[w->n][d] = (float)atof(r->element[d]->str);
-		freeReplyObject(r);
-		if (i % 3 != 0)
-			snprintf(w->attrs[w->n], sizeof(w->attrs[0]),
-			    "{\"n\":%d,\"c\":\"nq\"}", i);
-		w->state[w->n++] = 1;
-	}
-	while (w->n < CW_IDS) {
-		do
-			snprintf(w->id[w->n], ID_LEN, "nq-cw-%d", k++);
-		while (vs_shard_of(w->id[w->n], strlen(w->id[w->n]),
-		    NLAYOUT) == vs_shard_of(w->id[w->n], strlen(w->id[w->n]),
-		    NLAYOUT + 1));
-		w->state[w->n++] = 0;
-	}
+	atomic_store(&w->stop, 0);
+	w->ops = w->failed = 0;
 	assert_int_equal(pthread_create(&th, NULL, cw_writer, w), 0);
 	tu_sleep_ms(100);
-	start_ok(t, VSETD__V1__RESHARD_MOVE__RESHARD_ADD, t->addr[3], "");
+	start_ok(t, move, move == VSETD__V1__RESHARD_MOVE__RESHARD_ADD ?
+	    t->addr[3] : "", "");
 	assert_true(steps(t, CW_BATCH, MAX_STEPS));
 	tu_sleep_ms(200);            /* a few writes in the new stable layout */
 	atomic_store(&w->stop, 1);
@@ -1419,7 +1393,7 @@ test_concurrent_writes(void **state)
 	assert_true(w->ops > 100);
 	for (i = 0; i < w->n; i++) {
 		uint32_t owner = vs_shard_of(w->id[i], strlen(w->id[i]),
-		    NLAYOUT + 1);
+		    (uint32_t)n);
 		unsigned b;
 		char *a;
 
@@ -1464,6 +1438,50 @@ test_concurrent_writes(void **state)
 	}
 	assert_true(known > CW_IDS / 2);
 	check_no_mover_keys(t);
+}
+
+static void
+test_concurrent_writes(void **state)
+{
+	struct fx *t = *state;
+	struct cw *w = calloc(1, sizeof(*w));
+	int i, k = 0, c = 1;
+
+	assert_non_null(w);
+	make_data(t, 0);
+	snprintf(w->url, sizeof(w->url), "%s", t->v.url);
+	for (i = 0; i < NELEM && w->n < CW_IDS * 3 / 4; i++) {
+		const char *id = t->el[c][i].id;
+		redisReply *r;
+		int d;
+
+		if (vs_shard_of(id, strlen(id), NLAYOUT) ==
+		    vs_shard_of(id, strlen(id), NLAYOUT + 1))
+			continue;
+		snprintf(w->id[w->n], ID_LEN, "%s", id);
+		r = cmd(t, (int)vs_shard_of(id, strlen(id), NLAYOUT),
+		    "VEMB vsetd:nq %s", id);
+		for (d = 0; d < DIM; d++)
+			w->v[w->n][d] = (float)atof(r->element[d]->str);
+		freeReplyObject(r);
+		if (i % 3 != 0)
+			snprintf(w->attrs[w->n], sizeof(w->attrs[0]),
+			    "{\"n\":%d,\"c\":\"nq\"}", i);
+		w->state[w->n++] = 1;
+	}
+	while (w->n < CW_IDS) {
+		do
+			snprintf(w->id[w->n], ID_LEN, "nq-cw-%d", k++);
+		while (vs_shard_of(w->id[w->n], strlen(w->id[w->n]),
+		    NLAYOUT) == vs_shard_of(w->id[w->n], strlen(w->id[w->n]),
+		    NLAYOUT + 1));
+		w->state[w->n++] = 0;
+	}
+	/* adding the spare, then removing it again, under the same
+	 * writer: the ids that move to the spare are the ones that move
+	 * back */
+	cw_move(t, w, VSETD__V1__RESHARD_MOVE__RESHARD_ADD, NLAYOUT + 1);
+	cw_move(t, w, VSETD__V1__RESHARD_MOVE__RESHARD_REMOVE, NLAYOUT);
 	free(w);
 }
 
