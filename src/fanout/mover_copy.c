@@ -48,6 +48,13 @@ struct vsd_cp {
 
 enum { VSD_CP_PENDING, VSD_CP_COPIED, VSD_CP_SKIPPED, VSD_CP_RETRY };
 
+/* A pair's count of moving ids (vsd_pair_count). */
+struct vsd_pair_count {
+	int done;                    /* acc is the whole count */
+	uint64_t at;                 /* else: counted up to this index */
+	uint64_t acc;
+};
+
 /* The source shards of a pass. */
 static uint32_t
 vsd_pass_sources(const struct vsd_mv *mv, int pass,
@@ -454,27 +461,33 @@ vsd_count_field(struct vsd_call *call, const char *coll)
 
 /* Count the moving ids of a pair's list once (ReshardProgress.to_move
  * grows as pairs are listed), and store the count next to its cursor so
- * a resumed move does not count it twice.  *counted 0 when the step's
- * time ran out first (counted again next step). */
+ * a resumed move does not count it twice: "<count>" when done, else
+ * "<index>+<count so far>" (a long list counted over several steps), from
+ * which it goes on (from_at, acc).  *counted 0 when the step's time ran
+ * out first. */
 static int
 vsd_pair_count(struct vsd_mv *mv, int pass, const struct vsd_phase_layout *l,
     const struct vsd_mv_coll *c, uint32_t src, const char *list,
-    size_t listlen, uint64_t len, int *counted)
+    size_t listlen, uint64_t len, uint64_t from_at, uint64_t acc,
+    int *counted)
 {
 	struct vsd_call *call = mv->call;
-	uint64_t at, nmove = 0;
+	uint64_t at, nmove = acc;
 	struct vsd_cmd *cmd;
 	struct vsd_argv a;
 	const char *f;
+	char *val;
 	int rv;
 
-	*counted = 0;
-	for (at = 0; at < len; at += VSD_MV_COUNT_PAGE) {
+	*counted = 1;
+	for (at = from_at; at < len; at += VSD_MV_COUNT_PAGE) {
 		const redisReply *r;
 		size_t i;
 
-		if (vs_now_us() >= mv->stop_us)
-			return VSD_OK;
+		if (vs_now_us() >= mv->stop_us) {
+			*counted = 0;
+			break;
+		}
 		cmd = vsd_call_alloc(call, sizeof(*cmd));
 		if (cmd == NULL || vsd_argv_init(call, &a, 4) != 0)
 			return call->st.code;
@@ -501,24 +514,32 @@ vsd_pair_count(struct vsd_mv *mv, int pass, const struct vsd_phase_layout *l,
 			    &to) && (pass == VSD_PASS_ABORT ? to : from) == src)
 				nmove++;
 		}
-		if (r->elements < VSD_MV_COUNT_PAGE)
+		if (r->elements < VSD_MV_COUNT_PAGE) {
+			at = len;
 			break;
+		}
 	}
 	cmd = vsd_call_alloc(call, sizeof(*cmd));
-	if (cmd == NULL || (f = vsd_count_field(call, c->name)) == NULL ||
+	val = vsd_call_alloc(call, 2 * VSD_EPOCH_LEN + 2);
+	if (cmd == NULL || val == NULL ||
+	    (f = vsd_count_field(call, c->name)) == NULL ||
 	    vsd_argv_init(call, &a, 4) != 0)
 		return call->st.code;
+	if (*counted)
+		snprintf(val, 2 * VSD_EPOCH_LEN + 2, "%llu",
+		    (unsigned long long)nmove);
+	else
+		snprintf(val, 2 * VSD_EPOCH_LEN + 2, "%llu+%llu",
+		    (unsigned long long)at, (unsigned long long)nmove);
 	vsd_argv_str(&a, "HSET");
 	vsd_argv_str(&a, VSD_MV_CURSOR_KEY);
 	vsd_argv_str(&a, f);
-	if (vsd_argv_u64(call, &a, nmove) != 0)
-		return call->st.code;
+	vsd_argv_str(&a, val);
 	vsd_argv_to_cmd(&a, cmd, src);
 	if ((rv = vsd_mv_run(mv, cmd, 1, VSD_RUN_WRITE)) != VSD_OK ||
 	    (rv = vsd_mv_reply_err(mv, cmd, "saving the count")) != VSD_OK)
 		return rv;
-	mv->prog.to_move += nmove;
-	*counted = 1;
+	mv->prog.to_move += nmove - acc;     /* acc was counted already */
 	return VSD_OK;
 }
 
@@ -622,8 +643,8 @@ vsd_pair_list(struct vsd_mv *mv, int pass, const struct vsd_mv_coll *c,
  * (contended or stale ids). */
 static int
 vsd_pair_run(struct vsd_mv *mv, int pass, const struct vsd_phase_layout *l,
-    const struct vsd_mv_coll *c, uint32_t src, uint64_t next, int64_t cnt,
-    uint32_t *budget, int *done, int *stop)
+    const struct vsd_mv_coll *c, uint32_t src, uint64_t next,
+    const struct vsd_pair_count *cnt, uint32_t *budget, int *done, int *stop)
 {
 	struct vsd_call *call = mv->call;
 	uint64_t len = 0, removed = 0;
@@ -640,11 +661,11 @@ vsd_pair_run(struct vsd_mv *mv, int pass, const struct vsd_phase_layout *l,
 		    "collection \"%s\" uses REDUCE (created during the move?):"
 		    " its elements cannot be copied exactly (VEMB returns the "
 		    "projected vector); abort the move", c->name);
-	if (pass == VSD_PASS_COPY && cnt < 0) {
+	if (pass == VSD_PASS_COPY && !cnt->done) {
 		int counted;
 
 		if ((rv = vsd_pair_count(mv, pass, l, c, src, list, listlen,
-		    len, &counted)) != VSD_OK)
+		    len, cnt->at, cnt->acc, &counted)) != VSD_OK)
 			return rv;
 		if (!counted) {
 			*stop = 1;
@@ -781,11 +802,11 @@ vsd_pair_run(struct vsd_mv *mv, int pass, const struct vsd_phase_layout *l,
 
 /* Each pair's cursor: st[i * nsrc + k] = 0 not started in this pass,
  * 1 in progress (*pos), 2 done; cnt[...] its count of moving ids
- * (VSD_MV_COUNT_FIELD), -1 not counted yet.  mv->prog.to_move := their
+ * (VSD_MV_COUNT_FIELD; see vsd_pair_count).  mv->prog.to_move := their
  * sum. */
 static int
 vsd_pass_cursors(struct vsd_mv *mv, int pass, uint32_t first, uint32_t nsrc,
-    uint8_t *st, uint64_t *pos, int64_t *cnt)
+    uint8_t *st, uint64_t *pos, struct vsd_pair_count *cnt)
 {
 	struct vsd_call *call = mv->call;
 	const char *name = vsd_pass_names[pass];
@@ -835,10 +856,20 @@ vsd_pass_cursors(struct vsd_mv *mv, int pass, uint32_t first, uint32_t nsrc,
 
 			st[at] = 0;
 			pos[at] = 0;
-			cnt[at] = -1;
+			memset(&cnt[at], 0, sizeof(cnt[at]));
 			if (m->type == REDIS_REPLY_STRING) {
-				cnt[at] = (int64_t)strtoull(m->str, NULL, 10);
-				mv->prog.to_move += (uint64_t)cnt[at];
+				const char *plus = strchr(m->str, '+');
+
+				if (plus != NULL) {
+					cnt[at].at = strtoull(m->str, NULL, 10);
+					cnt[at].acc = strtoull(plus + 1, NULL,
+					    10);
+				} else {
+					cnt[at].done = 1;
+					cnt[at].acc = strtoull(m->str, NULL,
+					    10);
+				}
+				mv->prog.to_move += cnt[at].acc;
 			}
 			if (v->type != REDIS_REPLY_STRING ||
 			    (size_t)v->len <= plen ||
@@ -865,7 +896,7 @@ vsd_mv_pass_count(struct vsd_mv *mv, int pass,
 	size_t i, n = mv->ncolls * nsrc;
 	uint8_t *st;
 	uint64_t *pos;
-	int64_t *cnt;
+	struct vsd_pair_count *cnt;
 	int rv;
 
 	*total = (uint32_t)n;
@@ -892,7 +923,7 @@ vsd_mv_pass(struct vsd_mv *mv, int pass, const struct vsd_phase_layout *l,
 	size_t i, n = mv->ncolls * nsrc, ndone = 0;
 	uint8_t *st;
 	uint64_t *pos;
-	int64_t *cnt;
+	struct vsd_pair_count *cnt;
 	int rv, stop = 0;
 
 	*all_done = 0;
@@ -912,7 +943,7 @@ vsd_mv_pass(struct vsd_mv *mv, int pass, const struct vsd_phase_layout *l,
 			if (st[at] != 2 && !stop && *budget > 0 &&
 			    vs_now_us() < mv->stop_us) {
 				rv = vsd_pair_run(mv, pass, l, &mv->colls[i],
-				    first + k, pos[at], cnt[at], budget, &done,
+				    first + k, pos[at], &cnt[at], budget, &done,
 				    &stop);
 				if (rv != VSD_OK)
 					return rv;
