@@ -33,8 +33,10 @@
 #define VSD_MV_COPY_TRIES 3
 /* What a step asks its driver to wait after such a contended id. */
 #define VSD_MV_RETRY_AFTER_MS 100
-/* SCAN ... COUNT, and the most SCAN rounds one call runs. */
-#define VSD_MV_SCAN_COUNT "1000"
+/* SCAN ... COUNT (a shard may hold many keys that are not vsetd's: each
+ * step lists the collections, about 100 rounds per million keys), and the
+ * most SCAN rounds one call runs. */
+#define VSD_MV_SCAN_COUNT "10000"
 #define VSD_MV_SCAN_MAX_ROUNDS 10000
 /* Connections of the mover's own (a shard the router does not route to):
  * at most this long for connect and for each command. */
