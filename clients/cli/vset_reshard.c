@@ -445,7 +445,8 @@ rs_print_line(struct rs_run *r, double now)
 	    s->progress.to_move, s->progress.copied, s->progress.skipped,
 	    s->progress.cleaned);
 	if (rt >= 0)
-		printf(", %.0f elements/s, %s left", rt,
+		printf(", %.0f elements/s (copied, skipped or cleaned), %s "
+		    "left", rt,
 		    rs_hms(rs_eta(s, rt), eta, sizeof(eta)));
 	putchar('\n');
 	fflush(stdout);
@@ -471,8 +472,9 @@ rs_progress(struct rs_run *r)
 			if (phase_changed || r->st->done ||
 			    now - r->last_draw >= VSET_RS_BAR_EVERY_S)
 				rs_draw_bar(r, now);
-		} else if (phase_changed || r->st->done ||
-		    now - r->last_line >= VSET_RS_LOG_EVERY_S) {
+		} else if (!r->st->done && (phase_changed ||
+		    now - r->last_line >= VSET_RS_LOG_EVERY_S)) {
+			/* (the "done:" line says the rest) */
 			rs_print_line(r, now);
 		}
 	}
@@ -539,8 +541,8 @@ rs_report(struct rs_run *r)
 		else
 			printf("done: shard %s %s; %zu shards at epoch %" PRIu64
 			    "; moved %" PRIu64 " (copied %" PRIu64 ", skipped %"
-			    PRIu64 "), cleaned %" PRIu64 " in %.1f s (%.0f "
-			    "elements/s)\n", r->cmd == RS_ADD ? r->target :
+			    PRIu64 "), cleaned %" PRIu64 " in %.1f s (moved %.0f "
+			    "elements/s overall)\n", r->cmd == RS_ADD ? r->target :
 			    r->removed[0] ? r->removed : "(the last)",
 			    r->cmd == RS_ADD ? "added" : "removed",
 			    s->n_shards, s->epoch, rs_moved(s), s->progress.copied,
@@ -713,7 +715,7 @@ rs_drive(struct rs_run *r, vs_client *c)
 		}
 		/* --rate: this step's elements must take at least
 		 * work/rate seconds, counting the step itself. */
-		if (r->rate > 0 && rs_work(r->st) > before) {
+		if (r->rate > 0 && !r->st->done && rs_work(r->st) > before) {
 			double need = (double)(rs_work(r->st) - before) /
 			    (double)r->rate * MS_PER_S;
 			double took = (rs_now() - t_step) * MS_PER_S;
