@@ -536,8 +536,8 @@ rs_report(struct rs_run *r)
 			return 0;
 		if (r->cmd == RS_ABORT)
 			printf("aborted: back to %zu shards at epoch %" PRIu64
-			    "; removed %" PRIu64 " copies in %.1f s\n",
-			    s->n_shards, s->epoch, s->progress.cleaned, elapsed);
+			    ", copies deleted, in %.1f s\n", s->n_shards,
+			    s->epoch, elapsed);
 		else
 			printf("done: shard %s %s; %zu shards at epoch %" PRIu64
 			    "; moved %" PRIu64 " (copied %" PRIu64 ", skipped %"
@@ -945,7 +945,9 @@ rs_check_resume(struct rs_run *r, vs_client *c, int move)
 
 	if (vs_reshard_status(c, &s) != VS_OK)
 		return;              /* Start will say what is wrong */
-	if (s->move == move && !s->done) {
+	/* (STABLE with a move open is an abort cleaning up: Start will
+	 * say so) */
+	if (s->move == move && !s->done && s->phase != VS_RESHARD_STABLE) {
 		r->resumed = 1;
 		rs_note(r, "resuming a move begun earlier (phase %s, epoch %"
 		    PRIu64 ", moved %" PRIu64 " of %" PRIu64 ", cleaned %"

@@ -482,7 +482,7 @@ class ReshardDriver(unittest.TestCase):
         self.fake.copied = 400
         r = vset(self.fake.url, "reshard", "abort", "--batch", "100")
         self.assertEqual(r.code, 0, r)
-        self.assertRegex(r.out, r"aborted: back to 2 shards at epoch 3; removed 400 copies")
+        self.assertRegex(r.out, r"aborted: back to 2 shards at epoch 3, copies deleted, in ")
         self.assertEqual([m for m in self.fake.methods() if m != "ReshardStatus"][:1],
                          ["ReshardAbort"])
         self.assertEqual(len(self.fake.steps()), 4)
