@@ -207,14 +207,15 @@ rs_check_addr(const char *a, size_t n, char *err, size_t errlen)
 		colon = rb + 1;
 	} else {
 		colon = memchr(a, ':', n);
+		if (colon != NULL &&
+		    memchr(colon + 1, ':', (size_t)(end - colon - 1)) != NULL) {
+			snprintf(err, errlen, "address '%.*s': write an IPv6 "
+			    "host in brackets, [::1]:6379", (int)n, a);
+			return -1;
+		}
 		if (colon == NULL || colon == a) {
 			snprintf(err, errlen, "address '%.*s' is not HOST:PORT",
 			    (int)n, a);
-			return -1;
-		}
-		if (memchr(colon + 1, ':', (size_t)(end - colon - 1)) != NULL) {
-			snprintf(err, errlen, "address '%.*s': write an IPv6 "
-			    "host in brackets, [::1]:6379", (int)n, a);
 			return -1;
 		}
 		for (i = 0; a + i < colon; i++)
