@@ -938,6 +938,23 @@ rs_parse_cmd(const char *s, enum rs_cmd *out)
 	return -1;
 }
 
+/* An abort cleaning up: phase STABLE, the move still open, and the layout
+ * back to the one before it.  (STABLE with the NEW layout is a move that
+ * is finishing its clean-up.) */
+static int
+rs_is_aborting(const vs_reshard_state *s)
+{
+	size_t i;
+
+	if (s->phase != VS_RESHARD_STABLE || s->move == VS_RESHARD_NONE ||
+	    s->done || s->n_shards != s->n_from)
+		return 0;
+	for (i = 0; i < s->n_shards; i++)
+		if (strcmp(s->shards[i], s->from[i]) != 0)
+			return 0;
+	return 1;
+}
+
 /* Before Start: is this move already under way?  Then say so. */
 static void
 rs_check_resume(struct rs_run *r, vs_client *c, int move)
@@ -946,9 +963,8 @@ rs_check_resume(struct rs_run *r, vs_client *c, int move)
 
 	if (vs_reshard_status(c, &s) != VS_OK)
 		return;              /* Start will say what is wrong */
-	/* (STABLE with a move open is an abort cleaning up: Start will
-	 * say so) */
-	if (s->move == move && !s->done && s->phase != VS_RESHARD_STABLE) {
+	/* (an abort cleaning up is no move to resume: Start says so) */
+	if (s->move == move && !s->done && !rs_is_aborting(s)) {
 		r->resumed = 1;
 		rs_note(r, "resuming a move begun earlier (phase %s, epoch %"
 		    PRIu64 ", moved %" PRIu64 " of %" PRIu64 ", cleaned %"
@@ -958,55 +974,36 @@ rs_check_resume(struct rs_run *r, vs_client *c, int move)
 	vs_reshard_state_free(s);
 }
 
-/* abort: ReshardAbort, unless an abort is already cleaning up (phase
- * STABLE with the move still open: a previous `abort` was stopped), then
- * the steps.  A retried Abort whose first try went through answers
- * FAILED_PRECONDITION: the status then shows the clean-up under way. */
+static int
+rs_call_abort(vs_client *c, uint32_t batch, const char *shard,
+    const char *expect, vs_reshard_state **out)
+{
+	(void)batch;
+	(void)shard;
+	(void)expect;
+	return vs_reshard_abort(c, out);
+}
+
+/* abort: ReshardAbort (a repeated one answers the abort already under
+ * way, so it is retried like a step), then the steps delete the copies. */
 static int
 rs_start_abort(struct rs_run *r, vs_client *c)
 {
 	vs_reshard_state *s = NULL;
-	int code, attempt, lost = 0;
-	double backoff = VSET_RS_BACKOFF_MS;
+	int code;
 
-	for (attempt = 0; attempt <= VSET_RS_RETRIES; attempt++) {
-		if (vs_reshard_status(c, &s) == VS_OK) {
-			if (s->move != VS_RESHARD_NONE && !s->done &&
-			    s->phase == VS_RESHARD_STABLE) {
-				if (!lost)
-					rs_note(r, "resuming an abort begun "
-					    "earlier (epoch %" PRIu64 ")",
-					    s->epoch);
-				r->resumed = !lost;
-				r->st = s;
-				return VS_OK;
-			}
-			vs_reshard_state_free(s);
-			s = NULL;
-		}
-		code = vs_reshard_abort(c, &s);
-		if (code == VS_OK) {
-			r->st = s;
-			return VS_OK;
-		}
-		if (!rs_retryable(code) || attempt == VSET_RS_RETRIES)
-			break;
-		lost = 1;
-		fprintf(stderr, "warning: abort: %s: %s; trying again in %.2g s "
-		    "(retry %d of %d)\n", vs_code_name(code), vs_errmsg(),
-		    backoff / MS_PER_S, attempt + 1, VSET_RS_RETRIES);
-		if (rs_sleep_ms(backoff) != 0)
-			return -1;
-		backoff *= 2;
-		if (backoff > VSET_RS_BACKOFF_MAX_MS)
-			backoff = VSET_RS_BACKOFF_MAX_MS;
+	if (vs_reshard_status(c, &s) == VS_OK && rs_is_aborting(s)) {
+		r->resumed = 1;
+		rs_note(r, "resuming an abort begun earlier (epoch %" PRIu64 ")",
+		    s->epoch);
 	}
-	rs_fail(r, code);
+	vs_reshard_state_free(s);
+	code = rs_call_retrying(r, c, rs_call_abort, NULL, NULL, "abort");
 	if (code == VS_FAILED_PRECONDITION)
 		fputs("vset: abort is possible only while the move is in phase "
 		    "DUAL (see 'vset reshard status'); once reads use the new "
-		    "layout, let the move finish and then do the opposite "
-		    "move\n", stderr);
+		    "layout, let the move finish (run its command again) and "
+		    "then do the opposite move\n", stderr);
 	return code;
 }
 

@@ -171,7 +171,8 @@ class FakeRouter:
 
     def _answer(self) -> Any:
         r = pb.ReshardResponse(epoch=self.epoch, phase=self.phase, move=self.move,
-                               shards=self.shards, done=False)
+                               shards=self.shards, done=(self.phase == pb.RESHARD_STABLE and
+                                                         self.move == pb.RESHARD_MOVE_NONE))
         getattr(r, "from").extend(self.from_)
         p = r.progress
         p.to_move = self.to_move if self.move != pb.RESHARD_MOVE_NONE else 0
@@ -211,10 +212,9 @@ class FakeRouter:
         if self.aborting:
             self.cleaned = min(self.cleaned + batch, self.copied)
             if self.cleaned >= self.copied:
-                r = self._answer()
                 self.move = pb.RESHARD_MOVE_NONE
-                r.done = True
-                return r
+                self.from_ = []
+                return self._answer()
             return self._answer()
         if self.phase == pb.RESHARD_DUAL:
             n = min(batch, self.to_move - self.copied - self.skipped)
@@ -250,12 +250,15 @@ class FakeRouter:
         return r
 
     def _ReshardAbort(self, req: Any) -> Any:
+        if self.aborting and self.move != pb.RESHARD_MOVE_NONE:
+            return self._answer()          # as the mover: already aborted
         if self.phase != pb.RESHARD_DUAL:
             raise FakeError("FAILED_PRECONDITION", "not in DUAL: reads already use "
                             "the new layout; let the move finish")
         self.phase = pb.RESHARD_STABLE
         self.epoch += 1
-        self.shards, self.from_ = list(self.layout), []
+        # As the mover reports it: the old layout, and the move's `from`.
+        self.shards = list(self.layout)
         self.aborting = True
         self.cleaned = 0
         return self._answer()
@@ -501,7 +504,7 @@ class ReshardDriver(unittest.TestCase):
         r = vset(self.fake.url, "--json", "reshard", "abort")
         self.assertEqual(r.code, 0, r)
         self.assertIn("resuming an abort begun earlier", r.err)
-        self.assertNotIn("ReshardAbort", self.fake.methods())
+        self.assertEqual(self.fake.methods().count("ReshardAbort"), 1)
         self.assertTrue(json.loads(r.out)["done"])
 
     def test_status_flags_routers_behind(self) -> None:
