@@ -61,6 +61,8 @@
  * (the signal may be taken by one of nng's threads). */
 #define VSET_RS_SLICE_MS 100
 #define VSET_RS_MAX_ADDRS 16
+/* The bar's estimate counts at most this many collections. */
+#define VSET_RS_MAX_EST_COLLS 1000
 #define VSET_RS_ADDR_MAX 300         /* host (DNS name or [IPv6]) and port */
 #define VSET_RS_PORT_MAX 65535UL
 #define MS_PER_S 1000.0
@@ -111,6 +113,11 @@ struct rs_run {
 	uint64_t sample_work[VSET_RS_SAMPLES];
 	size_t n_samples, next_sample;
 	vs_reshard_state *st;        /* the latest answer (owned) */
+	/* Elements expected to move, from the collections' counts at the
+	 * start (0: unknown).  The server's to_move grows page by page as
+	 * the sources are listed, so without this the bar would always be
+	 * full while copying. */
+	uint64_t estimate;
 	int err_code;                /* why it stopped early (VS_OK: it did not) */
 	char err_msg[512];
 };
@@ -370,13 +377,29 @@ rs_rate(const struct rs_run *r)
 	return (double)(r->sample_work[newest] - r->sample_work[oldest]) / dt;
 }
 
-/* Seconds left: what remains to copy and then to clean, at the current
- * rate (to_move still grows while sources are listed). */
-static double
-rs_eta(const vs_reshard_state *s, double rate)
+/* How many elements the move will have moved: the server's to_move, or
+ * the estimate while copying when that is larger (to_move grows as the
+ * sources are listed).  *approx: the estimate was used. */
+static uint64_t
+rs_total(const struct rs_run *r, int *approx)
 {
-	uint64_t tm = s->progress.to_move, left = 0;
+	const vs_reshard_state *s = r->st;
 
+	*approx = s->phase == VS_RESHARD_DUAL && r->cmd != RS_ABORT &&
+	    r->estimate > s->progress.to_move;
+	return *approx ? r->estimate : s->progress.to_move;
+}
+
+/* Seconds left: what remains to copy and then to clean, at the current
+ * rate. */
+static double
+rs_eta(const struct rs_run *r, double rate)
+{
+	const vs_reshard_state *s = r->st;
+	uint64_t left = 0, tm;
+	int approx;
+
+	tm = rs_total(r, &approx);
 	if (rate <= 0)
 		return -1;
 	if (s->phase == VS_RESHARD_DUAL && rs_moved(s) < tm)
@@ -389,10 +412,12 @@ rs_eta(const vs_reshard_state *s, double rate)
 /* What the bar and the lines count in this phase: moved while copying
  * (DUAL), old copies deleted while cleaning (SWITCHED, or an abort). */
 static void
-rs_phase_count(const vs_reshard_state *s, const char **what, uint64_t *done,
-    uint64_t *of)
+rs_phase_count(const struct rs_run *r, const char **what, uint64_t *done,
+    uint64_t *of, int *approx)
 {
-	*of = s->progress.to_move;
+	const vs_reshard_state *s = r->st;
+
+	*of = rs_total(r, approx);
 	if (s->phase == VS_RESHARD_DUAL) {
 		*what = "moved";
 		*done = rs_moved(s);
@@ -410,9 +435,9 @@ rs_draw_bar(struct rs_run *r, double now)
 	const char *what;
 	uint64_t done, of;
 	double frac, rt = rs_rate(r);
-	int i, fill;
+	int i, fill, approx;
 
-	rs_phase_count(s, &what, &done, &of);
+	rs_phase_count(r, &what, &done, &of, &approx);
 	frac = of > 0 ? (double)done / (double)of : 0;
 	if (frac > 1)
 		frac = 1;
@@ -424,9 +449,9 @@ rs_draw_bar(struct rs_run *r, double now)
 		snprintf(rate, sizeof(rate), "%.0f/s", rt);
 	else
 		snprintf(rate, sizeof(rate), "-/s");
-	printf("\r[%s] %3d%% %s %" PRIu64 "/%" PRIu64 "  %s  %s left  %s"
-	    "\033[K", bar, (int)(frac * 100), what, done, of, rate,
-	    rs_hms(rs_eta(s, rt), eta, sizeof(eta)),
+	printf("\r[%s] %3d%% %s %" PRIu64 "/%s%" PRIu64 "  %s  %s left  %s"
+	    "\033[K", bar, (int)(frac * 100), what, done, approx ? "~" : "",
+	    of, rate, rs_hms(rs_eta(r, rt), eta, sizeof(eta)),
 	    vs_reshard_phase_name(s->phase));
 	fflush(stdout);
 	r->bar_shown = 1;
@@ -439,16 +464,19 @@ rs_print_line(struct rs_run *r, double now)
 	const vs_reshard_state *s = r->st;
 	double rt = rs_rate(r);
 	char eta[24];
+	uint64_t of;
+	int approx;
 
-	printf("%s: epoch %" PRIu64 ", moved %" PRIu64 " of %" PRIu64
+	of = rs_total(r, &approx);
+	printf("%s: epoch %" PRIu64 ", moved %" PRIu64 " of %s%" PRIu64
 	    " (copied %" PRIu64 ", skipped %" PRIu64 "), cleaned %" PRIu64,
 	    vs_reshard_phase_name(s->phase), s->epoch, rs_moved(s),
-	    s->progress.to_move, s->progress.copied, s->progress.skipped,
+	    approx ? "~" : "", of, s->progress.copied, s->progress.skipped,
 	    s->progress.cleaned);
 	if (rt >= 0)
 		printf(", %.0f elements/s (copied, skipped or cleaned), %s "
 		    "left", rt,
-		    rs_hms(rs_eta(s, rt), eta, sizeof(eta)));
+		    rs_hms(rs_eta(r, rt), eta, sizeof(eta)));
 	putchar('\n');
 	fflush(stdout);
 	r->last_line = now;
@@ -938,6 +966,38 @@ rs_parse_cmd(const char *s, enum rs_cmd *out)
 	return -1;
 }
 
+/*
+ * r->estimate: the elements this move will move, from each collection's
+ * counts (one Count call per collection, at most VSET_RS_MAX_EST_COLLS):
+ * a remove moves everything on the last shard, an add about 1/(n+1) of
+ * everything (jump hash).  Best effort: any failure leaves it 0 (the bar
+ * then shows the server's to_move alone).
+ */
+static void
+rs_estimate(struct rs_run *r, vs_client *c)
+{
+	const vs_reshard_state *s = r->st;
+	vs_count_result *cr = NULL;
+	char **names = NULL;
+	size_t n = 0, i, nold = s->n_from;
+	uint64_t total = 0, last = 0;
+
+	if (s->phase != VS_RESHARD_DUAL || nold == 0 ||
+	    vs_list_collections(c, &names, &n) != VS_OK)
+		return;
+	for (i = 0; i < n && i < VSET_RS_MAX_EST_COLLS; i++) {
+		if (vs_count(c, names[i], &cr) != VS_OK)
+			goto out;
+		total += cr->count;
+		if (cr->n_shards >= nold)
+			last += cr->shard_counts[nold - 1];
+		vs_count_result_free(cr);
+	}
+	r->estimate = r->cmd == RS_REMOVE ? last : total / (nold + 1);
+out:
+	vs_strings_free(names, n);
+}
+
 /* An abort cleaning up: phase STABLE, the move still open, and the layout
  * back to the one before it.  (STABLE with the NEW layout is a move that
  * is finishing its clean-up.) */
@@ -1188,6 +1248,8 @@ vset_cmd_reshard(const vset_global *g, int argc, char **argv)
 	    r.st->n_from > r.st->n_shards)
 		snprintf(r.removed, sizeof(r.removed), "%s",
 		    r.st->from[r.st->n_from - 1]);
+	if (code == VS_OK && r.cmd != RS_ABORT && !r.json)
+		rs_estimate(&r, c);
 	if (code == -1) {
 		fprintf(stderr, "vset: stopped by a signal before the move "
 		    "started; nothing more was sent\n");
