@@ -236,6 +236,11 @@ def check_remove_lines(dep):
     T.ok(r.code == 0, "remove: exit 0", r)
     T.ok(any(l.startswith("dual: epoch ") for l in lines) and "\r" not in r.out,
          "remove without a terminal: progress lines, no bar", r)
+    # The total comes from the last shard's counts before the server has
+    # listed it all: every element there moves.
+    want = moving(2, 3)
+    T.ok(any(l.startswith("dual: ") and " of ~%d " % want in l for l in lines), "remove: progress counts against the %d elements "
+         "of the last shard" % want, r)
     T.ok(lines and lines[-1].startswith("done: shard %s removed; 2 shards at epoch "
                                         % dep.spare_addr),
          "remove: the 'done:' line names the removed shard", r)
