@@ -1253,8 +1253,9 @@ vset_cmd_reshard(const vset_global *g, int argc, char **argv)
 	if (code == VS_OK && r.cmd != RS_ABORT && !r.json)
 		rs_estimate(&r, c);
 	if (code == -1) {
-		fprintf(stderr, "vset: stopped by a signal before the move "
-		    "started; nothing more was sent\n");
+		fprintf(stderr, "vset: stopped by a signal while waiting to "
+		    "retry; nothing more was sent.  See 'vset reshard "
+		    "status'; run the same command again to go on\n");
 		rv = VSET_EXIT_STOPPED;
 		goto out;
 	}
