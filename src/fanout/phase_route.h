@@ -18,6 +18,9 @@
  *   switched  owner(id, nnew)                  the union       new owner,
  *                                                              then old
  *
+ * (The routers' point reads take only the first: in SWITCHED the new
+ * owner is complete, dual.h.)
+ *
  * A write in DUAL is acknowledged only when both owners took it (the
  * caller's business).  Searches in SWITCHED may see an id twice (its old
  * copy not yet deleted): the merge already drops duplicate ids (merge.h).
@@ -26,8 +29,7 @@
  * caller owns every output array (VSD_PHASE_MAX_OWNERS entries for
  * owners, max(nold, nnew) for search shards).
  *
- * Not wired into the ops yet: a router refuses to start, or to adopt at
- * run time, a layout in phase dual or switched (vsd_topo_routable()).
+ * Calls route by their view (view.h), which holds these inputs.
  */
 #ifndef VSD_PHASE_ROUTE_H
 #define VSD_PHASE_ROUTE_H

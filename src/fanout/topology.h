@@ -47,8 +47,8 @@
  * Phases (as Qdrant does).  A move from layout OLD (from) to NEW (shards)
  * goes STABLE -> DUAL -> SWITCHED -> STABLE, the epoch growing by one at
  * each step.  What routers do, per phase, for an element id (the pure
- * table is phase_route.h; not wired into the ops yet, so today a router
- * refuses to start in, or adopt, a phase other than stable):
+ * table is phase_route.h; calls route by it through their view, view.h,
+ * and dual.h):
  *
  *   phase     writes (VADD, VREM, VSETATTR)    searches ask
  *   stable    owner(id, NEW)                   every shard of NEW
@@ -59,8 +59,9 @@
  *                                              the leaving shard); the
  *                                              merge drops ids seen twice
  *
- * Point reads (GetElement...) follow the search column: dual reads the old
- * owner, switched tries the new owner and then the old one.
+ * Point reads (Get, GetAttributes, Exists, Links) ask one shard: dual the
+ * old owner; switched the new owner, complete by then (every element was
+ * copied to it before the switch).
  * Why this order: in DUAL the new owner receives every write of a moving
  * id, so once the mover has copied what existed before, the new owner is
  * complete; readers still read the old owner, which is complete too.
@@ -293,11 +294,6 @@ int vsd_topo_reconcile(const struct vsd_topo_addr *cli, uint32_t ncli,
     const char *const *rec_err, struct vsd_topo *out, uint32_t *nabsent,
     char *err, size_t errlen);
 
-/*
- * 1 when this version of vsetd can route by t: today only a stable
- * layout (the phase routing of a move is not wired into the ops yet).
- */
-int vsd_topo_routable(const struct vsd_topo *t);
 
 /* "host:port" of a --shard's primary, as the record spells it (an IPv6
  * host in brackets).  0, or -1 when it does not fit. */
@@ -315,22 +311,21 @@ int vsd_topo_from_reply(const struct redisReply *r, struct vsd_topo *t,
 /*
  * Start-up: read the record from every shard of cfg (blocking, at most
  * timeout_ms per shard, with cfg's Redis AUTH), reconcile, log the
- * outcome, and adopt: shards of the stored layout beyond cfg's list are
- * appended to cfg->shards (primary only).  *epoch := the epoch the router
- * runs at.  0, or VSD_EXIT_TOPOLOGY after printing why to stderr, or 1
- * when out of memory.
+ * outcome, and adopt: shards of the stored layouts beyond cfg's list are
+ * appended to cfg->shards (primary only), the shard table is set up
+ * (shard/table.h) and the first view is the record's (view.h).  0, or
+ * VSD_EXIT_TOPOLOGY after printing why to stderr, or 1 when out of
+ * memory.
  */
-int vsd_topo_startup(struct vsd_config *cfg, int timeout_ms,
-    uint64_t *epoch);
+int vsd_topo_startup(struct vsd_config *cfg, int timeout_ms);
 
 /* ------------------------------------------- while serving (topology_run.c)
- * The process-wide epoch this router routes by; it only grows. */
+ */
 struct vsd_call;
 struct vsd_cmd;
-void vsd_topo_epoch_set(uint64_t epoch);
-uint64_t vsd_topo_epoch(void);
-/* The current epoch as a decimal string in the call's arena (NULL: out of
- * memory): the fence's expected-epoch argument. */
+/* The call's epoch (its view's, view.h) as a decimal string in the
+ * call's arena (NULL: out of memory): the fence's expected-epoch
+ * argument. */
 const char *vsd_topo_epoch_arg(struct vsd_call *call);
 /* cmd := HGET vsetd:@topology epoch, on shard (searches pipeline it right
  * after their VSIMs).  0, or -1 when out of memory. */

@@ -520,9 +520,7 @@ vsd_rx_op(struct vsd_rx *x, vsd_op_fn *fn, const char *method,
 {
 	struct vsd_call *call = &x->call;
 
-	memset(call, 0, sizeof(*call));
-	call->w = &x->w->lane;
-	call->lim = x->w->lane.lim;
+	vsd_call_init(call, &x->w->lane);
 	call->deadline_us = vsd_request_due_us(call->w->cfg, 0,
 	    x->job->recv_us);
 	if (vs_now_us() >= call->deadline_us)
@@ -530,7 +528,8 @@ vsd_rx_op(struct vsd_rx *x, vsd_op_fn *fn, const char *method,
 		    "passed while the command waited for a worker");
 	else
 		fn(call, req);
-	vsd_stats_request(&x->w->lane.stats, vsd_resp_method(method),
+	vsd_stats_request_from(&x->w->lane.stats, VSD_FRONTEND_RESP,
+	    vsd_resp_method(method),
 	    call->st.code, vs_now_us() - x->job->recv_us);
 	return call->st.code;
 }

@@ -54,6 +54,7 @@
 #include "log.h"
 #include "resp_cmd.h"
 #include "server.h"
+#include "table.h"
 #include "vs_time.h"
 
 #define VSD_ARENA_CHUNK (256 * 1024)
@@ -341,7 +342,7 @@ vsd_workers_start(struct vsd_server *srv)
 			goto fail;
 		w->lane.links = vsd_links_new(srv->cfg, srv->health,
 		    &w->lane.stats);
-		w->lane.res = calloc(srv->cfg->nshards, sizeof(*w->lane.res));
+		w->lane.res = calloc(VSD_MAX_SHARDS, sizeof(*w->lane.res));
 		if (w->lane.links == NULL || w->lane.res == NULL)
 			goto fail;
 		if (!srv->native && ((rv = nng_ctx_open(&w->ctx, srv->sock)) != 0 ||
@@ -396,7 +397,7 @@ struct vsd_stats_total *
 vsd_stats_snapshot(struct vsd_server *srv)
 {
 	struct vsd_stats_total *t;
-	uint32_t n = srv->cfg->nshards, i, m, c;
+	uint32_t n = vsd_table_count(), i, m, c, fe;
 	int w;
 
 	if ((t = calloc(1, sizeof(*t))) == NULL)
@@ -406,20 +407,27 @@ vsd_stats_snapshot(struct vsd_server *srv)
 		return NULL;
 	}
 	t->nshards = n;
-	for (m = 0; m < VSD_STATS_METHODS; m++)
+	for (m = 0; m < VSD_STATS_METHODS; m++) {
 		vs_hist_reset(&t->methods[m].lat);
+		for (fe = 0; fe < VSD_FRONTENDS; fe++)
+			vs_hist_reset(&t->fe[fe][m].lat);
+	}
 	for (i = 0; i < n; i++)
 		vs_hist_reset(&t->shards[i].lat);
 	for (w = 0; w < srv->nworkers; w++) {
 		struct vsd_stats *s = &srv->workers[w].lane.stats;
 
 		pthread_mutex_lock(&s->mu);
-		for (m = 0; m < VSD_STATS_METHODS; m++) {
-			for (c = 0; c < VSD_STATS_CODES; c++)
-				t->methods[m].codes[c] += s->methods[m].codes[c];
-			vs_hist_merge(&t->methods[m].lat, &s->methods[m].lat);
-		}
-		for (i = 0; i < n; i++) {
+		for (fe = 0; fe < VSD_FRONTENDS; fe++)
+			for (m = 0; m < VSD_STATS_METHODS; m++) {
+				const struct vsd_method_stats *src =
+				    &s->methods[fe * VSD_STATS_METHODS + m];
+
+				for (c = 0; c < VSD_STATS_CODES; c++)
+					t->fe[fe][m].codes[c] += src->codes[c];
+				vs_hist_merge(&t->fe[fe][m].lat, &src->lat);
+			}
+		for (i = 0; i < n && i < s->nshards; i++) {
 			t->shards[i].ok += s->shards[i].ok;
 			t->shards[i].errors += s->shards[i].errors;
 			t->shards[i].timeouts += s->shards[i].timeouts;
@@ -427,5 +435,12 @@ vsd_stats_snapshot(struct vsd_server *srv)
 		}
 		pthread_mutex_unlock(&s->mu);
 	}
+	/* the totals of every front end (the survey's numbers) */
+	for (fe = 0; fe < VSD_FRONTENDS; fe++)
+		for (m = 0; m < VSD_STATS_METHODS; m++) {
+			for (c = 0; c < VSD_STATS_CODES; c++)
+				t->methods[m].codes[c] += t->fe[fe][m].codes[c];
+			vs_hist_merge(&t->methods[m].lat, &t->fe[fe][m].lat);
+		}
 	return t;
 }

@@ -61,12 +61,14 @@
  * array (shards x COUNT) cannot overflow whatever a shard sends.
  */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "capabilities.h"
 #include "collection.h"
+#include "dual.h"
 #include "fence.h"
 #include "merge.h"
 #include "ops.h"
@@ -96,7 +98,11 @@ struct vsd_sq {
 	const float *const *vecs;             /* nq query vectors */
 	size_t dim;
 	Vsetd__V1__SearchResponse **resps;    /* nq, filled here */
+	int nothread;                         /* VSIM ... NOTHREAD */
 };
+
+/* Searches this router is running now, for --vsim-threads auto. */
+static _Atomic int vsd_searches_running;
 
 static int
 vsd_search_check_opts(struct vsd_call *call,
@@ -172,7 +178,7 @@ vsd_search_vsim(struct vsd_call *call, const struct vsd_sq *q,
 	}
 	if (req->truth)
 		vsd_argv_str(&a, "TRUTH");
-	if (req->nothread)
+	if (q->nothread)
 		vsd_argv_str(&a, "NOTHREAD");
 	vsd_argv_to_cmd(&a, c, shard);
 	return 0;
@@ -201,7 +207,7 @@ static void
 vsd_search_check_replies(struct vsd_call *call, const struct vsd_sq *q,
     size_t per_query_cmds)
 {
-	uint32_t nshards = call->w->cfg->nshards, s;
+	uint32_t nshards = vsd_read_shards(call), s;
 	struct vsd_vsim_shape shape;
 	char why[160];
 	size_t qi;
@@ -379,7 +385,7 @@ static int
 vsd_search_merge(struct vsd_call *call, const struct vsd_sq *q, size_t qi,
     size_t per_query_cmds, Vsetd__V1__SearchResponse *resp)
 {
-	uint32_t nshards = call->w->cfg->nshards, s;
+	uint32_t nshards = vsd_read_shards(call), s;
 	Vsetd__V1__SearchHit *hitmsg;
 	struct vsd_hit *hits;
 	size_t nhits = 0, top, i;
@@ -440,7 +446,7 @@ static int
 vsd_search_gens(struct vsd_call *call, const struct vsd_sq *q, size_t per,
     int cached, int may_retry, const char *want)
 {
-	uint32_t nshards = call->w->cfg->nshards, s;
+	uint32_t nshards = vsd_read_shards(call), s;
 	size_t qi;
 
 	for (s = 0; s < nshards; s++) {
@@ -494,7 +500,7 @@ vsd_search_gens(struct vsd_call *call, const struct vsd_sq *q, size_t per,
 static int
 vsd_search_filter_check(struct vsd_call *call, const struct vsd_sq *q)
 {
-	uint32_t nshards = call->w->cfg->nshards, s;
+	uint32_t nshards = vsd_read_shards(call), s;
 	struct vsd_shard_result *saved;
 	struct vsd_argv a;
 	struct vsd_cmd *c;
@@ -549,10 +555,10 @@ vsd_search_filter_check(struct vsd_call *call, const struct vsd_sq *q)
 
 /* Run the queries of q; fills q->resps or sets call->st. */
 static void
-vsd_search_run(struct vsd_call *call, struct vsd_sq *q)
+vsd_search_run_once(struct vsd_call *call, struct vsd_sq *q)
 {
 	const Vsetd__V1__SearchRequest *req = q->req;
-	uint32_t nshards = call->w->cfg->nshards, s;
+	uint32_t nshards, s;
 	size_t per, keylen, metalen = 0, qi, i;
 	Vsetd__V1__ShardSummary *sum;
 	Vsetd__V1__ShardError **errs;
@@ -580,6 +586,8 @@ vsd_search_run(struct vsd_call *call, struct vsd_sq *q)
 			return;
 		}
 		per = q->nq + 2;
+		/* by this attempt's view: a reload may have changed it */
+		nshards = vsd_read_shards(call);
 		key = vsd_call_key(call, q->collection, &keylen);
 		metakey = vsd_meta_key(call, q->collection, &metalen);
 		cmds = vsd_call_alloc(call, nshards * per * sizeof(*cmds));
@@ -692,12 +700,46 @@ oom:
 	vsd_status_set(&call->st, VSD_RESOURCE_EXHAUSTED, "out of memory");
 }
 
+/*
+ * --vsim-threads (config.h): VSIM in Redis's own thread (NOTHREAD) or in
+ * the thread Redis starts for each VSIM.  A thread costs its start-up and
+ * a hand-off on every query.  Measured on the 2-core reference host
+ * (docs/benchmarks.md, "VSIM threads"), NOTHREAD won at 1 and at 16
+ * callers, at 10,000 and 60,000 rows: the threads only pay where a shard
+ * has idle cores to run them on, which 16 concurrent searches on 2 cores
+ * do not leave.  So `auto` asks for NOTHREAD up to
+ * VSD_VSIM_AUTO_MAX_RUNNING searches at once (the range measured, with
+ * room) and lets Redis thread them beyond; `on` is for hosts where the
+ * shards have cores to spare (measure with scripts/bench-vsim-threads).
+ * The caller's own `nothread` always wins.
+ */
+static void
+vsd_search_run(struct vsd_call *call, struct vsd_sq *q)
+{
+	int running = atomic_fetch_add(&vsd_searches_running, 1) + 1;
+
+	switch (call->w->cfg->vsim_threads) {
+	case VSD_VSIM_THREADS_OFF:
+		q->nothread = 1;
+		break;
+	case VSD_VSIM_THREADS_AUTO:
+		q->nothread = running <= VSD_VSIM_AUTO_MAX_RUNNING;
+		break;
+	default:
+		q->nothread = 0;
+		break;
+	}
+	q->nothread |= q->req->nothread;
+	vsd_search_run_once(call, q);
+	atomic_fetch_sub(&vsd_searches_running, 1);
+}
+
 /* Search by element: the vector of by_id from its owner (arena copy). */
 static int
 vsd_search_by_id(struct vsd_call *call, const Vsetd__V1__SearchRequest *req,
     float **vec, size_t *dim)
 {
-	uint32_t shard = vsd_route_shard(req->by_id, call->w->cfg->nshards);
+	uint32_t shard = vsd_read_owner(call, req->by_id);
 	const redisReply *r;
 	struct vsd_argv a;
 	struct vsd_cmd *c;
