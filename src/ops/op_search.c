@@ -582,8 +582,11 @@ vsd_search_run_once(struct vsd_call *call, struct vsd_sq *q)
 		 * read, after the VSIMs, to check the cache is still right. */
 		have_meta = attempt == 0 && vsd_coll_cache_get(q->collection, &params);
 		if (have_meta && params.dim != q->dim) {
-			vsd_search_dim_error(call, q, &params);
-			return;
+			/* The cache may predate a drop and re-create by another
+			 * router: read the metadata from the shards this time
+			 * (the check below then refuses a real mismatch). */
+			vsd_coll_cache_drop(q->collection);
+			have_meta = 0;
 		}
 		per = q->nq + 2;
 		/* by this attempt's view: a reload may have changed it */
