@@ -1247,6 +1247,11 @@ vset_cmd_reshard(const vset_global *g, int argc, char **argv)
 			    vs_reshard_phase_name(r.st->phase), r.st->epoch);
 		}
 	}
+	/* Done at once: the move was complete before this run (its driver
+	 * died at the very end); the server says so in the step. */
+	if (code == VS_OK && r.cmd != RS_ABORT && r.st->done &&
+	    r.st->step != NULL && r.st->step[0] != '\0')
+		rs_note(&r, "%s", r.st->step);
 	/* The shard a remove drains: the old layout's last. */
 	if (code == VS_OK && r.cmd == RS_REMOVE &&
 	    r.st->n_from > r.st->n_shards)

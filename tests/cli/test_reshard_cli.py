@@ -19,7 +19,8 @@ never restarted.  What a user of `vset reshard` relies on:
     returns to the old layout and leaves the spare without vsetd keys;
     abort with no move open fails with FAILED_PRECONDITION;
   - kill -9 of `vset reshard add` part-way, then the same command again,
-    says "resuming a move begun earlier" and completes the move.
+    says "resuming a move begun earlier" and completes the move; the same
+    add once it is complete has nothing to do and exits 0.
 
 Output is TAP.  Every process is started here and killed in `finally`.
 Environment (meson's test_env): VSET_BIN, VSETD_BIN, REDIS_SERVER.
@@ -218,6 +219,16 @@ def check_add_json(dep, e0):
     check_placement(dep.ports + [dep.spare_port], 3, "after add")
 
 
+def check_add_again(dep):
+    """The same add after it completed (its driver died at the very end):
+    nothing to do, exit 0, and nothing moves."""
+    r = vset(dep.url, "reshard", "add", dep.spare_addr)
+    T.ok(r.code == 0 and "already the last shard" in r.out and
+         r.out.splitlines()[-1].startswith("done: shard %s added; 3 shards" % dep.spare_addr),
+         "add again once done: nothing to do, exit 0", r)
+    check_placement(dep.ports + [dep.spare_port], 3, "after the repeated add")
+
+
 def check_status_after_add(dep):
     st, ok = wait_status(dep.url, lambda s: s["routers"] and all(
         not r["behind"] for r in s["routers"]) and len(s["routers"]) >= 2, ROUTER_WAIT)
@@ -336,6 +347,7 @@ def main():
             check_placement(dep.ports + [dep.spare_port], 2, "before")
             e0 = check_status_before(dep, url_b)
             check_add_json(dep, e0)
+            check_add_again(dep)
             check_status_after_add(dep)
             check_remove_lines(dep)
             check_abort(dep)
