@@ -14,8 +14,9 @@ usage: rs_driver.py --url URL [--url URL...] (--add HOST:PORT | --remove)
 
 --batch N   elements per step (0: the server's default)
 --rate N    at most N elements per second, counting copied, skipped and
-            cleaned elements (0: no throttle); the driver sleeps between
-            steps to keep the average at or under N
+            cleaned elements (0: no throttle); paced as `vset reshard
+            --rate` does: a step that did n elements is followed by a
+            pause so that it took at least n/N seconds in all
 Output: one JSON object per answered call on stdout (flushed), fields
 t (s since start), call, epoch, phase, move, to_move, copied, skipped,
 cleaned, done, step, retry_after_ms; errors as {"t", "call", "error",
@@ -85,34 +86,32 @@ def main(argv: List[str]) -> int:
     deadline = t0 + a.max_seconds
     which = 0
     started = False
-    base = None                  # worked() at the first answer: the throttle's origin
-    base_t = 0.0
+    done_before = 0                 # worked() before the step in flight
     while time.monotonic() < deadline:
         c = clients[which]
         call = "step" if started else "start"
+        t_call = time.monotonic()
         try:
             r = c.call(STEP if started else START, step_req if started else start_req)
         except vsetd.VsetdError as e:
-            code = e.code
             emit({"t": round(time.monotonic() - t0, 3), "call": call, "url": c.url,
-                  "code": code, "error": e.message})
-            if code not in RETRYABLE:
+                  "code": e.code, "error": e.message})
+            if e.code not in RETRYABLE:
                 return EXIT_ERROR
             which = (which + 1) % len(clients)
             time.sleep(RETRY_PAUSE_S)
             continue
         now = time.monotonic()
-        started = True
         emit(summary(now - t0, call, r))
         if r.done:
             return EXIT_DONE
-        if base is None:
-            base, base_t = worked(r), now
         pause = r.retry_after_ms / 1000.0
-        if a.rate > 0:
-            # Sleep until the elements done since the first answer fit the rate.
-            due = base_t + (worked(r) - base) / a.rate
-            pause = max(pause, due - now)
+        if a.rate > 0 and started and worked(r) > done_before:
+            # As `vset reshard --rate`: a step's elements take at least
+            # elements/rate seconds, the step itself included.
+            pause = max(pause, (worked(r) - done_before) / a.rate - (now - t_call))
+        started = True
+        done_before = worked(r)
         if pause > 0:
             time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
     emit({"t": round(time.monotonic() - t0, 3), "call": "timeout",

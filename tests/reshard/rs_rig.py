@@ -55,17 +55,19 @@ class Rig(Deployment):
     """with Rig(layout=3, spares=1) as rig: rig.start_router("a", 3)..."""
 
     def __init__(self, layout: int = 3, spares: int = 1,
-                 router_args: Sequence[str] = ()) -> None:
+                 router_args: Sequence[str] = (), durable: bool = True) -> None:
         self.routers: Dict[str, Router] = {}
         self.layout = layout
         self.router_args = list(router_args)
+        # The benchmark runs without AOF, as scripts/bench does.
+        self.redis_args = DURABLE_ARGS if durable else ("--appendonly", "no")
         super().__init__(shards=layout + spares, start_vsetd=False)
 
     # ------------------------------------------------------------ shards
 
     def _start_shard(self, index: int, port: Optional[int], timeout: float) -> Shard:
-        """As Deployment's, with DURABLE_ARGS; the same workdir on a restart,
-        so Redis loads its append-only file."""
+        """As Deployment's, with DURABLE_ARGS (unless durable=False); the
+        same workdir on a restart, so Redis loads its append-only file."""
         server = os.environ.get("REDIS_SERVER", "redis-server")
         workdir = os.path.join(self.tmp, f"shard{index}")
         os.makedirs(workdir, exist_ok=True)
@@ -76,7 +78,7 @@ class Rig(Deployment):
             log = open(os.path.join(workdir, "redis.log"), "ab")
             proc = subprocess.Popen(
                 [server, "--port", str(p), "--bind", "127.0.0.1", "--save", "",
-                 *DURABLE_ARGS, "--daemonize", "no", "--dir", workdir],
+                 *self.redis_args, "--daemonize", "no", "--dir", workdir],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
             log.close()
             deadline = time.monotonic() + timeout
