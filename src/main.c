@@ -21,6 +21,7 @@
 #include "sentinel.h"
 #include "observe.h"
 #include "server.h"
+#include "table.h"
 #include "topology.h"
 #include "vs_time.h"
 
@@ -52,7 +53,6 @@ main(int argc, char **argv)
 	char bound[512];
 	size_t h, nhealth = 0;
 	sigset_t sigs;
-	uint64_t epoch;
 	uint32_t i;
 	int rv, sig, status = 1, workers_up = 0;
 
@@ -63,11 +63,11 @@ main(int argc, char **argv)
 	}
 	vsd_log_set_level(cfg.log_level);
 	/* The stored topology may add shards: before anything is sized. */
-	if ((rv = vsd_topo_startup(&cfg, VSD_TOPO_READ_MS, &epoch)) != 0) {
+	if ((rv = vsd_topo_startup(&cfg, VSD_TOPO_READ_MS)) != 0) {
+		vsd_table_fini();
 		vsd_config_fini(&cfg);
 		return rv;
 	}
-	vsd_topo_epoch_set(epoch);
 
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
@@ -82,7 +82,8 @@ main(int argc, char **argv)
 	srv.limits.max_id_bytes = cfg.max_id_bytes;
 	pthread_mutex_init(&srv.mu, NULL);
 	pthread_cond_init(&srv.qcv, NULL);
-	nhealth = (size_t)cfg.nshards * VSD_MAX_ENDPOINTS;
+	/* every shard the table may come to hold (shard/table.h) */
+	nhealth = (size_t)VSD_MAX_SHARDS * VSD_MAX_ENDPOINTS;
 	if ((srv.health = calloc(nhealth, sizeof(*srv.health))) == NULL)
 		goto out;
 	for (h = 0; h < nhealth; h++)
@@ -135,6 +136,7 @@ out:
 	free(srv.health);
 	pthread_cond_destroy(&srv.qcv);
 	pthread_mutex_destroy(&srv.mu);
+	vsd_table_fini();
 	vsd_config_fini(&cfg);
 	if (status == 0)
 		vsd_info("stopped");

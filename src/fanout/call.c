@@ -13,6 +13,15 @@
 #include "vs_time.h"
 
 void
+vsd_call_init(struct vsd_call *call, struct vsd_lane *w)
+{
+	memset(call, 0, sizeof(*call));
+	call->w = w;
+	call->lim = w->lim;
+	vsd_view_now(&call->view);
+}
+
+void
 vsd_call_release(struct vsd_call *call)
 {
 	vsd_cmds_free_replies(call->cmds, call->ncmds);

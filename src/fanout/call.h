@@ -25,6 +25,7 @@
 #include "stats.h"
 #include "status.h"
 #include "validate.h"
+#include "view.h"
 
 /* The RPC response, opaque here: ops.h gives it its protobuf-c type. */
 struct ProtobufCMessage;
@@ -48,6 +49,9 @@ struct vsd_lane {
 struct vsd_call {
 	struct vsd_lane *w;
 	const struct vsd_limits *lim;
+	/* The layout this call routes by, taken when it starts and again
+	 * after a reload (view.h); view.nall shards are in use. */
+	struct vsd_view view;
 	int64_t deadline_us;         /* stop waiting on shards at this time */
 	struct vsd_status st;
 	struct ProtobufCMessage *resp;   /* packed even when st.code != OK */
@@ -55,6 +59,8 @@ struct vsd_call {
 	size_t ncmds;
 };
 
+/* Start a call on lane w: zeroed, with the current view. */
+void vsd_call_init(struct vsd_call *call, struct vsd_lane *w);
 /* End a call: free the replies of its last round (call->cmds), which the
  * packed response no longer needs.  The arena is the lane owner's. */
 void vsd_call_release(struct vsd_call *call);

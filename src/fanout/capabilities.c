@@ -17,8 +17,9 @@ struct vsd_caps_entry {
 };
 
 static pthread_mutex_t vsd_caps_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct vsd_caps_entry *vsd_caps;   /* nshards; lives for the process */
-static uint32_t vsd_caps_n;
+/* VSD_MAX_SHARDS entries (the table grows: shard/table.h); lives for the
+ * process. */
+static struct vsd_caps_entry *vsd_caps;
 
 unsigned
 vsd_caps_from_info(const char *info)
@@ -44,7 +45,7 @@ vsd_caps_of(uint32_t shard)
 	unsigned bits = 0;
 
 	pthread_mutex_lock(&vsd_caps_mu);
-	if (vsd_caps != NULL && shard < vsd_caps_n)
+	if (vsd_caps != NULL && shard < VSD_MAX_SHARDS)
 		bits = vsd_caps[shard].bits;
 	pthread_mutex_unlock(&vsd_caps_mu);
 	return bits;
@@ -53,7 +54,7 @@ vsd_caps_of(uint32_t shard)
 void
 vsd_caps_refresh(struct vsd_call *call)
 {
-	uint32_t s, n = call->w->cfg->nshards;
+	uint32_t s, n = call->view.nall;
 	struct vsd_cmd *cmds;
 	int64_t now = vs_now_us(), deadline;
 	size_t ncmds = 0;
@@ -62,11 +63,9 @@ vsd_caps_refresh(struct vsd_call *call)
 	if (cmds == NULL)
 		return;
 	pthread_mutex_lock(&vsd_caps_mu);
-	if (vsd_caps == NULL) {
-		vsd_caps = calloc(n, sizeof(*vsd_caps));
-		vsd_caps_n = vsd_caps != NULL ? n : 0;
-	}
-	for (s = 0; s < vsd_caps_n; s++) {
+	if (vsd_caps == NULL)
+		vsd_caps = calloc(VSD_MAX_SHARDS, sizeof(*vsd_caps));
+	for (s = 0; vsd_caps != NULL && s < n; s++) {
 		struct vsd_argv a;
 
 		if (vsd_caps[s].at_us != 0 &&

@@ -326,7 +326,7 @@ int
 vsd_coll_load(struct vsd_call *call, const char *collection,
     int flags, struct vsd_coll_params *p, int *found, uint8_t *missing)
 {
-	uint32_t s, nshards = call->w->cfg->nshards, answered = 0;
+	uint32_t s, nshards = call->view.nall, answered = 0;
 	size_t per = (flags & VSD_LOAD_TYPE) ? 2 : 1;
 	struct vsd_cmd *cmds;
 	const char *key, *datakey = NULL;

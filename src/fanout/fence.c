@@ -7,7 +7,9 @@
 #include <string.h>
 
 #include "collection.h"
+#include "dual.h"
 #include "fence.h"
+#include "move_write.h"
 #include "topology.h"
 #include "vs_time.h"
 
@@ -78,7 +80,7 @@ void
 vsd_fence_run(struct vsd_call *call, struct vsd_cmd *cmds, size_t n,
     int kind, int64_t deadline_us)
 {
-	uint32_t s, nshards = call->w->cfg->nshards;
+	uint32_t s, nshards = call->view.nall;
 	struct vsd_shard_result *res = call->w->res, *saved;
 	struct vsd_cmd *again;
 	uint8_t *used;
@@ -141,30 +143,41 @@ vsd_fence_run(struct vsd_call *call, struct vsd_cmd *cmds, size_t n,
 
 int
 vsd_fence_write_one(struct vsd_call *call, const char *collection,
-    const struct vsd_argv *inner, uint32_t shard)
+    const struct vsd_argv *inner, const char *id)
 {
-	uint32_t nshards = call->w->cfg->nshards;
 	struct vsd_coll_params p;
 	const char *metakey;
 	struct vsd_cmd *c;
 	uint8_t *missing;
+	uint32_t owner[VSD_PHASE_MAX_OWNERS], nown;
 	size_t metalen;
 	int attempt, found;
 
 	metakey = vsd_meta_key(call, collection, &metalen);
-	missing = vsd_call_alloc(call, nshards);
-	if (metakey == NULL || missing == NULL)
+	if (metakey == NULL)
 		return call->st.code;
 	for (attempt = 0; ; attempt++) {
+		/* Every attempt routes by the call's view, which a reload
+		 * may have changed. */
+		nown = vsd_write_owners(call, id, owner);
+		missing = vsd_call_alloc(call, call->view.nall);
+		c = vsd_call_alloc(call, VSD_PHASE_MAX_OWNERS * sizeof(*c));
+		if (missing == NULL || c == NULL)
+			return call->st.code;
 		if (vsd_coll_load(call, collection, attempt == 0 ?
 		    VSD_LOAD_CACHE : 0, &p, &found, missing) != VSD_OK)
 			return call->st.code;
-		if ((c = vsd_call_alloc(call, sizeof(*c))) == NULL ||
-		    vsd_fence_wrap(call, inner, metakey, metalen, found &&
-		    !missing[shard] ? p.gen : VSD_GEN_NONE, shard, c) != 0)
+		memset(c, 0, VSD_PHASE_MAX_OWNERS * sizeof(*c));
+		if (vsd_fence_wrap(call, inner, metakey, metalen, found &&
+		    !missing[owner[0]] ? p.gen : VSD_GEN_NONE, owner[0],
+		    &c[0]) != 0 || (nown > 1 && vsd_move_wrap_new_owner(call,
+		    inner, collection, metakey, metalen, found &&
+		    !missing[owner[1]] ? p.gen : VSD_GEN_NONE, owner[1],
+		    &c[1]) != 0))
 			return vsd_status_set(&call->st, VSD_RESOURCE_EXHAUSTED,
 			    "out of memory");
-		vsd_fence_run(call, c, 1, VSD_RUN_WRITE, call->deadline_us);
+		vsd_dual_run(call, c, nown > 1 ? &c[1] : NULL, 1,
+		    call->deadline_us);
 		if (!vsd_fence_is_stale(c->reply) ||
 		    attempt + 1 >= VSD_FENCE_MAX_TRIES ||
 		    vs_now_us() >= call->deadline_us)

@@ -90,13 +90,14 @@ void vsd_fence_run(struct vsd_call *call, struct vsd_cmd *cmds, size_t n,
     int kind, int64_t deadline_us);
 
 /*
- * One fenced write of collection's data on shard (SetAttributes):
- * the generation from the cache or an HGETALL round, the fenced command,
- * and the reload-and-retry on a stale answer.  Afterwards the command and
- * its reply are call->cmds[0].  VSD_OK, or the code set (metadata could
- * not be read; out of memory).
+ * One fenced write of element id of collection (SetAttributes), on the
+ * shard(s) the call's view routes it to (dual.h): the generation from
+ * the cache or an HGETALL round, the fenced command, and the
+ * reload-and-retry on a stale answer.  Afterwards the command and its
+ * reply (the outcome, dual.h) are call->cmds[0].  VSD_OK, or the code set
+ * (metadata could not be read; out of memory).
  */
 int vsd_fence_write_one(struct vsd_call *call, const char *collection,
-    const struct vsd_argv *inner, uint32_t shard);
+    const struct vsd_argv *inner, const char *id);
 
 #endif

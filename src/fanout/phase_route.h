@@ -26,8 +26,7 @@
  * caller owns every output array (VSD_PHASE_MAX_OWNERS entries for
  * owners, max(nold, nnew) for search shards).
  *
- * Not wired into the ops yet: a router refuses to start, or to adopt at
- * run time, a layout in phase dual or switched (vsd_topo_routable()).
+ * Calls route by their view (view.h), which holds these inputs.
  */
 #ifndef VSD_PHASE_ROUTE_H
 #define VSD_PHASE_ROUTE_H

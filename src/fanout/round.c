@@ -97,7 +97,7 @@ static void
 vsd_round_refuse(struct vsd_call *call, struct vsd_cmd *cmds, size_t n)
 {
 	struct vsd_shard_result *res = call->w->res;
-	uint32_t s, nshards = call->w->cfg->nshards;
+	uint32_t s, nshards = call->view.nall;
 	size_t i;
 
 	vsd_err("%s", call->st.msg);
@@ -154,7 +154,7 @@ int
 vsd_round_no_answer(struct vsd_call *call, const char *what)
 {
 	const struct vsd_shard_result *res = call->w->res;
-	uint32_t i, n = call->w->cfg->nshards;
+	uint32_t i, n = call->view.nall;
 
 	for (i = 0; i < n; i++)
 		if (res[i].state == VSD_SHARD_FAILED)

@@ -399,12 +399,6 @@ vsd_topo_to_fields(const struct vsd_topo *t, struct vsd_topo_text *txt,
 	return n;
 }
 
-int
-vsd_topo_routable(const struct vsd_topo *t)
-{
-	return t->phase == VSD_PHASE_STABLE;
-}
-
 /* ------------------------------------------------------------ reconcile */
 
 int

@@ -293,11 +293,6 @@ int vsd_topo_reconcile(const struct vsd_topo_addr *cli, uint32_t ncli,
     const char *const *rec_err, struct vsd_topo *out, uint32_t *nabsent,
     char *err, size_t errlen);
 
-/*
- * 1 when this version of vsetd can route by t: today only a stable
- * layout (the phase routing of a move is not wired into the ops yet).
- */
-int vsd_topo_routable(const struct vsd_topo *t);
 
 /* "host:port" of a --shard's primary, as the record spells it (an IPv6
  * host in brackets).  0, or -1 when it does not fit. */
@@ -315,22 +310,21 @@ int vsd_topo_from_reply(const struct redisReply *r, struct vsd_topo *t,
 /*
  * Start-up: read the record from every shard of cfg (blocking, at most
  * timeout_ms per shard, with cfg's Redis AUTH), reconcile, log the
- * outcome, and adopt: shards of the stored layout beyond cfg's list are
- * appended to cfg->shards (primary only).  *epoch := the epoch the router
- * runs at.  0, or VSD_EXIT_TOPOLOGY after printing why to stderr, or 1
- * when out of memory.
+ * outcome, and adopt: shards of the stored layouts beyond cfg's list are
+ * appended to cfg->shards (primary only), the shard table is set up
+ * (shard/table.h) and the first view is the record's (view.h).  0, or
+ * VSD_EXIT_TOPOLOGY after printing why to stderr, or 1 when out of
+ * memory.
  */
-int vsd_topo_startup(struct vsd_config *cfg, int timeout_ms,
-    uint64_t *epoch);
+int vsd_topo_startup(struct vsd_config *cfg, int timeout_ms);
 
 /* ------------------------------------------- while serving (topology_run.c)
- * The process-wide epoch this router routes by; it only grows. */
+ */
 struct vsd_call;
 struct vsd_cmd;
-void vsd_topo_epoch_set(uint64_t epoch);
-uint64_t vsd_topo_epoch(void);
-/* The current epoch as a decimal string in the call's arena (NULL: out of
- * memory): the fence's expected-epoch argument. */
+/* The call's epoch (its view's, view.h) as a decimal string in the
+ * call's arena (NULL: out of memory): the fence's expected-epoch
+ * argument. */
 const char *vsd_topo_epoch_arg(struct vsd_call *call);
 /* cmd := HGET vsetd:@topology epoch, on shard (searches pipeline it right
  * after their VSIMs).  0, or -1 when out of memory. */

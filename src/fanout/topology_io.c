@@ -4,10 +4,9 @@
  * blocking hiredis connections bounded by a timeout; and again during a
  * call when a shard says the router's epoch is old (topology_reload.c).
  *
- * Start-up is the only moment the shard list may grow: the workers, the
- * circuit breakers and the per-shard arrays are all sized from
- * cfg->nshards afterwards, so adopting a longer stored layout means
- * appending to cfg->shards here, before any of them exists.
+ * At start-up the shards of a longer stored layout are appended to
+ * cfg->shards; then the shard table (shard/table.h) takes over, and the
+ * first view (view.h) is the adopted record's.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +16,9 @@
 #include <hiredis/hiredis.h>
 
 #include "log.h"
+#include "table.h"
 #include "topology.h"
+#include "view.h"
 
 #define VSD_TOPO_ERRLEN 300
 
@@ -142,17 +143,19 @@ vsd_topo_append(struct vsd_config *cfg, const struct vsd_topo_addr *addr)
 }
 
 int
-vsd_topo_startup(struct vsd_config *cfg, int timeout_ms, uint64_t *epoch)
+vsd_topo_startup(struct vsd_config *cfg, int timeout_ms)
 {
 	struct vsd_topo **rec = NULL, **distinct = NULL, *out = NULL;
+	const struct vsd_topo *adopted = NULL;
+	const struct vsd_topo_addr *all;
 	struct vsd_topo *scratch = NULL;
 	struct vsd_topo_addr *cli = NULL;
 	char **why = NULL, err[VSD_TOPO_ERRLEN];
 	char *list = NULL;
 	int *answer = NULL, verdict, status = 1;
 	uint32_t i, j, n = cfg->nshards, nabsent, nunreach = 0, ndistinct = 0;
+	uint32_t nall;
 
-	*epoch = 0;
 	/* A sentinel:// shard is known by its master's name, and its
 	 * primary's address (what the record lists) changes at every
 	 * failover: records do not name such shards yet, so a deployment
@@ -161,7 +164,8 @@ vsd_topo_startup(struct vsd_config *cfg, int timeout_ms, uint64_t *epoch)
 		if (cfg->shards[i].sentinel_master != NULL) {
 			vsd_info("sentinel:// shards: the topology record "
 			    "(vsetd:@topology) is not checked at start-up");
-			return 0;
+			status = 0;
+			goto out;
 		}
 	}
 	/* Records are large (topology.h) and nearly always identical: keep
@@ -224,38 +228,36 @@ vsd_topo_startup(struct vsd_config *cfg, int timeout_ms, uint64_t *epoch)
 		status = 0;
 		goto out;
 	}
-	if (!vsd_topo_routable(out)) {
-		vsd_topo_format_list(out->shards, out->nshards, list,
-		    VSD_TOPO_MAX_LIST);
-		vsd_err("topology: refusing to start: the topology record "
-		    "(epoch %llu) is in phase %s (a move is under way: shards "
-		    "%s) and this vsetd routes only a stable layout; finish "
-		    "or abort the move first", (unsigned long long)out->epoch,
-		    vsd_topo_phase_name(out->phase), list);
-		status = VSD_EXIT_TOPOLOGY;
-		goto out;
-	}
-	for (i = n; i < out->nshards; i++)
-		if (vsd_topo_append(cfg, &out->shards[i]) != 0)
+	/* During a move the longer of the two layouts names every shard. */
+	all = out->nfrom > out->nshards ? out->from : out->shards;
+	nall = out->nfrom > out->nshards ? out->nfrom : out->nshards;
+	for (i = n; i < nall; i++)
+		if (vsd_topo_append(cfg, &all[i]) != 0)
 			goto out;
 	vsd_topo_format_list(out->shards, out->nshards, list,
 	    VSD_TOPO_MAX_LIST);
-	if (out->nshards > n)
-		vsd_info("topology: adopted epoch %llu from the shards: %u "
-		    "shards %s (the --shard list named only the first %u)",
-		    (unsigned long long)out->epoch, out->nshards, list, n);
+	if (nall > n)
+		vsd_info("topology: adopted epoch %llu (phase %s) from the "
+		    "shards: %u shards %s (the --shard list named only the "
+		    "first %u)", (unsigned long long)out->epoch,
+		    vsd_topo_phase_name(out->phase), out->nshards, list, n);
 	else
-		vsd_info("topology: epoch %llu, %u shards %s",
-		    (unsigned long long)out->epoch, out->nshards, list);
+		vsd_info("topology: epoch %llu (phase %s), %u shards %s",
+		    (unsigned long long)out->epoch,
+		    vsd_topo_phase_name(out->phase), out->nshards, list);
+	adopted = out;
 	for (i = 0; i < n && nabsent > 0; i++)
 		if (answer[i] == VSD_TOPO_ABSENT)
 			vsd_warn("topology: shard %u (%s) holds no %s while "
 			    "others hold epoch %llu: it refuses writes until "
 			    "the record is copied to it", i, cli[i].s,
 			    VSD_TOPO_KEY, (unsigned long long)out->epoch);
-	*epoch = out->epoch;
 	status = 0;
 out:
+	if (status == 0 && vsd_table_init(cfg) != 0)
+		status = 1;
+	if (status == 0)
+		vsd_view_start(adopted, cfg->nshards);
 	if (status == 1)
 		fprintf(stderr, "vsetd: out of memory reading the topology\n");
 	for (i = 0; i < n; i++) {

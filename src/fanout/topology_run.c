@@ -3,20 +3,17 @@
  * topology.h): the epoch every fenced write carries, and what a call does
  * when a shard shows another one.
  *
- * The epoch lives in one process-wide atomic (like the collection cache,
- * collection.c): every worker reads it for each fenced write, and a
- * worker that learns a newer one from the shards publishes it for all.
- * It only ever grows.
+ * A call routes by the view it took when it started (view.h); every
+ * fenced write carries that view's epoch.
  *
  * A write refused with -VSETDSTALE epoch, or a search that read an epoch
  * above its own right after its VSIMs, re-reads vsetd:@topology on every
- * shard (one round, within half of what is left of the deadline) and
- *   - adopts the highest valid epoch when its layout is exactly the one
- *     this router routes by and its phase is one it can route (today:
- *     stable), then the caller retries (writes) or runs again (search);
- *   - otherwise answers UNAVAILABLE "topology changed to epoch N ...:
- *     restart vsetd", since the shard arrays, breakers and connections
- *     of a running router are sized at start-up (topology_io.c).
+ * shard of its view (one round, within half of what is left of the
+ * deadline), adopts the highest valid epoch (view.h: shards it did not
+ * know are added to the table; any phase of a one-shard move), takes the
+ * new view, and the caller retries (writes) or runs again (search).  A
+ * record this router cannot follow (another address at an index it
+ * knows) answers UNAVAILABLE "... restart vsetd".
  * When no shard holds a newer epoch than ours (another worker adopted it
  * meanwhile, or one shard is behind), the caller simply retries: its
  * attempts are bounded (VSD_FENCE_MAX_TRIES), and a write a shard keeps
@@ -25,7 +22,6 @@
  * Ownership: commands and strings live in the call's arena; the two
  * scratch records of a reload are heap-allocated and freed here.
  */
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,31 +35,6 @@
 #define VSD_STALE_EPOCH VSD_FENCE_STALE " epoch "
 #define VSD_WHY_LEN 200
 
-static _Atomic uint64_t vsd_topo_epoch_now;
-
-void
-vsd_topo_epoch_set(uint64_t epoch)
-{
-	atomic_store(&vsd_topo_epoch_now, epoch);
-}
-
-uint64_t
-vsd_topo_epoch(void)
-{
-	return atomic_load(&vsd_topo_epoch_now);
-}
-
-/* Publish epoch unless a newer one is already there. */
-static void
-vsd_topo_epoch_raise(uint64_t epoch)
-{
-	uint64_t cur = atomic_load(&vsd_topo_epoch_now);
-
-	while (cur < epoch &&
-	    !atomic_compare_exchange_weak(&vsd_topo_epoch_now, &cur, epoch))
-		;
-}
-
 const char *
 vsd_topo_epoch_arg(struct vsd_call *call)
 {
@@ -71,7 +42,7 @@ vsd_topo_epoch_arg(struct vsd_call *call)
 
 	if (s != NULL)
 		snprintf(s, VSD_TOPO_MAX_EPOCH_LEN + 1, "%llu",
-		    (unsigned long long)vsd_topo_epoch());
+		    (unsigned long long)call->view.epoch);
 	return s;
 }
 
@@ -89,22 +60,6 @@ vsd_topo_epoch_cmd(struct vsd_call *call, struct vsd_cmd *cmd, uint32_t shard)
 	return 0;
 }
 
-/* 1 when the router's layout is t's (same primaries, same order). */
-static int
-vsd_topo_is_ours(const struct vsd_config *cfg, const struct vsd_topo *t)
-{
-	struct vsd_topo_addr a;
-	uint32_t i;
-
-	if (t->nshards != cfg->nshards)
-		return 0;
-	for (i = 0; i < cfg->nshards; i++)
-		if (vsd_topo_addr_of(&cfg->shards[i].ep[0], &a) != 0 ||
-		    strcmp(a.s, t->shards[i].s) != 0)
-			return 0;
-	return 1;
-}
-
 /*
  * Re-read the record on every shard and adopt it if we can route by it.
  * VSD_OK (adopted, or nothing newer: retry), or UNAVAILABLE set.
@@ -112,10 +67,9 @@ vsd_topo_is_ours(const struct vsd_config *cfg, const struct vsd_topo *t)
 static int
 vsd_topo_reload(struct vsd_call *call)
 {
-	const struct vsd_config *cfg = call->w->cfg;
 	struct vsd_topo *scratch = NULL, *best = NULL;
 	struct vsd_cmd *cmds;
-	uint32_t s, n = cfg->nshards;
+	uint32_t s, n = call->view.nall;
 	char why[VSD_WHY_LEN], list[VSD_TOPO_MAX_ADDR * 4];
 	int rv = VSD_OK, have = 0;
 
@@ -153,24 +107,20 @@ vsd_topo_reload(struct vsd_call *call)
 			have = 1;
 		}
 	}
-	if (!have || best->epoch <= vsd_topo_epoch())
+	if (!have || best->epoch <= vsd_view_epoch())
 		goto out;            /* nothing newer: retry */
-	if (vsd_topo_is_ours(cfg, best) && vsd_topo_routable(best)) {
-		vsd_topo_epoch_raise(best->epoch);
-		vsd_info("topology: now at epoch %llu (same %u shards)",
-		    (unsigned long long)best->epoch, best->nshards);
+	if (vsd_view_adopt(best, why, sizeof(why)) == 0)
 		goto out;
-	}
 	if (vsd_topo_format_list(best->shards, best->nshards, list,
 	    sizeof(list)) == 0)
 		snprintf(list, sizeof(list), "(list too long to show)");
 	rv = vsd_status_set(&call->st, VSD_UNAVAILABLE, "topology changed "
-	    "to epoch %llu (%u shards %s, phase %s; this router runs epoch "
-	    "%llu with %u shards): restart vsetd to adopt it",
+	    "to epoch %llu (%u shards %s, phase %s) and this router cannot "
+	    "follow it (%s): restart vsetd to adopt it",
 	    (unsigned long long)best->epoch, best->nshards, list,
-	    vsd_topo_phase_name(best->phase),
-	    (unsigned long long)vsd_topo_epoch(), n);
+	    vsd_topo_phase_name(best->phase), why);
 out:
+	vsd_view_now(&call->view);  /* route the retry by what is true now */
 	free(scratch);
 	free(best);
 	return rv;
@@ -205,7 +155,7 @@ vsd_is_epoch_read(const struct vsd_cmd *c)
 int
 vsd_topo_after_read(struct vsd_call *call, int may_retry)
 {
-	uint64_t cur = vsd_topo_epoch(), e, maxe = 0;
+	uint64_t cur = call->view.epoch, e, maxe = 0;
 	uint32_t maxs = 0;
 	size_t i;
 
@@ -241,12 +191,12 @@ vsd_topo_after_read(struct vsd_call *call, int may_retry)
 	 * search again when it is still ours, else fail. */
 	if (vsd_topo_reload(call) != VSD_OK)
 		return -1;
-	if (vsd_topo_epoch() < maxe)
+	if (call->view.epoch < maxe)
 		return vsd_status_set(&call->st, VSD_UNAVAILABLE, "shard %u "
 		    "holds topology epoch %llu but no valid %s record for it "
 		    "(this router runs epoch %llu)", maxs,
 		    (unsigned long long)maxe, VSD_TOPO_KEY,
-		    (unsigned long long)vsd_topo_epoch()), -1;
+		    (unsigned long long)call->view.epoch), -1;
 	if (!may_retry || vs_now_us() >= call->deadline_us)
 		return vsd_status_set(&call->st, VSD_UNAVAILABLE, "topology "
 		    "epoch changed during the search; no time left to run it "

@@ -36,8 +36,15 @@ struct vsd_view {
 	uint32_t nall;               /* max(nold, nnew): indexes in use */
 };
 
+/* Before any worker: route by t (NULL: no record, a stable layout of
+ * nshards at epoch 0).  The table (table.h) must already hold t's
+ * shards. */
+void vsd_view_start(const struct vsd_topo *t, uint32_t nshards);
+
 /* The layout the router routes by now (thread-safe). */
 void vsd_view_now(struct vsd_view *v);
+/* Its epoch. */
+uint64_t vsd_view_epoch(void);
 
 /*
  * Make every shard of t (its layout and its `from` list) known to the

@@ -520,9 +520,7 @@ vsd_rx_op(struct vsd_rx *x, vsd_op_fn *fn, const char *method,
 {
 	struct vsd_call *call = &x->call;
 
-	memset(call, 0, sizeof(*call));
-	call->w = &x->w->lane;
-	call->lim = x->w->lane.lim;
+	vsd_call_init(call, &x->w->lane);
 	call->deadline_us = vsd_request_due_us(call->w->cfg, 0,
 	    x->job->recv_us);
 	if (vs_now_us() >= call->deadline_us)

@@ -54,6 +54,7 @@
 #include "log.h"
 #include "resp_cmd.h"
 #include "server.h"
+#include "table.h"
 #include "vs_time.h"
 
 #define VSD_ARENA_CHUNK (256 * 1024)
@@ -341,7 +342,7 @@ vsd_workers_start(struct vsd_server *srv)
 			goto fail;
 		w->lane.links = vsd_links_new(srv->cfg, srv->health,
 		    &w->lane.stats);
-		w->lane.res = calloc(srv->cfg->nshards, sizeof(*w->lane.res));
+		w->lane.res = calloc(VSD_MAX_SHARDS, sizeof(*w->lane.res));
 		if (w->lane.links == NULL || w->lane.res == NULL)
 			goto fail;
 		if (!srv->native && ((rv = nng_ctx_open(&w->ctx, srv->sock)) != 0 ||
@@ -396,7 +397,7 @@ struct vsd_stats_total *
 vsd_stats_snapshot(struct vsd_server *srv)
 {
 	struct vsd_stats_total *t;
-	uint32_t n = srv->cfg->nshards, i, m, c;
+	uint32_t n = vsd_table_count(), i, m, c;
 	int w;
 
 	if ((t = calloc(1, sizeof(*t))) == NULL)
@@ -419,7 +420,7 @@ vsd_stats_snapshot(struct vsd_server *srv)
 				t->methods[m].codes[c] += s->methods[m].codes[c];
 			vs_hist_merge(&t->methods[m].lat, &s->methods[m].lat);
 		}
-		for (i = 0; i < n; i++) {
+		for (i = 0; i < n && i < s->nshards; i++) {
 			t->shards[i].ok += s->shards[i].ok;
 			t->shards[i].errors += s->shards[i].errors;
 			t->shards[i].timeouts += s->shards[i].timeouts;

@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dual.h"
 #include "ops.h"
 #include "round.h"
 #include "shard_reply.h"
@@ -45,7 +46,7 @@ static struct vsd_cmd *
 vsd_agg_round(struct vsd_call *call, const char *collection, const char *cmd,
     int64_t deadline_us)
 {
-	uint32_t s, n = call->w->cfg->nshards;
+	uint32_t s, n = vsd_read_shards(call);
 	struct vsd_cmd *cmds;
 	struct vsd_argv a;
 	const char *key;
@@ -119,7 +120,7 @@ void
 vsd_op_count(struct vsd_call *call, const ProtobufCMessage *m)
 {
 	const Vsetd__V1__CountRequest *req = (const Vsetd__V1__CountRequest *)m;
-	uint32_t s, n = call->w->cfg->nshards;
+	uint32_t s, n = vsd_read_shards(call);
 	Vsetd__V1__CountResponse *resp;
 	struct vsd_cmd *cmds;
 	char why[160];
@@ -203,7 +204,7 @@ void
 vsd_op_info(struct vsd_call *call, const ProtobufCMessage *m)
 {
 	const Vsetd__V1__InfoRequest *req = (const Vsetd__V1__InfoRequest *)m;
-	uint32_t s, n = call->w->cfg->nshards;
+	uint32_t s, n = vsd_read_shards(call);
 	Vsetd__V1__InfoResponse *resp;
 	Vsetd__V1__ShardInfo *si;
 	struct vsd_cmd *cmds;
@@ -344,12 +345,28 @@ vsd_random_split(const uint64_t *counts, uint32_t n, uint64_t want,
 	}
 }
 
+/* Keep the first of equal strings in ids[0..n): the new count.  Quadratic,
+ * but n is at most --max-batch and this runs only during a move. */
+static size_t
+vsd_drop_repeats(char **ids, size_t n)
+{
+	size_t i, j, m = 0;
+
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < m && strcmp(ids[j], ids[i]) != 0; j++)
+			;
+		if (j == m)
+			ids[m++] = ids[i];
+	}
+	return m;
+}
+
 void
 vsd_op_random_members(struct vsd_call *call, const ProtobufCMessage *m)
 {
 	const Vsetd__V1__RandomMembersRequest *req =
 	    (const Vsetd__V1__RandomMembersRequest *)m;
-	uint32_t s, n = call->w->cfg->nshards;
+	uint32_t s, n = vsd_read_shards(call);
 	Vsetd__V1__RandomMembersResponse *resp;
 	int64_t count = req->count != 0 ? req->count : 1;
 	uint64_t want, *counts, *take, total = 0;
@@ -450,6 +467,10 @@ vsd_op_random_members(struct vsd_call *call, const ProtobufCMessage *m)
 	}
 	if (call->st.code != VSD_OK)     /* vsd_agg_reply: WRONGTYPE */
 		return;
+	/* SWITCHED reads both layouts: a moved id not yet deleted from its
+	 * old owner may come from two shards (dual.h). */
+	if (distinct && call->view.l.phase == VSD_PHASE_SWITCHED)
+		resp->n_ids = vsd_drop_repeats(resp->ids, resp->n_ids);
 	/* Fisher-Yates: the order must not reveal the shards. */
 	for (i = resp->n_ids; i > 1; i--) {
 		char *t;

@@ -94,7 +94,7 @@ static int
 vsd_all_shards(struct vsd_call *call, const char *what)
 {
 	const struct vsd_shard_result *res = call->w->res;
-	uint32_t s, n = call->w->cfg->nshards;
+	uint32_t s, n = call->view.nall;
 
 	for (s = 0; s < n; s++) {
 		if (res[s].state == VSD_SHARD_OK || res[s].state ==
@@ -112,7 +112,7 @@ static struct vsd_cmd *
 vsd_each_shard(struct vsd_call *call, const struct vsd_argv *a,
     size_t per, size_t slot, struct vsd_cmd *cmds)
 {
-	uint32_t s, n = call->w->cfg->nshards;
+	uint32_t s, n = call->view.nall;
 
 	if (cmds == NULL)
 		cmds = vsd_call_alloc(call, n * per * sizeof(*cmds));
@@ -153,7 +153,7 @@ vsd_op_create_collection(struct vsd_call *call, const ProtobufCMessage *m)
 {
 	const Vsetd__V1__CreateCollectionRequest *req =
 	    (const Vsetd__V1__CreateCollectionRequest *)m;
-	uint32_t s, n = call->w->cfg->nshards;
+	uint32_t s, n = call->view.nall;
 	Vsetd__V1__CreateCollectionResponse *resp;
 	struct vsd_coll_params p, got;
 	struct vsd_argv hget, exists;
@@ -167,6 +167,16 @@ vsd_op_create_collection(struct vsd_call *call, const ProtobufCMessage *m)
 	    vsd_coll_params_from_msg(req->params, call->lim, &p,
 	    &call->st) != VSD_OK)
 		return;
+	/* The mover copies element by element, which a REDUCE set cannot
+	 * give back (fanout/elemcopy.h). */
+	if (p.reduce != 0 && call->view.l.phase != VSD_PHASE_STABLE) {
+		vsd_status_set(&call->st, VSD_FAILED_PRECONDITION, "a REDUCE "
+		    "collection cannot be created while shards are being "
+		    "added or removed (topology epoch %llu, phase %s): its "
+		    "elements could not be moved", (unsigned long long)
+		    call->view.epoch, vsd_topo_phase_name(call->view.l.phase));
+		return;
+	}
 	key = vsd_call_key(call, req->collection, &keylen);
 	metakey = vsd_meta_key(call, req->collection, &metalen);
 	resp = vsd_call_alloc(call, sizeof(*resp));
@@ -317,7 +327,7 @@ vsd_op_describe_collection(struct vsd_call *call, const ProtobufCMessage *m)
 {
 	const Vsetd__V1__DescribeCollectionRequest *req =
 	    (const Vsetd__V1__DescribeCollectionRequest *)m;
-	uint32_t s, n = call->w->cfg->nshards;
+	uint32_t s, n = call->view.nall;
 	Vsetd__V1__DescribeCollectionResponse *resp;
 	struct vsd_coll_params p, got;
 	struct vsd_argv hget, vcard, vinfo;
@@ -425,7 +435,7 @@ vsd_name_cmp(const void *a, const void *b)
 void
 vsd_op_list_collections(struct vsd_call *call, const ProtobufCMessage *m)
 {
-	uint32_t s, n = call->w->cfg->nshards, active;
+	uint32_t s, n = call->view.nall, active;
 	Vsetd__V1__ListCollectionsResponse *resp;
 	size_t nnames = 0, cap = 64, i, plen = strlen(VSD_META_PREFIX), nc;
 	char **names, **grown, *cursors_buf;
@@ -551,7 +561,7 @@ vsd_op_drop_collection(struct vsd_call *call, const ProtobufCMessage *m)
 {
 	const Vsetd__V1__DropCollectionRequest *req =
 	    (const Vsetd__V1__DropCollectionRequest *)m;
-	uint32_t s, n = call->w->cfg->nshards;
+	uint32_t s, n = call->view.nall;
 	Vsetd__V1__DropCollectionResponse *resp;
 	const char *key, *metakey;
 	struct vsd_cmd *cmds;

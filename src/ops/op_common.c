@@ -14,7 +14,7 @@ vsd_call_shards(struct vsd_call *call, Vsetd__V1__ShardSummary *s,
     Vsetd__V1__ShardError ***errs, size_t *nerrs)
 {
 	const struct vsd_shard_result *res = call->w->res;
-	uint32_t i, n = call->w->cfg->nshards, bad = 0;
+	uint32_t i, n = call->view.nall, bad = 0;
 
 	vsetd__v1__shard_summary__init(s);
 	for (i = 0; i < n; i++) {

@@ -3,7 +3,8 @@
  *
  *   VREM vsetd:<collection> <id>
  *
- * VREM takes one element, so a batch is one pipelined VREM per id.  Each
+ * VREM takes one element, so a batch is one pipelined VREM per id, on
+ * the owner (both owners while a move is in DUAL: dual.h).  Each
  * goes inside the fence (fence.h), expecting the generation read from the
  * metadata (collection.h: cache, else one HGETALL round), so a delete
  * never lands in a collection re-created since; a refused attempt reloads
@@ -12,7 +13,9 @@
 #include <string.h>
 
 #include "collection.h"
+#include "dual.h"
 #include "fence.h"
+#include "move_write.h"
 #include "topology.h"
 #include "ops.h"
 #include "round.h"
@@ -27,15 +30,15 @@ static int
 vsd_delete_attempt(struct vsd_call *call, const Vsetd__V1__DeleteRequest *req,
     int attempt)
 {
-	uint32_t nshards = call->w->cfg->nshards;
+	uint32_t owner[VSD_PHASE_MAX_OWNERS], nown;
 	struct vsd_coll_params p;
 	const char *key, *metakey;
-	struct vsd_cmd *cmds;
+	struct vsd_cmd *cmds, *second;
 	uint8_t *missing;
 	size_t keylen, metalen, i, n = req->n_ids;
 	int found;
 
-	if ((missing = vsd_call_alloc(call, nshards)) == NULL)
+	if ((missing = vsd_call_alloc(call, call->view.nall)) == NULL)
 		return -1;
 	if (vsd_coll_load(call, req->collection, attempt == 0 ?
 	    VSD_LOAD_CACHE : 0, &p, &found, missing) != VSD_OK)
@@ -43,22 +46,30 @@ vsd_delete_attempt(struct vsd_call *call, const Vsetd__V1__DeleteRequest *req,
 	key = vsd_call_key(call, req->collection, &keylen);
 	metakey = vsd_meta_key(call, req->collection, &metalen);
 	cmds = vsd_call_alloc(call, n * sizeof(*cmds));
-	if (key == NULL || metakey == NULL || cmds == NULL)
+	second = vsd_call_alloc(call, n * sizeof(*second));
+	if (key == NULL || metakey == NULL || cmds == NULL || second == NULL)
 		return -1;
+	memset(second, 0, n * sizeof(*second));
 	for (i = 0; i < n; i++) {
-		uint32_t s = vsd_route_shard(req->ids[i], nshards);
 		struct vsd_argv a;
 
+		nown = vsd_write_owners(call, req->ids[i], owner);
 		if (vsd_argv_init(call, &a, 3) != 0)
 			return -1;
 		vsd_argv_str(&a, "VREM");
 		vsd_argv_add(&a, key, keylen);
 		vsd_argv_str(&a, req->ids[i]);
 		if (vsd_fence_wrap(call, &a, metakey, metalen, found &&
-		    !missing[s] ? p.gen : VSD_GEN_NONE, s, &cmds[i]) != 0)
+		    !missing[owner[0]] ? p.gen : VSD_GEN_NONE, owner[0],
+		    &cmds[i]) != 0)
+			return -1;
+		if (nown > 1 && vsd_move_wrap_new_owner(call, &a,
+		    req->collection, metakey, metalen, found &&
+		    !missing[owner[1]] ? p.gen : VSD_GEN_NONE, owner[1],
+		    &second[i]) != 0)
 			return -1;
 	}
-	vsd_fence_run(call, cmds, n, VSD_RUN_WRITE, call->deadline_us);
+	vsd_dual_run(call, cmds, second, n, call->deadline_us);
 	for (i = 0; i < n; i++)
 		if (vsd_fence_is_stale(cmds[i].reply))
 			return 1;

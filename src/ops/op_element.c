@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dual.h"
 #include "fence.h"
 #include "ops.h"
 #include "collection.h"
@@ -60,7 +61,7 @@ vsd_elem_round(struct vsd_call *call, const char *collection, const char *id,
 	if (vsd_check_collection(collection, &call->st) != VSD_OK ||
 	    vsd_check_id(id, call->lim, "id", &call->st) != VSD_OK)
 		return -1;
-	shard = vsd_route_shard(id, call->w->cfg->nshards);
+	shard = vsd_read_owner(call, id);
 	key = vsd_call_key(call, collection, &keylen);
 	cmds = vsd_call_alloc(call, n * sizeof(*cmds));
 	if (key == NULL || cmds == NULL)
@@ -82,8 +83,9 @@ vsd_elem_round(struct vsd_call *call, const char *collection, const char *id,
 		    .len = (size_t *)cmds[0].argvlen, .argc = cmds[0].argc,
 		    .cap = cmds[0].argc, .call = call };
 
-		if (vsd_fence_write_one(call, collection, &a, shard) != VSD_OK)
+		if (vsd_fence_write_one(call, collection, &a, id) != VSD_OK)
 			return -1;
+		shard = call->cmds[0].shard;    /* the outcome's (dual.h) */
 		n = 1;
 	} else {
 		vsd_round_run(call, cmds, n, kind, call->deadline_us);

@@ -30,7 +30,9 @@
 #include <string.h>
 
 #include "collection.h"
+#include "dual.h"
 #include "fence.h"
+#include "move_write.h"
 #include "topology.h"
 #include "ops.h"
 #include "round.h"
@@ -98,7 +100,7 @@ static int
 vsd_insert_create(struct vsd_call *call, const Vsetd__V1__InsertRequest *req,
     struct vsd_coll_params *p, uint8_t *missing)
 {
-	uint32_t nshards = call->w->cfg->nshards, s;
+	uint32_t nshards = call->view.nall, s;
 	struct vsd_coll_params got;
 	const char *metakey, *why;
 	struct vsd_cmd *c;
@@ -163,11 +165,11 @@ vsd_insert_params(struct vsd_call *call, const Vsetd__V1__InsertRequest *req,
 	return VSD_OK;
 }
 
+/* The VADD of one item into a (fenced by the caller). */
 static int
 vsd_insert_vadd(struct vsd_call *call, const Vsetd__V1__InsertRequest *req,
     const Vsetd__V1__Item *it, const char *key, size_t keylen,
-    const char *metakey, size_t metalen, const struct vsd_coll_params *p,
-    struct vsd_cmd *c)
+    const struct vsd_coll_params *p, struct vsd_argv *out)
 {
 	uint32_t ef = req->ef != 0 ? req->ef : p->build_ef;
 	/* VADD key FP32 blob id Q8 M m, and the optional pairs: counted so
@@ -210,37 +212,51 @@ vsd_insert_vadd(struct vsd_call *call, const Vsetd__V1__InsertRequest *req,
 		    a.argc, want);
 		return -1;
 	}
-	return vsd_fence_wrap(call, &a, metakey, metalen, p->gen,
-	    vsd_route_shard(it->id, call->w->cfg->nshards), c);
+	*out = a;
+	return 0;
 }
 
 /* One attempt: the metadata repairs first on each shard (so its VADDs
- * pass the fence), then one fenced VADD per item.  *nmeta: how many
- * commands precede the VADDs.  1 when a shard said stale. */
+ * pass the fence), then one fenced VADD per item on its owner (both
+ * owners in DUAL: dual.h).  *nmeta: how many commands precede the VADDs.
+ * 1 when a shard said stale. */
 static int
 vsd_insert_attempt(struct vsd_call *call, const Vsetd__V1__InsertRequest *req,
     const struct vsd_coll_params *p, const uint8_t *missing,
     struct vsd_cmd **out, size_t *nmeta)
 {
-	uint32_t nshards = call->w->cfg->nshards, s;
+	uint32_t nshards = call->view.nall, s;
+	uint32_t owner[VSD_PHASE_MAX_OWNERS], nown;
 	size_t keylen, metalen, i, n = req->n_items, m = 0;
 	const char *key, *metakey;
-	struct vsd_cmd *cmds;
+	struct vsd_cmd *cmds, *second;
 
 	key = vsd_call_key(call, req->collection, &keylen);
 	metakey = vsd_meta_key(call, req->collection, &metalen);
 	cmds = vsd_call_alloc(call, (n + nshards) * sizeof(*cmds));
-	if (key == NULL || metakey == NULL || cmds == NULL)
+	second = vsd_call_alloc(call, (n + nshards) * sizeof(*second));
+	if (key == NULL || metakey == NULL || cmds == NULL || second == NULL)
 		return -1;
+	memset(second, 0, (n + nshards) * sizeof(*second));
 	for (s = 0; s < nshards; s++)
 		if (missing[s] && vsd_coll_adopt_cmd(call, &cmds[m++], s,
 		    metakey, metalen, p) != 0)
 			return -1;
-	for (i = 0; i < n; i++)
-		if (vsd_insert_vadd(call, req, req->items[i], key, keylen,
-		    metakey, metalen, p, &cmds[m + i]) != 0)
+	for (i = 0; i < n; i++) {
+		const Vsetd__V1__Item *it = req->items[i];
+		struct vsd_argv a;
+
+		nown = vsd_write_owners(call, it->id, owner);
+		if (vsd_insert_vadd(call, req, it, key, keylen, p, &a) != 0 ||
+		    vsd_fence_wrap(call, &a, metakey, metalen, p->gen,
+		    owner[0], &cmds[m + i]) != 0)
 			return -1;
-	vsd_fence_run(call, cmds, m + n, VSD_RUN_WRITE, call->deadline_us);
+		if (nown > 1 && vsd_move_wrap_new_owner(call, &a,
+		    req->collection, metakey, metalen, p->gen, owner[1],
+		    &second[m + i]) != 0)
+			return -1;
+	}
+	vsd_dual_run(call, cmds, second, m + n, call->deadline_us);
 	*out = cmds;
 	*nmeta = m;
 	for (i = 0; i < n; i++)
@@ -256,7 +272,6 @@ vsd_op_insert(struct vsd_call *call, const ProtobufCMessage *m)
 	Vsetd__V1__InsertResponse *resp;
 	struct vsd_coll_params params;
 	uint32_t counts[5] = { 0 };
-	uint32_t nshards = call->w->cfg->nshards;
 	struct vsd_cmd *cmds = NULL;
 	uint8_t *missing;
 	char **ids;
@@ -265,10 +280,9 @@ vsd_op_insert(struct vsd_call *call, const ProtobufCMessage *m)
 
 	if (vsd_insert_validate(call, req) != VSD_OK)
 		return;
-	missing = vsd_call_alloc(call, nshards);
 	ids = vsd_call_alloc(call, n * sizeof(*ids));
 	resp = vsd_call_alloc(call, sizeof(*resp));
-	if (missing == NULL || ids == NULL || resp == NULL)
+	if (ids == NULL || resp == NULL)
 		goto oom;
 	for (i = 0; i < n; i++)
 		ids[i] = req->items[i]->id;
@@ -276,6 +290,9 @@ vsd_op_insert(struct vsd_call *call, const ProtobufCMessage *m)
 	 * or re-created the collection) makes us reload and try again,
 	 * a bounded number of times, within the deadline (fence.h). */
 	for (attempt = 0; ; attempt++) {
+		/* sized by this attempt's view: a reload may add a shard */
+		if ((missing = vsd_call_alloc(call, call->view.nall)) == NULL)
+			goto oom;
 		if (vsd_insert_params(call, req, attempt, &params,
 		    missing) != VSD_OK)
 			return;

@@ -67,6 +67,7 @@
 
 #include "capabilities.h"
 #include "collection.h"
+#include "dual.h"
 #include "fence.h"
 #include "merge.h"
 #include "ops.h"
@@ -201,7 +202,7 @@ static void
 vsd_search_check_replies(struct vsd_call *call, const struct vsd_sq *q,
     size_t per_query_cmds)
 {
-	uint32_t nshards = call->w->cfg->nshards, s;
+	uint32_t nshards = vsd_read_shards(call), s;
 	struct vsd_vsim_shape shape;
 	char why[160];
 	size_t qi;
@@ -379,7 +380,7 @@ static int
 vsd_search_merge(struct vsd_call *call, const struct vsd_sq *q, size_t qi,
     size_t per_query_cmds, Vsetd__V1__SearchResponse *resp)
 {
-	uint32_t nshards = call->w->cfg->nshards, s;
+	uint32_t nshards = vsd_read_shards(call), s;
 	Vsetd__V1__SearchHit *hitmsg;
 	struct vsd_hit *hits;
 	size_t nhits = 0, top, i;
@@ -440,7 +441,7 @@ static int
 vsd_search_gens(struct vsd_call *call, const struct vsd_sq *q, size_t per,
     int cached, int may_retry, const char *want)
 {
-	uint32_t nshards = call->w->cfg->nshards, s;
+	uint32_t nshards = vsd_read_shards(call), s;
 	size_t qi;
 
 	for (s = 0; s < nshards; s++) {
@@ -494,7 +495,7 @@ vsd_search_gens(struct vsd_call *call, const struct vsd_sq *q, size_t per,
 static int
 vsd_search_filter_check(struct vsd_call *call, const struct vsd_sq *q)
 {
-	uint32_t nshards = call->w->cfg->nshards, s;
+	uint32_t nshards = vsd_read_shards(call), s;
 	struct vsd_shard_result *saved;
 	struct vsd_argv a;
 	struct vsd_cmd *c;
@@ -552,7 +553,7 @@ static void
 vsd_search_run(struct vsd_call *call, struct vsd_sq *q)
 {
 	const Vsetd__V1__SearchRequest *req = q->req;
-	uint32_t nshards = call->w->cfg->nshards, s;
+	uint32_t nshards, s;
 	size_t per, keylen, metalen = 0, qi, i;
 	Vsetd__V1__ShardSummary *sum;
 	Vsetd__V1__ShardError **errs;
@@ -580,6 +581,8 @@ vsd_search_run(struct vsd_call *call, struct vsd_sq *q)
 			return;
 		}
 		per = q->nq + 2;
+		/* by this attempt's view: a reload may have changed it */
+		nshards = vsd_read_shards(call);
 		key = vsd_call_key(call, q->collection, &keylen);
 		metakey = vsd_meta_key(call, q->collection, &metalen);
 		cmds = vsd_call_alloc(call, nshards * per * sizeof(*cmds));
@@ -697,7 +700,7 @@ static int
 vsd_search_by_id(struct vsd_call *call, const Vsetd__V1__SearchRequest *req,
     float **vec, size_t *dim)
 {
-	uint32_t shard = vsd_route_shard(req->by_id, call->w->cfg->nshards);
+	uint32_t shard = vsd_read_owner(call, req->by_id);
 	const redisReply *r;
 	struct vsd_argv a;
 	struct vsd_cmd *c;

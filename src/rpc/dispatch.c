@@ -167,9 +167,7 @@ vsd_dispatch_bytes(struct vsd_lane *w, const uint8_t *req, size_t len,
 	int64_t end_us;
 	nng_msg *reply = NULL;
 
-	memset(&call, 0, sizeof(call));
-	call.w = w;
-	call.lim = w->lim;
+	vsd_call_init(&call, w);
 
 	env = vsd_envelope_decode(req, len, &call.st);
 	if (env == NULL) {

@@ -34,6 +34,7 @@
  *   waiting round asks whether it must give way (the stall rule), and
  *   each round start asks whether the endpoint is "not answering".
  */
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
@@ -47,6 +48,7 @@
 #include "shard_reply.h"
 #include "shards.h"
 #include "stats.h"
+#include "table.h"
 #include "vs_time.h"
 
 /* One connection: shard s, endpoint e. */
@@ -80,13 +82,15 @@ struct vsd_shard_round {
 
 struct vsd_links {
 	const struct vsd_config *cfg;
-	uint32_t n;
+	uint32_t n;                  /* shards set up (table.h: grows) */
+	uint32_t cap;                /* entries allocated per array */
+	struct vsd_health *health;   /* shared, VSD_MAX_SHARDS * endpoints */
 	/* Each shard's endpoints as this worker uses them: the config's, or
 	 * for a sentinel shard this worker's copy of generation gen[s]
 	 * (sentinel.h; owned when gen[s] != 0). */
 	struct vsd_shard_addr *addr;
 	uint64_t *gen;
-	struct vsd_link *link;       /* n * VSD_MAX_ENDPOINTS */
+	struct vsd_link *link;       /* cap * VSD_MAX_ENDPOINTS */
 	struct vsd_shard_round *round;
 	struct pollfd *pfd;
 	struct vsd_link **pfd_link;
@@ -108,6 +112,34 @@ struct vsd_links {
 
 #define VSD_LINK(l, s, e) (&(l)->link[(size_t)(s) * VSD_MAX_ENDPOINTS + (e)])
 
+/* Set up shard s's entries (its address and one link per endpoint). */
+static void
+vsd_links_init_shard(struct vsd_links *l, uint32_t s)
+{
+	const struct vsd_config *cfg = l->cfg;
+	int e;
+
+	if (vsd_sentinel_gen(cfg->sentinels, s) == 0 ||
+	    vsd_sentinel_copy(cfg->sentinels, s, &l->addr[s], &l->gen[s]) != 0)
+		l->addr[s] = cfg->shards[s];    /* borrowed */
+	for (e = 0; e < VSD_MAX_ENDPOINTS; e++) {
+		VSD_LINK(l, s, e)->ep = &l->addr[s].ep[e];
+		VSD_LINK(l, s, e)->health =
+		    &l->health[(size_t)s * VSD_MAX_ENDPOINTS + e];
+	}
+}
+
+/* Shards appended to the table since the last round (table.h): their
+ * entries are set up here, in the worker's own thread. */
+static void
+vsd_links_grow(struct vsd_links *l)
+{
+	uint32_t n = vsd_table_count();
+
+	while (l->n < n && l->n < l->cap)
+		vsd_links_init_shard(l, l->n++);
+}
+
 struct vsd_links *
 vsd_links_new(const struct vsd_config *cfg, struct vsd_health *health,
     struct vsd_stats *stats)
@@ -115,43 +147,36 @@ vsd_links_new(const struct vsd_config *cfg, struct vsd_health *health,
 	struct vsd_links *l;
 	size_t nl;
 	uint32_t s;
-	int e;
 
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return NULL;
 	l->cfg = cfg;
 	l->stats = stats;
-	l->n = cfg->nshards;
+	l->health = health;
+	/* Sized for every shard the table may ever hold (table.h): the
+	 * pages of shards never added are never touched. */
+	l->cap = vsd_table_count() > 0 ? VSD_MAX_SHARDS : cfg->nshards;
 	l->shard_timeout_us = (int64_t)cfg->shard_timeout_ms * 1000;
 	l->wait_us = (int64_t)cfg->wait_ms * 1000;
 	l->stall_us = (int64_t)cfg->shard_stall_ms * 1000;
 	/* half of the workers, rounded up, at least 1 */
 	l->quorum = cfg->workers > 1 ? (cfg->workers + 1) / 2 : 1;
-	nl = (size_t)l->n * VSD_MAX_ENDPOINTS;
+	nl = (size_t)l->cap * VSD_MAX_ENDPOINTS;
 	l->link = calloc(nl, sizeof(*l->link));
-	l->round = calloc(l->n, sizeof(*l->round));
+	l->round = calloc(l->cap, sizeof(*l->round));
 	l->pfd = calloc(nl, sizeof(*l->pfd));
 	l->pfd_link = calloc(nl, sizeof(*l->pfd_link));
 	l->pfd_shard = calloc(nl, sizeof(*l->pfd_shard));
-	l->addr = calloc(l->n, sizeof(*l->addr));
-	l->gen = calloc(l->n, sizeof(*l->gen));
+	l->addr = calloc(l->cap, sizeof(*l->addr));
+	l->gen = calloc(l->cap, sizeof(*l->gen));
 	if (l->link == NULL || l->round == NULL || l->pfd == NULL ||
 	    l->pfd_link == NULL || l->pfd_shard == NULL || l->addr == NULL ||
 	    l->gen == NULL) {
 		vsd_links_free(l);
 		return NULL;
 	}
-	for (s = 0; s < l->n; s++) {
-		if (vsd_sentinel_gen(cfg->sentinels, s) == 0 ||
-		    vsd_sentinel_copy(cfg->sentinels, s, &l->addr[s],
-		    &l->gen[s]) != 0)
-			l->addr[s] = cfg->shards[s];    /* borrowed */
-		for (e = 0; e < VSD_MAX_ENDPOINTS; e++) {
-			VSD_LINK(l, s, e)->ep = &l->addr[s].ep[e];
-			VSD_LINK(l, s, e)->health =
-			    &health[(size_t)s * VSD_MAX_ENDPOINTS + e];
-		}
-	}
+	for (s = 0; s < cfg->nshards; s++)
+		vsd_links_init_shard(l, l->n++);
 	return l;
 }
 
@@ -757,6 +782,12 @@ vsd_round_begin(struct vsd_links *l, struct vsd_cmd *cmds, size_t n,
 	}
 	for (i = 0; i < n; i++) {
 		cmds[i].reply = NULL;
+		/* Routes come from a view, published only after the table
+		 * held its shards (fanout/view.h), and l grew to the table
+		 * just before: an index beyond it is a bug, not a shard. */
+		assert(cmds[i].shard < l->n);
+		if (cmds[i].shard >= l->n)
+			continue;
 		if (vsd_round_push(&l->round[cmds[i].shard], i) != 0) {
 			res[cmds[i].shard].state = VSD_SHARD_FAILED;
 			snprintf(res[cmds[i].shard].error,
@@ -872,6 +903,7 @@ vsd_links_run(struct vsd_links *l, struct vsd_cmd *cmds, size_t n,
 	size_t i;
 	int e, rv;
 
+	vsd_links_grow(l);
 	vsd_round_begin(l, cmds, n, kind, res);
 	l->started_us = vs_now_us();
 	l->next_stall_check = l->started_us + VSD_STALL_CHECK_US;

@@ -4,6 +4,7 @@
 
 #include "shards.h"
 #include "stats.h"
+#include "table.h"
 
 int
 vsd_stats_init(struct vsd_stats *s, uint32_t nshards)
@@ -11,8 +12,10 @@ vsd_stats_init(struct vsd_stats *s, uint32_t nshards)
 	uint32_t i;
 
 	memset(s, 0, sizeof(*s));
+	/* Room for every shard the table may come to hold (table.h). */
+	s->cap = vsd_table_count() > 0 ? VSD_MAX_SHARDS : nshards;
 	s->methods = calloc(VSD_STATS_METHODS, sizeof(*s->methods));
-	s->shards = calloc(nshards ? nshards : 1, sizeof(*s->shards));
+	s->shards = calloc(s->cap ? s->cap : 1, sizeof(*s->shards));
 	if (s->methods == NULL || s->shards == NULL) {
 		free(s->methods);
 		free(s->shards);
@@ -60,10 +63,12 @@ vsd_stats_shard(struct vsd_stats *s, uint32_t shard, int state,
 {
 	struct vsd_shard_stats *ss;
 
-	if (shard >= s->nshards)
+	if (shard >= s->cap)
 		return;
 	ss = &s->shards[shard];
 	pthread_mutex_lock(&s->mu);
+	while (s->nshards <= shard)      /* a shard added while running */
+		vs_hist_reset(&s->shards[s->nshards++].lat);
 	switch (state) {
 	case VSD_SHARD_OK:
 		ss->ok++;

@@ -38,8 +38,9 @@ struct vsd_shard_stats {
 struct vsd_stats {
 	pthread_mutex_t mu;
 	struct vsd_method_stats *methods;    /* VSD_STATS_METHODS */
-	struct vsd_shard_stats *shards;      /* nshards */
-	uint32_t nshards;
+	struct vsd_shard_stats *shards;      /* cap; nshards in use */
+	uint32_t nshards;                    /* grows under mu (table.h) */
+	uint32_t cap;
 };
 
 struct vsd_stats_total {

@@ -28,6 +28,7 @@
 #include "fz_target.h"
 #include "log.h"
 #include "merge.h"
+#include "view.h"
 #include "server.h"
 #include "shard_reply.h"
 #include "vs_time.h"
@@ -131,6 +132,8 @@ fz_setup(void)
 	fz_w.lane.res = calloc(fz_cfg.nshards, sizeof(*fz_w.lane.res));
 	if (fz_w.lane.links == NULL || fz_w.lane.res == NULL)
 		goto fail;
+	/* no topology record: a stable layout of the configured shards */
+	vsd_view_start(NULL, fz_cfg.nshards);
 	fz_ready = 1;
 	return 0;
 fail:

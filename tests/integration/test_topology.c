@@ -11,7 +11,8 @@
  *   - a --shard list that contradicts the record (another shard at the
  *     same index, or more shards than the record) refuses to start with
  *     exit status 3 and a message naming the index; so does a malformed
- *     record, two different records at one epoch, or a move under way;
+ *     record or two different records at one epoch; a record of a move
+ *     under way is adopted, phase and all;
  *   - shards holding different epochs: the highest wins when the others
  *     are consistent with it;
  *   - a shard that does not answer delays start-up by a bounded time only;
@@ -24,13 +25,22 @@
  *     new epoch; a search notices the epoch read after its VSIMs and
  *     serves at the new epoch too;
  *   - a router whose layout is out of date (the record on the shards
- *     names one more shard) never gets a write acknowledged: inserts,
- *     deletes and attribute updates answer UNAVAILABLE "topology changed
- *     to epoch N ... restart vsetd" and change nothing in Redis; searches
- *     fail the same way; restarted with the same old --shard list, it
- *     adopts the stored layout and writes to the right owners;
+ *     names one more shard) never writes by it: its next write is refused
+ *     at the data, it adopts the stored layout while running (the new
+ *     shard joins its table) and the write lands on the owner among 3;
+ *     restarted with the same old --shard list, it adopts it too;
  *   - the same while it is writing: no insert started after the record
- *     reached every shard is acknowledged, and none of those is stored.
+ *     reached every shard is stored by the old layout.
+ * And the phases of a move (written by hand here, as the mover writes
+ * them), with a router started on the 2 old shards:
+ *   - DUAL (2 -> 3): an insert, attribute update or delete of an id that
+ *     moves lands on both owners; of one that stays, on its owner only;
+ *     searches read the old layout (an element only on the new shard is
+ *     not seen); point reads ask the old owner; a REDUCE collection
+ *     cannot be created (the mover could not copy it);
+ *   - SWITCHED: writes of moving ids go to the new owner only; searches
+ *     read both layouts and list an id held by both once (random members
+ *     too); point reads ask the new owner.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -364,7 +374,7 @@ test_bad_records_refused(void **state)
 {
 	static const int two[] = { 0, 1 };
 	struct fx *t = *state;
-	char log[PATH_MAX], list[200];
+	char log[PATH_MAX];
 
 	/* malformed on one shard */
 	put_record(t, 0, "3", 2);
@@ -385,17 +395,29 @@ test_bad_records_refused(void **state)
 	assert_int_equal(router_refused(t, two, 2, log, sizeof(log)),
 	    EXIT_TOPOLOGY);
 	assert_log_has(log, "same epoch");
-	/* a move under way: this version routes only stable layouts */
+}
+
+/* A record of a move under way is adopted at start-up: the router knows
+ * the shards of both layouts and routes by the phase. */
+static void
+test_move_record_adopted(void **state)
+{
+	static const int two[] = { 0, 1 };
+	struct fx *t = *state;
+	struct tp_vsetd r;
+	char list[200];
+	int s;
+
 	list_of(t, 2, list, sizeof(list));
-	put_record(t, 0, "4", 3);
-	put_record(t, 1, "4", 3);
-	cmd_ok(t, 0, "HSET vsetd:@topology phase dual from %s move add",
-	    list);
-	cmd_ok(t, 1, "HSET vsetd:@topology phase dual from %s move add",
-	    list);
-	assert_int_equal(router_refused(t, two, 2, log, sizeof(log)),
-	    EXIT_TOPOLOGY);
-	assert_log_has(log, "phase dual");
+	for (s = 0; s < NSHARDS; s++) {
+		put_record(t, s, "4", 3);
+		cmd_ok(t, s, "HSET vsetd:@topology phase dual from %s move add",
+		    list);
+	}
+	router_start(t, &r, two, 2);
+	assert_log_has(r.p.log, "phase dual");
+	assert_log_has(r.p.log, "adopted epoch 4");
+	assert_int_equal(tp_vsetd_term(&r, 3000), 0);
 }
 
 static void
@@ -571,7 +593,7 @@ test_epoch_bump_reload(void **state)
 #define STALE_TRIES 30
 
 static void
-test_stale_layout_never_acked(void **state)
+test_stale_layout_followed(void **state)
 {
 	static const int two[] = { 0, 1 }, three[] = { 0, 1, 2 };
 	struct fx *t = *state;
@@ -580,7 +602,6 @@ test_stale_layout_never_acked(void **state)
 	const char *ids[1];
 	char id[32], keep[32];
 	int s, i, code;
-	long long card[NSHARDS];
 
 	router_start(t, &old, two, 2);
 	assert_int_equal(vs_connect(&co, old.url, TU_TIMEOUT_MS), VS_OK);
@@ -590,34 +611,22 @@ test_stale_layout_never_acked(void **state)
 	 * (as the mover will do); `old` is never told */
 	for (s = 0; s < NSHARDS; s++)
 		put_record(t, s, "1", NSHARDS);
-	for (s = 0; s < NSHARDS; s++)
-		card[s] = h_vcard(t->cl, s, "topo");
+	/* the next writes are refused at the data; the router adopts the
+	 * layout while running and each lands on its owner among 3 */
 	for (i = 0; i < STALE_TRIES; i++) {
 		snprintf(id, sizeof(id), "x%d", i);
-		if ((code = insert1(co, id)) != VS_UNAVAILABLE)
+		if ((code = insert1(co, id)) != VS_OK)
 			fail_msg("insert %s through the stale router: %s %s",
 			    id, vs_code_name(code), vs_errmsg());
-		assert_non_null(strstr(vs_errmsg(), "topology changed to "
-		    "epoch 1"));
-		assert_non_null(strstr(vs_errmsg(), "restart vsetd"));
+		for (s = 0; s < NSHARDS; s++)
+			assert_int_equal(present(t, s, id),
+			    s == (int)vs_shard_of(id, strlen(id), NSHARDS));
 	}
+	assert_log_eventually(old.p.log, "now at epoch 1");
 	ids[0] = keep;
-	assert_int_equal(vs_delete(co, "topo", ids, 1, NULL), VS_UNAVAILABLE);
-	assert_int_equal(vs_set_attributes(co, "topo", keep, "{\"b\":2}"),
-	    VS_UNAVAILABLE);
-	assert_false(search_finds(co, keep, &code));
-	assert_int_equal(code, VS_UNAVAILABLE);
-	assert_non_null(strstr(vs_errmsg(), "restart vsetd"));
-	/* nothing changed in Redis */
-	for (s = 0; s < NSHARDS; s++)
-		assert_int_equal(h_vcard(t->cl, s, "topo"), card[s]);
-	assert_true(present(t, 1, keep));
-	{
-		redisReply *r = cmd(t, 1, "VGETATTR vsetd:topo %s", keep);
-
-		assert_int_equal(r->type, REDIS_REPLY_NIL);
-		freeReplyObject(r);
-	}
+	assert_int_equal(vs_delete(co, "topo", ids, 1, NULL), VS_OK);
+	assert_false(present(t, (int)vs_shard_of(keep, strlen(keep), NSHARDS),
+	    keep));
 	vs_close(co);
 	assert_int_equal(tp_vsetd_term(&old, 3000), 0);
 
@@ -692,30 +701,203 @@ test_stale_router_racing(void **state)
 	pthread_join(th, NULL);
 	for (i = 0; i < r->n; i++) {
 		snprintf(id, sizeof(id), "r%d", i);
+		int o2 = (int)vs_shard_of(id, strlen(id), 2);
+		int o3 = (int)vs_shard_of(id, strlen(id), NSHARDS);
+
 		if (r->start_ms[i] > bumped) {
 			after++;
-			if (r->code[i] == VS_OK)
+			/* refused at the data, then written by the new
+			 * layout: only ever on its owner among 3 */
+			if (r->code[i] != VS_OK)
 				fail_msg("insert %s started %lld ms after the "
-				    "record reached every shard was "
-				    "acknowledged", id, (long long)(
-				    r->start_ms[i] - bumped));
+				    "change failed: %s", id, (long long)(
+				    r->start_ms[i] - bumped),
+				    vs_code_name(r->code[i]));
 			for (s = 0; s < NSHARDS; s++)
-				assert_false(present(t, s, id));
+				assert_int_equal(present(t, s, id), s == o3);
 		} else if (r->code[i] == VS_OK) {
 			before_ok++;
-			/* acknowledged under the old layout: on its owner
-			 * among the 2 shards */
-			assert_true(present(t, (int)vs_shard_of(id,
-			    strlen(id), 2), id));
+			/* acknowledged under one layout or the other */
+			assert_true(present(t, o2, id) || present(t, o3, id));
 		}
 	}
-	printf("# %d inserts acknowledged before the change, %d refused "
-	    "after it\n", before_ok, after);
+	printf("# %d inserts acknowledged before the change, %d after it "
+	    "(each on its owner among %d)\n", before_ok, after, NSHARDS);
 	assert_true(before_ok > 0);
 	assert_true(after > 0);
 	vs_close(r->c);
 	free(r);
 	assert_int_equal(tp_vsetd_term(&old, 3000), 0);
+}
+
+/* "shards" and "from" lists of a move record, and the record on every
+ * shard of the union. */
+static void
+put_move(struct fx *t, const char *epoch, const char *phase, int nold,
+    int nnew)
+{
+	char from[200], to[200];
+	int s, nall = nold > nnew ? nold : nnew;
+
+	list_of(t, nold, from, sizeof(from));
+	list_of(t, nnew, to, sizeof(to));
+	for (s = 0; s < nall; s++) {
+		cmd_ok(t, s, "DEL vsetd:@topology");
+		cmd_ok(t, s, "HSET vsetd:@topology version 1 epoch %s shards %s "
+		    "phase %s from %s move %s", epoch, to, phase, from,
+		    nnew > nold ? "add" : "remove");
+	}
+}
+
+/* Copy collection topo's metadata from shard 0 to shard s, as the mover
+ * does before the DUAL record. */
+static void
+copy_meta(struct fx *t, int s)
+{
+	redisReply *r = cmd(t, 0, "HGETALL vsetd:@meta:topo");
+	size_t i;
+
+	assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+	for (i = 0; i + 1 < r->elements; i += 2)
+		cmd_ok(t, s, "HSET vsetd:@meta:topo %b %b",
+		    r->element[i]->str, (size_t)r->element[i]->len,
+		    r->element[i + 1]->str, (size_t)r->element[i + 1]->len);
+	freeReplyObject(r);
+}
+
+/* An id whose owner among 2 is `from` and among 3 is `to`. */
+static void
+id_moving(int from, int to, const char *prefix, char *buf, size_t size)
+{
+	int k;
+
+	for (k = 0; ; k++) {
+		snprintf(buf, size, "%s%d", prefix, k);
+		if ((int)vs_shard_of(buf, strlen(buf), 2) == from &&
+		    (int)vs_shard_of(buf, strlen(buf), 3) == to)
+			return;
+	}
+}
+
+static char *
+attr_on(struct fx *t, int s, const char *id)
+{
+	redisReply *r = cmd(t, s, "VGETATTR vsetd:topo %s", id);
+	char *a = r->type == REDIS_REPLY_STRING ? strdup(r->str) : NULL;
+
+	freeReplyObject(r);
+	return a;
+}
+
+/* How many hits of a k=100 search list id (-1: the search failed). */
+static int
+search_count(vs_client *c, const char *id)
+{
+	float v[DIM] = { 1, 2, 3, 4 };
+	vs_search_params p = { "topo", v, DIM, 100, 0, 1 };
+	vs_search_result *r = NULL;
+	size_t i;
+	int n = 0;
+
+	if (vs_search(c, &p, &r) != VS_OK)
+		return -1;
+	for (i = 0; i < r->n_hits; i++)
+		n += strcmp(r->hits[i].id, id) == 0;
+	vs_search_result_free(r);
+	return n;
+}
+
+static void
+test_phases_route(void **state)
+{
+	static const int two[] = { 0, 1 };
+	struct fx *t = *state;
+	struct tp_vsetd r;
+	vs_client *c;
+	vs_element *e = NULL;
+	const char *ids[1];
+	char mv[32], stay[32], gone[32], only_new[32], both[32], late[32];
+	char *a;
+	int s;
+
+	router_start(t, &r, two, 2);
+	assert_int_equal(vs_connect(&c, r.url, TU_TIMEOUT_MS), VS_OK);
+	id_moving(0, 2, "m", mv, sizeof(mv));
+	id_moving(1, 1, "s", stay, sizeof(stay));
+	id_moving(1, 2, "g", gone, sizeof(gone));
+	id_moving(0, 2, "n", only_new, sizeof(only_new));
+	id_moving(1, 2, "b", both, sizeof(both));
+	id_moving(0, 2, "l", late, sizeof(late));
+	assert_int_equal(insert1(c, gone), VS_OK);
+	assert_int_equal(insert1(c, both), VS_OK);
+
+	/* DUAL, 2 -> 3 */
+	copy_meta(t, 2);
+	put_move(t, "1", "dual", 2, 3);
+	assert_int_equal(insert1(c, mv), VS_OK);      /* refused, reloads */
+	assert_log_eventually(r.p.log, "phase dual");
+	assert_true(present(t, 0, mv));
+	assert_true(present(t, 2, mv));
+	assert_int_equal(insert1(c, stay), VS_OK);
+	assert_true(present(t, 1, stay));
+	assert_false(present(t, 2, stay));
+	assert_int_equal(vs_set_attributes(c, "topo", mv, "{\"p\":1}"),
+	    VS_OK);
+	for (s = 0; s < 3; s += 2) {
+		a = attr_on(t, s, mv);
+		assert_non_null(a);
+		assert_string_equal(a, "{\"p\":1}");
+		free(a);
+	}
+	/* a delete reaches the new owner too (the mover's copy of `gone`) */
+	cmd_ok(t, 2, "VADD vsetd:topo VALUES 4 1 2 3 4 %s Q8", gone);
+	ids[0] = gone;
+	assert_int_equal(vs_delete(c, "topo", ids, 1, NULL), VS_OK);
+	assert_false(present(t, 1, gone));
+	assert_false(present(t, 2, gone));
+	/* reads use the old layout: an element only on shard 2 is unseen */
+	cmd_ok(t, 2, "VADD vsetd:topo VALUES 4 1 2 3 4 %s Q8", only_new);
+	assert_int_equal(search_count(c, only_new), 0);
+	assert_int_equal(search_count(c, mv), 1);
+	assert_int_equal(vs_get(c, "topo", only_new, 0, &e), VS_NOT_FOUND);
+	{
+		vs_collection_params cp = { 8, 0, 0, 4, 0 };
+		int created = 0;
+
+		/* the mover could not copy a REDUCE set: refused */
+		assert_int_equal(vs_create_collection(c, "red", &cp, &created),
+		    VS_FAILED_PRECONDITION);
+		assert_non_null(strstr(vs_errmsg(), "REDUCE"));
+	}
+
+	/* SWITCHED: `both` is on its old owner and (copied) on shard 2 */
+	cmd_ok(t, 2, "VADD vsetd:topo VALUES 4 1 2 3 4 %s Q8", both);
+	put_move(t, "2", "switched", 2, 3);
+	assert_int_equal(search_count(c, both), 1);   /* reloads, reruns */
+	assert_log_eventually(r.p.log, "phase switched");
+	assert_int_equal(search_count(c, only_new), 1);
+	{
+		char **got = NULL;
+		size_t n = 0, i, j;
+
+		/* distinct random members: `both` is on two shards, once here */
+		assert_int_equal(vs_random_members(c, "topo", 100, &got, &n),
+		    VS_OK);
+		for (i = 0; i < n; i++)
+			for (j = i + 1; j < n; j++)
+				assert_string_not_equal(got[i], got[j]);
+		assert_true(n >= 4);
+		vs_strings_free(got, n);
+	}
+	assert_int_equal(vs_get(c, "topo", only_new, 0, &e), VS_OK);
+	vs_element_free(e);
+	e = NULL;
+	assert_int_equal(insert1(c, late), VS_OK);
+	assert_false(present(t, 0, late));
+	assert_true(present(t, 2, late));
+
+	vs_close(c);
+	assert_int_equal(tp_vsetd_term(&r, 3000), 0);
 }
 
 int
@@ -726,13 +908,15 @@ main(void)
 		cmocka_unit_test_setup(test_short_list_adopts, test_setup),
 		cmocka_unit_test_setup(test_contradiction_refused, test_setup),
 		cmocka_unit_test_setup(test_bad_records_refused, test_setup),
+		cmocka_unit_test_setup(test_move_record_adopted, test_setup),
 		cmocka_unit_test_setup(test_highest_epoch_wins, test_setup),
 		cmocka_unit_test_setup(test_silent_shard_bounded, test_setup),
 		cmocka_unit_test_setup(test_auth, test_setup),
 		cmocka_unit_test_setup(test_epoch_bump_reload, test_setup),
-		cmocka_unit_test_setup(test_stale_layout_never_acked,
+		cmocka_unit_test_setup(test_stale_layout_followed,
 		    test_setup),
 		cmocka_unit_test_setup(test_stale_router_racing, test_setup),
+		cmocka_unit_test_setup(test_phases_route, test_setup),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -293,6 +293,7 @@ test_argv_overflow(void **state)
 	w.res = res;
 	vsd_arena_init(&w.arena, 4096);
 	call.w = &w;
+	call.view.nall = 2;
 
 	assert_int_equal(vsd_argv_init(&call, &a, 2), 0);
 	vsd_argv_str(&a, "VCARD");
