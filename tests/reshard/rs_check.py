@@ -201,20 +201,22 @@ def check(conns: Sequence[redis.Redis], nlayout: int, layout: Sequence[str],
                 rep.note(f"stable {e}: {'missing' if got is None else 'changed'}")
         for e, led in ledgers.items():
             got = content.get(e)
+            owner = rs_hash.shard_of(e, nlayout)
             if got is None:
                 if None not in led.states:
                     rep.lost_writes += 1
-                    rep.note(f"{e}: missing, expected one of {sorted(led.states)}")
+                    rep.note(f"{e} (owner {owner}): missing, expected one of "
+                             f"{sorted(led.states)}")
                 continue
             st = actual_state(led, *got)
             if st in led.states:
                 continue
             if led.states == frozenset([None]):
                 rep.resurrected += 1
-                rep.note(f"{e}: present as {st} after an acknowledged delete")
+                rep.note(f"{e} (owner {owner}): present as {st} after an acknowledged delete")
             else:
                 rep.lost_writes += 1
-                rep.note(f"{e}: holds {st}, expected one of "
+                rep.note(f"{e} (owner {owner}): holds {st}, expected one of "
                          f"{sorted(led.states, key=lambda s: (s is not None, s))}")
     return rep
 

@@ -19,7 +19,7 @@ usage: rs_driver.py --url URL [--url URL...] (--add HOST:PORT | --remove)
             pause so that it took at least n/N seconds in all
 Output: one JSON object per answered call on stdout (flushed), fields
 t (s since start), call, epoch, phase, move, to_move, copied, skipped,
-cleaned, done, step, retry_after_ms; errors as {"t", "call", "error",
+cleaned, sources_total, sources_copied, done, step, retry_after_ms; errors as {"t", "call", "error",
 "code"}.  Exit 0 when the move is done, 1 on a non-retryable error,
 3 when --max-seconds ran out.  PYTHONPATH must reach the vsetd package
 with its generated vsetd_pb2 (test_reshard passes its own).
@@ -54,7 +54,8 @@ def summary(t: float, call: str, r: Any) -> dict:
     return {"t": round(t, 3), "call": call, "epoch": r.epoch,
             "phase": pb.ReshardPhase.Name(r.phase), "move": pb.ReshardMove.Name(r.move),
             "to_move": p.to_move, "copied": p.copied, "skipped": p.skipped,
-            "cleaned": p.cleaned, "done": r.done, "step": r.step,
+            "cleaned": p.cleaned, "sources_total": p.sources_total,
+            "sources_copied": p.sources_copied, "done": r.done, "step": r.step,
             "retry_after_ms": r.retry_after_ms}
 
 

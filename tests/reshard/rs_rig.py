@@ -154,7 +154,7 @@ class Rig(Deployment):
         _kill(self.routers[name].proc)
 
     def router_log(self, name: str) -> str:
-        return _tail(self.routers[name].log, 4000)
+        return _tail(self.routers[name].log, 20000)
 
     # ------------------------------------------------------------ cleanup
 
