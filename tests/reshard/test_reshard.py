@@ -1,7 +1,11 @@
 """Online resharding under load (issue 10): add a 4th shard to 3, then
 remove it again, while two routers serve a mixed load, with the driver of
-the move killed half-way, a router killed and started again, and a shard
-restarted during the move.
+each move killed (kill -9) a third of the way and a new one resuming,
+router a killed and started again during each move (with the 4-shard list
+during the add, the 3-shard one during the removal: it adopts the move
+under way), and a source shard killed and restarted (append-only file,
+fsync always) during the add.  Router b, started with the 3-shard list,
+is never restarted.
 
 What users rely on, and how it is checked:
 - during a move every search finds what exists, each id once: searchers
@@ -387,6 +391,10 @@ class Reshard(unittest.TestCase):
             self.assertFalse(half.get("done"), "the removal ended before it could be "
                              "interrupted: lower MOVE_RATE")
             d3.kill()
+            # Router a again, this time with the 3-shard list (the layout
+            # the removal goes to): it adopts the move under way too.
+            rig.kill_router("a")
+            rig.start_router("a", 3)
             d4 = self.driver([a.url, b.url], ["--remove", "--expect-last", spare])
             rc = d4.finish(MOVE_MAX_S + 10)
             self.assertEqual(rc, 0, f"resumed removal did not finish: {d4.history[-5:]}\n"
