@@ -6,7 +6,10 @@ Why it is built this way:
   (one of which may route by an older layout for a while).
 - Writers own disjoint sets of volatile ids, so the operations on one id
   happen one after the other and the ledger knows their order without
-  guessing.  For each id the ledger keeps the SET of states the id may be
+  guessing.  After an acknowledged write a writer sometimes (FREEZE_P)
+  retires the id for good and takes a fresh one: retired ids keep the
+  last write of every phase of the move for the final check (an id
+  written on and on would hide a lost write behind the next one).  For each id the ledger keeps the SET of states the id may be
   in: an acknowledged write (OK, outcome ADDED/UPDATED/DELETED/NOT_FOUND)
   collapses the set to the one state it produced; a write answered with an
   error, or not answered (timeout), may or may not have happened (a write
@@ -45,6 +48,10 @@ THINK_S = 0.002
 # Weights of a writer's operations on an id that may exist.
 W_INSERT, W_DELETE, W_SETATTR = 4, 3, 3
 JOIN_TIMEOUT_S = 3 * CALL_TIMEOUT_S + 5.0
+# After an acknowledged write, the chance that a writer leaves the id alone
+# for good (and takes a fresh one): later writes would otherwise heal a
+# write lost earlier in the move before the final check could see it.
+FREEZE_P = 0.03
 
 # A state of one id: None (absent) or (vector version, attribute version).
 State = Optional[Tuple[int, int]]
@@ -101,16 +108,17 @@ class Load:
         self.dim = dim
         self.stable = stable
         self.stable_ids = sorted(stable)
-        # A second load over the same ids continues the first one's ledger.
+        self.seed = seed
+        # A second load (another seed: other ids) adds to the first one's
+        # ledger, whose ids are then left alone and checked again.
         self.ledgers: Dict[str, IdLedger] = ledgers if ledgers is not None else {}
         self.owned: List[List[str]] = []
+        self.frozen = 0
         for w in range(writers):
-            ids = [f"v{w}-{i}" for i in range(ids_per_writer)]
+            ids = [self._new_id(w, i) for i in range(ids_per_writer)]
             self.owned.append(ids)
-            for i in ids:
-                self.ledgers.setdefault(i, IdLedger())
+        self._next_id = [ids_per_writer] * writers
         self.searchers = searchers
-        self.seed = seed
         self.moving = threading.Event()
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -148,6 +156,13 @@ class Load:
         with self._lock:
             return Counters(**{k: (list(v) if isinstance(v, list) else v)
                                for k, v in vars(self.c).items()})
+
+    def _new_id(self, w: int, n: int) -> str:
+        """A fresh volatile id of writer w (ids of another Load, with
+        another seed, never collide)."""
+        element_id = f"v{self.seed}.{w}-{n}"
+        self.ledgers[element_id] = IdLedger()
+        return element_id
 
     def _clients(self) -> List[vsetd.Client]:
         return [vsetd.Client(u, timeout=CALL_TIMEOUT_S, connect=False) for u in self.urls]
@@ -190,6 +205,14 @@ class Load:
                         timeout=CALL_TIMEOUT_S), None, True, element_id)
                 if acked == "ack":
                     led.states = new
+                    if rng.random() < FREEZE_P:
+                        # Never touched again: its last write, made in
+                        # whatever phase the move was in, must survive
+                        # the rest of the move(s) as it is.
+                        ids[ids.index(element_id)] = self._new_id(w, self._next_id[w])
+                        self._next_id[w] += 1
+                        with self._lock:
+                            self.frozen += 1
                 else:           # failed or unknown: either outcome
                     led.states = led.states | new
                 time.sleep(THINK_S)

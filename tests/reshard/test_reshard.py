@@ -62,6 +62,7 @@ MOVE_RATE = 300
 MOVE_MAX_S = 60               # one move, end to end, resumes included
 HALF_WAIT_S = 30              # until the first driver is half-way
 LOAD_WARMUP_S = 2.0
+RESTARTED_SHARD = 1           # a source of the add, killed and restarted
 LOAD_AFTER_S = 1.0            # load that goes on once a move is done
 CALL_TIMEOUT_S = 5.0
 DIAG_LOG_CHARS = int(os.environ.get("RESHARD_DIAG_CHARS", "1500"))  # router log shown on failure
@@ -187,7 +188,8 @@ class Reshard(unittest.TestCase):
         conns = self.conns()
         try:
             return rs_check.check(conns, nlayout, self.rig.addresses(nlayout), "mix",
-                                  ledgers, self.stable, list(EXACT), expect_record=moved)
+                                  ledgers, self.stable, list(EXACT), expect_record=moved,
+                                  restarted=[RESTARTED_SHARD] if moved else [])
         finally:
             for r in conns:
                 r.close()
@@ -355,8 +357,8 @@ class Reshard(unittest.TestCase):
             # kill -9 the driver, then router a; restart shard 1 (a source).
             d1.kill()
             rig.kill_router("a")
-            rig.kill_shard(1)
-            rig.restart_shard(1)
+            rig.kill_shard(RESTARTED_SHARD)
+            rig.restart_shard(RESTARTED_SHARD)
             rig.start_router("a", 4)     # the new list: it adopts the move
             d2 = self.driver([b.url, a.url], ["--add", spare])
             rc = d2.finish(MOVE_MAX_S + 10)
@@ -426,7 +428,9 @@ class Reshard(unittest.TestCase):
               f"{add.writes_acked + rem.writes_acked}, failed "
               f"{add.writes_failed + rem.writes_failed}, unknown "
               f"{add.writes_unknown + rem.writes_unknown}), "
-              f"moved {counts.get('add_moved')} then {counts.get('remove_moved')}",
+              f"moved {counts.get('add_moved')} then {counts.get('remove_moved')}; "
+              f"volatile ids checked {len(load2.ledgers)} "
+              f"(retired {load.frozen + load2.frozen})",
               flush=True)
 
     def assert_counters(self, c, when: str) -> None:
