@@ -234,7 +234,18 @@ class Reshard(unittest.TestCase):
         return sum(rs_hash.shard_of(e, n_from) != rs_hash.shard_of(e, n_to) for e in ids)
 
     def driver(self, urls: List[str], move: List[str]) -> Driver:
-        return Driver(urls, move, os.path.join(self.rig.tmp, "driver.log"))
+        d = Driver(urls, move, os.path.join(self.rig.tmp, "driver.log"))
+        self.addCleanup(d.kill)          # also when an assertion fails first
+        return d
+
+    @staticmethod
+    def move_line(what: str, c, rep: rs_check.Report) -> str:
+        """The counts of one move (printed before anything is asserted)."""
+        return (f"reshard {what}: searches during the move {c.searches_moving}, "
+                f"lost hits {c.lost_hits}, duplicates {c.duplicates + rep.duplicated}, "
+                f"lost writes {rep.lost_writes}, resurrected deletes {rep.resurrected}; "
+                f"partial answers {c.partial_moving} of them, false not-found "
+                f"{c.false_not_found}; {rep.line()}")
 
     # ------------------------------------------------------------ tests
 
@@ -372,7 +383,7 @@ class Reshard(unittest.TestCase):
             load.stop()
         add = load.snapshot()
         rep = self.check(4, load.ledgers)
-        print(f"after add: {rep.line()}", flush=True)
+        print(self.move_line("add", add, rep), flush=True)
         self.assertEqual(rep.bad(), 0, f"after add: {rep.line()}\n" + "\n".join(rep.examples))
         self.assert_counters(add, "add")
         self.assert_same_top(top_before, self.exact_top(), "after the add")
@@ -409,7 +420,7 @@ class Reshard(unittest.TestCase):
             load2.stop()
         rem = load2.snapshot()
         rep2 = self.check(3, load2.ledgers)
-        print(f"after remove: {rep2.line()}", flush=True)
+        print(self.move_line("remove", rem, rep2), flush=True)
         self.assertEqual(rep2.bad(), 0,
                          f"after remove: {rep2.line()}\n" + "\n".join(rep2.examples))
         self.assert_counters(rem, "remove")
