@@ -109,7 +109,9 @@ vsd_usage(FILE *f)
 "  Redis-protocol front door (docs/resp.md):\n"
 "  --resp-listen HOST:PORT  also serve RESP2/RESP3 (redis-cli, redis-py...)\n"
 "                           on HOST:PORT, with the bounds above; one Redis\n"
-"                           key is one collection (default: off)\n"
+"                           key is one collection (default: off).\n"
+"                           tls://HOST:PORT serves it over TLS with the\n"
+"                           --tls-* settings below (redis-cli --tls)\n"
 "  --resp-partial MODE      a VSIM (or count) a shard did not answer: error\n"
 "                           (-PARTIAL n of m shards answered) or allow (what\n"
 "                           the live shards gave) (default error)\n"
@@ -120,9 +122,16 @@ vsd_usage(FILE *f)
 "  --sentinel-user NAME     ACL user for AUTH to the Sentinels (password:\n"
 "                           see below)\n"
 "  --tls-cert FILE          PEM certificate (chain) for tls+tcp:// listeners\n"
-"  --tls-key FILE           PEM private key for tls+tcp:// listeners\n"
+"                           and --resp-listen tls://\n"
+"  --tls-key FILE           PEM private key for them\n"
 "  --tls-ca FILE            PEM CA certificates to verify clients with\n"
 "  --tls-verify-clients     require a client certificate signed by --tls-ca\n"
+"  --vsim-threads MODE      VSIM in a thread of its own on the shard (on,\n"
+"                           Redis's default), in the shard's main thread\n"
+"                           (off: VSIM NOTHREAD), or auto: NOTHREAD while\n"
+"                           this vsetd runs at most 2 searches at once, so\n"
+"                           a lone search skips the thread's start-up and\n"
+"                           busy shards still use their cores (default auto)\n"
 "  --hedge-ms N             hedged reads: also ask a shard's replica when its\n"
 "                           primary has not answered after N ms (default 0,\n"
 "                           off)\n"
@@ -161,6 +170,7 @@ enum {
 	OPT_MAXBATCH, OPT_MAXK, OPT_MAXDIM, OPT_MAXID, OPT_INFLIGHT,
 	OPT_LOGLEVEL, OPT_VERSION, OPT_CONFIG, OPT_RUSER, OPT_RPASS,
 	OPT_TLSCERT, OPT_TLSKEY, OPT_TLSCA, OPT_TLSVERIFY, OPT_HEDGE,
+	OPT_VSIMTHREADS,
 	OPT_WAITN, OPT_WAITMS, OPT_SURVEY, OPT_METRICS, OPT_SHARDTIMEOUT,
 	OPT_SHARDSTALL, OPT_FRAMETMO, OPT_CONNINFLIGHT, OPT_CONNPENDING,
 	OPT_MAXBUFFERED, OPT_RESPLISTEN, OPT_RESPPARTIAL, OPT_RESPUSER,
@@ -195,6 +205,7 @@ static const struct option vsd_opts[] = {
 	{ "tls-ca", required_argument, NULL, OPT_TLSCA },
 	{ "tls-verify-clients", no_argument, NULL, OPT_TLSVERIFY },
 	{ "hedge-ms", required_argument, NULL, OPT_HEDGE },
+	{ "vsim-threads", required_argument, NULL, OPT_VSIMTHREADS },
 	{ "wait-replicas", required_argument, NULL, OPT_WAITN },
 	{ "wait-ms", required_argument, NULL, OPT_WAITMS },
 	{ "survey-listen", required_argument, NULL, OPT_SURVEY },
@@ -489,6 +500,19 @@ vsd_apply(struct vsd_config *cfg, int opt, const char *val, int from_file)
 	case OPT_RESPUSER:
 		cfg->resp_user = val;
 		return 0;
+	case OPT_VSIMTHREADS:
+		if (strcmp(val, "auto") == 0)
+			cfg->vsim_threads = VSD_VSIM_THREADS_AUTO;
+		else if (strcmp(val, "on") == 0)
+			cfg->vsim_threads = VSD_VSIM_THREADS_ON;
+		else if (strcmp(val, "off") == 0)
+			cfg->vsim_threads = VSD_VSIM_THREADS_OFF;
+		else {
+			fprintf(stderr, "vsetd: --vsim-threads wants auto, on "
+			    "or off, not \"%s\"\n", val);
+			return 2;
+		}
+		return 0;
 	case OPT_RESPPASS:
 		cfg->resp_password = val;
 		return 0;
@@ -631,6 +655,8 @@ static int
 vsd_check(struct vsd_config *cfg)
 {
 	int tls = strncmp(cfg->listen, "tls+", 4) == 0;
+	int resp_tls = cfg->resp_listen != NULL &&
+	    strncmp(cfg->resp_listen, "tls://", 6) == 0;
 
 	if (cfg->nshards == 0) {
 		fprintf(stderr, "vsetd: no shards: give at least one "
@@ -642,9 +668,16 @@ vsd_check(struct vsd_config *cfg)
 		    cfg->listen);
 		return 2;
 	}
-	if (!tls && (cfg->tls_cert != NULL || cfg->tls_verify_clients)) {
-		fprintf(stderr, "vsetd: TLS settings given but --listen %s "
-		    "is not a tls+ URL\n", cfg->listen);
+	if (resp_tls && (cfg->tls_cert == NULL || cfg->tls_key == NULL)) {
+		fprintf(stderr, "vsetd: --resp-listen %s needs --tls-cert and "
+		    "--tls-key\n", cfg->resp_listen);
+		return 2;
+	}
+	if (!tls && !resp_tls && (cfg->tls_cert != NULL ||
+	    cfg->tls_verify_clients)) {
+		fprintf(stderr, "vsetd: TLS settings given but neither --listen "
+		    "%s is a tls+ URL nor --resp-listen a tls:// one\n",
+		    cfg->listen);
 		return 2;
 	}
 	if (cfg->tls_verify_clients && cfg->tls_ca == NULL) {

@@ -18,6 +18,15 @@
 #define VSD_DEFAULT_SHARD_TIMEOUT_MS 2000
 #define VSD_DEFAULT_SHARD_STALL_MS 250
 
+/* --vsim-threads (ops/op_search.c says why) */
+enum vsd_vsim_threads {
+	VSD_VSIM_THREADS_AUTO = 0,   /* NOTHREAD while few searches run */
+	VSD_VSIM_THREADS_ON,         /* Redis's thread per VSIM */
+	VSD_VSIM_THREADS_OFF,        /* always NOTHREAD */
+};
+/* auto: NOTHREAD while this router runs at most this many searches. */
+#define VSD_VSIM_AUTO_MAX_RUNNING 2
+
 struct vsd_endpoint {
 	char *host;                  /* owned (vsd_config_fini frees) */
 	int port;
@@ -90,6 +99,7 @@ struct vsd_config {
 	const char *survey_listen;   /* RESPONDENT for stats surveys, or NULL */
 	const char *metrics_listen;  /* http://HOST:PORT for /metrics, or NULL */
 	int hedge_ms;                /* 0 = no hedged reads */
+	int vsim_threads;            /* enum vsd_vsim_threads */
 	int wait_replicas;           /* WAIT n after writes; 0 = off */
 	int wait_ms;
 

@@ -16,7 +16,19 @@
 
 /* KEYS[1] meta, KEYS[2] topology, KEYS[3] data key;
  * ARGV[1] expected generation, ARGV[2] expected epoch, ARGV[3] command,
- * ARGV[4..] its arguments after the key. */
+ * ARGV[4..] its arguments after the key.
+ *
+ * A VADD that updates an element (it answers 0) is done again as VREM +
+ * VADD: Redis 8.0.2's vector sets neither write such an update to the AOF
+ * nor send it to replicas (measured: after kill -9 and a restart from an
+ * appendfsync-always AOF, or on the replica, the element has its previous
+ * vector and attributes), so an acknowledged update would be lost at the
+ * next restart or failover.  VREM and a VADD of a new element are both
+ * logged and replicated.  The first VADD stays, so that a VADD Redis
+ * refuses (a wrong dimension...) fails before anything is removed; the
+ * attributes are carried over unless the VADD sets them.  Arguments after
+ * the key: [REDUCE n] FP32 blob | VALUES n v1..vn, then the id, then the
+ * options (SETATTR among them). */
 static const char vsd_fence_lua[] =
     "local g = redis.call('HGET', KEYS[1], 'gen')\n"
     "if not g then\n"
@@ -36,7 +48,19 @@ static const char vsd_fence_lua[] =
     "  return redis.error_reply('ERR vsetd fence: ' .. c .. "
     "' is not a fenced command')\n"
     "end\n"
-    "return redis.pcall(c, KEYS[3], unpack(ARGV, 4))\n";
+    "local r = redis.pcall(c, KEYS[3], unpack(ARGV, 4))\n"
+    "if c ~= 'VADD' or r ~= 0 then return r end\n"
+    "local i = 4\n"
+    "if ARGV[i] == 'REDUCE' then i = i + 2 end\n"
+    "if ARGV[i] == 'FP32' then i = i + 2 else i = i + 2 + tonumber(ARGV[i + 1]) end\n"
+    "local id, attr = ARGV[i], nil\n"
+    "local sets = false\n"
+    "for k = i + 1, #ARGV do if ARGV[k] == 'SETATTR' then sets = true end end\n"
+    "if not sets then attr = redis.call('VGETATTR', KEYS[3], id) end\n"
+    "redis.call('VREM', KEYS[3], id)\n"
+    "redis.call('VADD', KEYS[3], unpack(ARGV, 4))\n"
+    "if attr then redis.call('VSETATTR', KEYS[3], id, attr) end\n"
+    "return r\n";
 
 /* KEYS[1] meta; ARGV field value pairs. */
 static const char vsd_adopt_lua[] =

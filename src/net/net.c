@@ -44,6 +44,11 @@
  * requests from the shared queue and hand replies back through a list
  * under `mu` plus an eventfd; a reply names its connection by id and
  * generation, so a reply to a connection closed meanwhile is just freed.
+ * The --resp-listen connections (resp_net.c) live here too; over TLS
+ * (tls://, resp_tls.c) their reads and writes go through OpenSSL
+ * (vsd_conn_recv, vsd_conn_flush), their handshake is timed like an
+ * incomplete request, and each counts VSD_TLS_CONN_BYTES against
+ * --max-buffered-bytes from accept to close.
  * The thread also runs for nng listeners: it answers queued requests
  * whose deadline passed before a worker took them (vsd_workers_expired),
  * so a request never waits past its deadline for a worker.
@@ -180,6 +185,10 @@ vsd_conn_close(struct vsd_net *net, struct vsd_conn *c, const char *why)
 	vsd_frame_free(net, c->frame, c->framelen);
 	if (c->resp)
 		vsd_resp_conn_fini(net, c);
+	if (c->tls != NULL) {
+		vsd_tls_conn_free(c->tls);
+		atomic_fetch_sub(&net->buffered, VSD_TLS_CONN_BYTES);
+	}
 	if (c->mem_wait)
 		net->nmemwait--;
 	net->conns[c->id] = NULL;
@@ -237,6 +246,13 @@ vsd_conn_watch(struct vsd_net *net, struct vsd_conn *c)
 		want |= EPOLLIN;
 	if (c->ohead != NULL)
 		want |= EPOLLOUT;
+	if (c->tls != NULL) {
+		/* a handshake or read must write first, a write read first */
+		if (vsd_tls_wants_out(c->tls))
+			want |= EPOLLOUT;
+		if (vsd_tls_wants_in(c->tls) && c->ohead != NULL)
+			want |= EPOLLIN;
+	}
 	if (want == c->events)
 		return;
 	memset(&ev, 0, sizeof(ev));
@@ -273,7 +289,8 @@ vsd_conn_flush(struct vsd_net *net, struct vsd_conn *c)
 			    off;
 			iov[k++].iov_len = nng_msg_len(nj->reply) - off;
 		}
-		n = writev(c->fd, iov, k);
+		n = c->tls != NULL ? vsd_tls_writev(c->tls, iov, k) :
+		    writev(c->fd, iov, k);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return 0;
@@ -301,6 +318,20 @@ vsd_conn_flush(struct vsd_net *net, struct vsd_conn *c)
 		}
 	}
 	return c->resp ? vsd_resp_conn_flushed(net, c) : 0;
+}
+
+ssize_t
+vsd_conn_recv(struct vsd_conn *c, void *buf, size_t n)
+{
+	return c->tls != NULL ? vsd_tls_read(c->tls, buf, n) :
+	    read(c->fd, buf, n);
+}
+
+int
+vsd_conn_tls_busy(const struct vsd_conn *c)
+{
+	return c->tls != NULL && (!vsd_tls_handshake_done(c->tls) ||
+	    vsd_tls_wants_out(c->tls) || vsd_tls_pending(c->tls));
 }
 
 /* Close the connections holding the most unsent replies until need more
@@ -680,11 +711,35 @@ vsd_net_accept(struct vsd_net *net, int lfd)
 			close(fd);
 			continue;
 		}
+		if (resp && net->rtls != NULL) {
+			/* its record buffers count like any request bytes;
+			 * a connection that does not fit is not taken (no
+			 * other client is cut to make room for it) */
+			if ((size_t)atomic_load(&net->buffered) +
+			    VSD_TLS_CONN_BYTES > net->srv->cfg->max_buffered) {
+				vsd_warn("refusing a TLS connection: no room "
+				    "under --max-buffered-bytes %zu",
+				    net->srv->cfg->max_buffered);
+				close(fd);
+				free(c);
+				continue;
+			}
+			if ((c->tls = vsd_tls_conn_new(net->rtls, fd)) ==
+			    NULL) {
+				vsd_warn("refusing a TLS connection: out of "
+				    "memory");
+				close(fd);
+				free(c);
+				continue;
+			}
+			atomic_fetch_add(&net->buffered, VSD_TLS_CONN_BYTES);
+		}
 		c->fd = fd;
 		c->id = id;
 		c->gen = net->gens[id];
 		c->state = resp ? VSD_CONN_LEN : VSD_CONN_HS;
-		c->partial_since = resp ? 0 : vs_now_us();
+		/* the SP or TLS handshake is timed from now */
+		c->partial_since = resp && c->tls == NULL ? 0 : vs_now_us();
 		c->resp = resp;
 		if (resp)
 			vsd_resp_session_init(&c->sess, net->srv->cfg,
@@ -698,6 +753,11 @@ vsd_net_accept(struct vsd_net *net, int lfd)
 		ev.events = EPOLLIN;
 		ev.data.u64 = id;
 		if (epoll_ctl(net->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
+			if (c->tls != NULL) {
+				vsd_tls_conn_free(c->tls);
+				atomic_fetch_sub(&net->buffered,
+				    VSD_TLS_CONN_BYTES);
+			}
 			close(fd);
 			free(c);
 			continue;
@@ -818,7 +878,9 @@ vsd_net_tick(struct vsd_net *net, int64_t now)
 		if (c->partial_since != 0 && now - c->partial_since > limit) {
 			snprintf(why, sizeof(why), "%s incomplete for more "
 			    "than --frame-timeout-ms %d (%zu of %zu bytes)",
-			    c->state == VSD_CONN_HS ? "handshake" : "request",
+			    c->state == VSD_CONN_HS ? "handshake" :
+			    c->tls != NULL && !vsd_tls_handshake_done(c->tls) ?
+			    "TLS handshake" : "request",
 			    net->srv->cfg->frame_timeout_ms,
 			    c->state == VSD_CONN_BODY ? c->got : 0,
 			    c->framelen);
@@ -967,13 +1029,21 @@ vsd_net_main(void *arg)
 				vsd_conn_close(net, c, NULL);
 				continue;
 			}
+			if ((evs[i].events & EPOLLIN) && c->tls != NULL &&
+			    vsd_tls_wants_in(c->tls) && c->ohead != NULL) {
+				/* a TLS write that waited to read first */
+				if (vsd_conn_flush(net, c) != 0)
+					continue;
+			}
 			if (evs[i].events & EPOLLOUT) {
 				if (vsd_conn_flush(net, c) != 0)
 					continue;
 				vsd_conn_watch(net, c);
-				/* RESP commands already read may wait for
-				 * this room; no read event will say so */
-				if (c->resp && c->rlen > 0 &&
+				/* RESP commands already read (or a TLS
+				 * handshake or read that waited to write) may
+				 * wait for this; no read event will say so */
+				if (c->resp && (c->rlen > 0 ||
+				    vsd_conn_tls_busy(c)) &&
 				    !(evs[i].events & EPOLLIN))
 					vsd_conn_read(net, c);
 			}
@@ -1149,6 +1219,7 @@ vsd_net_stop(struct vsd_server *srv)
 		close(net->lfd);
 	if (net->rfd >= 0)
 		close(net->rfd);
+	vsd_tls_free(net->rtls);
 	if (net->ep >= 0)
 		close(net->ep);
 	if (net->efd >= 0)

@@ -14,6 +14,7 @@
 
 #include "resp.h"
 #include "resp_cmd.h"
+#include "resp_tls.h"
 #include "server.h"
 
 #define VSD_SP_HS_LEN 8              /* 00 'S' 'P' 00, proto, 0 0 */
@@ -74,12 +75,16 @@ struct vsd_conn {
 	uint8_t *rbuf;               /* bytes read, not yet parsed */
 	size_t rlen, rcap;
 	struct vsd_njob *phead, *ptail;  /* commands in order, until sent */
+	/* --resp-listen tls://: its TLS session (resp_tls.h), or NULL;
+	 * VSD_TLS_CONN_BYTES of --max-buffered-bytes are counted for it */
+	struct vsd_tls_conn *tls;
 };
 
 struct vsd_net {
 	struct vsd_server *srv;
 	int ep, efd, lfd;
 	int rfd;                     /* --resp-listen socket, or -1 */
+	struct vsd_tls *rtls;        /* --resp-listen tls://, or NULL */
 	pthread_t thread;
 	int running;
 	atomic_int stop;
@@ -108,6 +113,11 @@ void vsd_conn_send(struct vsd_net *net, struct vsd_conn *c,
 /* Bind and listen on tcp://HOST:PORT (tcp4://, tcp6://) into *fd. */
 int vsd_net_bind(const char *url, int *fd);
 int vsd_net_shed(struct vsd_net *net, size_t need);
+/* read(2) from the connection, through TLS if it has it. */
+ssize_t vsd_conn_recv(struct vsd_conn *c, void *buf, size_t n);
+/* The connection has work no socket event will announce: a TLS
+ * handshake or read waiting to write, or decrypted bytes held. */
+int vsd_conn_tls_busy(const struct vsd_conn *c);
 void vsd_njob_free(struct vsd_net *net, struct vsd_njob *nj);
 
 /* resp_net.c */
@@ -128,7 +138,8 @@ int vsd_resp_conn_flushed(struct vsd_net *net, struct vsd_conn *c);
  * a status envelope, or a RESP error for a RESP command. */
 nng_msg *vsd_job_status(const struct vsd_job *job, int code,
     const char *msg);
-/* Bind --resp-listen HOST:PORT into net->rfd. */
-int vsd_resp_bind(struct vsd_net *net, const char *hostport);
+/* Bind --resp-listen HOST:PORT (or tls://HOST:PORT, which also makes
+ * net->rtls from the --tls-* files) into net->rfd. */
+int vsd_resp_bind(struct vsd_net *net, const char *spec);
 
 #endif

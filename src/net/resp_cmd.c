@@ -528,7 +528,8 @@ vsd_rx_op(struct vsd_rx *x, vsd_op_fn *fn, const char *method,
 		    "passed while the command waited for a worker");
 	else
 		fn(call, req);
-	vsd_stats_request(&x->w->lane.stats, vsd_resp_method(method),
+	vsd_stats_request_from(&x->w->lane.stats, VSD_FRONTEND_RESP,
+	    vsd_resp_method(method),
 	    call->st.code, vs_now_us() - x->job->recv_us);
 	return call->st.code;
 }

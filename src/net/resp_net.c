@@ -18,6 +18,14 @@
  * answered on this thread (resp_cmd.c: PING, HELLO, AUTH...) are done at
  * once, data commands when their worker hands the reply back.  Replies
  * leave only from the head of the list, so they go out in command order.
+ *
+ * TLS (--resp-listen tls://HOST:PORT, resp_tls.c): the same connection
+ * with an SSL object between the socket and the read buffer (and the
+ * writes of net.c).  The handshake runs here, before the first read, and
+ * is timed by --frame-timeout-ms like an incomplete command; a peer whose
+ * handshake fails (plaintext, a refused certificate) is closed.  Decrypted
+ * bytes OpenSSL holds raise no epoll event, so wherever the code reads
+ * again "if bytes are buffered" it also asks vsd_conn_tls_busy().
  */
 #include <errno.h>
 #include <stdio.h>
@@ -35,6 +43,7 @@
  * length lines) and the start of the next one. */
 #define VSD_RESP_RBUF_SLACK (64 * 1024)
 #define VSD_RESP_URL_MAX 320
+#define VSD_RESP_TLS_SCHEME "tls://"
 
 static void
 vsd_resp_pipe_add(struct vsd_conn *c, struct vsd_njob *nj)
@@ -88,10 +97,12 @@ vsd_resp_conn_reply(struct vsd_net *net, struct vsd_conn *c,
 	    (c = vsd_conn_find(net, id, gen)) == NULL ||
 	    vsd_resp_conn_flushed(net, c) != 0)
 		return;
-	if (c->rlen > 0 && !c->sess.quit)
-		vsd_resp_conn_read(net, c);     /* commands read but not yet
-		                                 * run: their turn may be now,
-		                                 * and no event will say so */
+	if ((c->rlen > 0 || vsd_conn_tls_busy(c)) && !c->sess.quit)
+		vsd_resp_conn_read(net, c);     /* commands read (or held
+		                                 * decrypted by TLS) but not
+		                                 * yet run: their turn may be
+		                                 * now, and no event will say
+		                                 * so */
 	else
 		vsd_conn_watch(net, c);
 }
@@ -315,6 +326,29 @@ vsd_resp_room(struct vsd_net *net, struct vsd_conn *c)
 	return 1;
 }
 
+/* Go on with a TLS handshake.  1 = done, 0 = wait, -1 = closed. */
+static int
+vsd_resp_tls_handshake(struct vsd_net *net, struct vsd_conn *c)
+{
+	char err[200], why[260];
+	int rv;
+
+	if (c->tls == NULL || vsd_tls_handshake_done(c->tls))
+		return 1;
+	if ((rv = vsd_tls_handshake(c->tls, err, sizeof(err))) < 0) {
+		/* plaintext to a TLS door, a certificate refused, ... */
+		snprintf(why, sizeof(why), "TLS handshake failed: %s", err);
+		vsd_conn_close(net, c, why);
+		return -1;
+	}
+	if (rv == 0) {
+		vsd_conn_watch(net, c);
+		return 0;
+	}
+	c->partial_since = 0;           /* from now on, commands are timed */
+	return 1;
+}
+
 void
 vsd_resp_conn_read(struct vsd_net *net, struct vsd_conn *c)
 {
@@ -323,6 +357,8 @@ vsd_resp_conn_read(struct vsd_net *net, struct vsd_conn *c)
 	ssize_t n;
 	int rv;
 
+	if (vsd_resp_tls_handshake(net, c) <= 0)
+		return;
 	for (;;) {
 		if (vsd_resp_parse_all(net, c) != 0)
 			return;
@@ -333,7 +369,7 @@ vsd_resp_conn_read(struct vsd_net *net, struct vsd_conn *c)
 			return;
 		if (rv == 0)
 			break;
-		n = read(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen);
+		n = vsd_conn_recv(c, c->rbuf + c->rlen, c->rcap - c->rlen);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -353,17 +389,26 @@ vsd_resp_conn_read(struct vsd_net *net, struct vsd_conn *c)
 }
 
 int
-vsd_resp_bind(struct vsd_net *net, const char *hostport)
+vsd_resp_bind(struct vsd_net *net, const char *spec)
 {
+	const char *hostport = spec;
 	char url[VSD_RESP_URL_MAX];
 
+	if (strncmp(spec, VSD_RESP_TLS_SCHEME, strlen(VSD_RESP_TLS_SCHEME)) ==
+	    0) {
+		hostport = spec + strlen(VSD_RESP_TLS_SCHEME);
+		if ((net->rtls = vsd_tls_new(net->srv->cfg)) == NULL)
+			return -1;
+	}
 	if (strstr(hostport, "://") != NULL) {
-		vsd_err("bad --resp-listen \"%s\": want HOST:PORT", hostport);
+		vsd_err("bad --resp-listen \"%s\": want HOST:PORT or "
+		    "tls://HOST:PORT", spec);
 		return -1;
 	}
 	snprintf(url, sizeof(url), "tcp://%s", hostport);
 	if (vsd_net_bind(url, &net->rfd) != 0)
 		return -1;
-	vsd_info("serving the Redis protocol on %s", hostport);
+	vsd_info("serving the Redis protocol%s on %s",
+	    net->rtls != NULL ? " over TLS" : "", hostport);
 	return 0;
 }

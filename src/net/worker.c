@@ -397,7 +397,7 @@ struct vsd_stats_total *
 vsd_stats_snapshot(struct vsd_server *srv)
 {
 	struct vsd_stats_total *t;
-	uint32_t n = vsd_table_count(), i, m, c;
+	uint32_t n = vsd_table_count(), i, m, c, fe;
 	int w;
 
 	if ((t = calloc(1, sizeof(*t))) == NULL)
@@ -407,19 +407,26 @@ vsd_stats_snapshot(struct vsd_server *srv)
 		return NULL;
 	}
 	t->nshards = n;
-	for (m = 0; m < VSD_STATS_METHODS; m++)
+	for (m = 0; m < VSD_STATS_METHODS; m++) {
 		vs_hist_reset(&t->methods[m].lat);
+		for (fe = 0; fe < VSD_FRONTENDS; fe++)
+			vs_hist_reset(&t->fe[fe][m].lat);
+	}
 	for (i = 0; i < n; i++)
 		vs_hist_reset(&t->shards[i].lat);
 	for (w = 0; w < srv->nworkers; w++) {
 		struct vsd_stats *s = &srv->workers[w].lane.stats;
 
 		pthread_mutex_lock(&s->mu);
-		for (m = 0; m < VSD_STATS_METHODS; m++) {
-			for (c = 0; c < VSD_STATS_CODES; c++)
-				t->methods[m].codes[c] += s->methods[m].codes[c];
-			vs_hist_merge(&t->methods[m].lat, &s->methods[m].lat);
-		}
+		for (fe = 0; fe < VSD_FRONTENDS; fe++)
+			for (m = 0; m < VSD_STATS_METHODS; m++) {
+				const struct vsd_method_stats *src =
+				    &s->methods[fe * VSD_STATS_METHODS + m];
+
+				for (c = 0; c < VSD_STATS_CODES; c++)
+					t->fe[fe][m].codes[c] += src->codes[c];
+				vs_hist_merge(&t->fe[fe][m].lat, &src->lat);
+			}
 		for (i = 0; i < n && i < s->nshards; i++) {
 			t->shards[i].ok += s->shards[i].ok;
 			t->shards[i].errors += s->shards[i].errors;
@@ -428,5 +435,12 @@ vsd_stats_snapshot(struct vsd_server *srv)
 		}
 		pthread_mutex_unlock(&s->mu);
 	}
+	/* the totals of every front end (the survey's numbers) */
+	for (fe = 0; fe < VSD_FRONTENDS; fe++)
+		for (m = 0; m < VSD_STATS_METHODS; m++) {
+			for (c = 0; c < VSD_STATS_CODES; c++)
+				t->methods[m].codes[c] += t->fe[fe][m].codes[c];
+			vs_hist_merge(&t->methods[m].lat, &t->fe[fe][m].lat);
+		}
 	return t;
 }

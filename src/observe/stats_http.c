@@ -6,6 +6,10 @@
  * the time of a memcpy-sized merge and formats into a malloc'd buffer, so
  * it never waits on I/O.  Histogram buckets are Prometheus' cumulative
  * "le" buckets at fixed boundaries, computed from vs_hist's finer buckets.
+ *
+ * Requests are counted apart by where they came in: the `frontend` label
+ * is "rpc" (the RPC listeners) or "resp" (the Redis-protocol door), so
+ * sum by (method) over it gives what the series without it used to give.
  */
 #include <nng/nng.h>
 #include <nng/supplemental/http/http.h>
@@ -27,6 +31,12 @@ static const double vsd_le[] = {
 	0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 };
 #define VSD_NLE (sizeof(vsd_le) / sizeof(vsd_le[0]))
+
+/* The `frontend` label's values, by enum vsd_frontend. */
+static const char *const vsd_frontend_names[VSD_FRONTENDS] = {
+	[VSD_FRONTEND_RPC] = "rpc",
+	[VSD_FRONTEND_RESP] = "resp",
+};
 
 /* One Prometheus histogram from h (us) with the given label text. */
 static void
@@ -94,7 +104,7 @@ vsd_prom_render(struct vsd_server *srv, vs_sb *sb)
 	struct vsd_stats_total *t;
 	struct vsd_sentinel_view view;
 	char labels[400];
-	int m, c, open, nm = vsd_method_count();
+	int m, c, fe, open, nm = vsd_method_count();
 	uint32_t i, cons;
 
 	if ((t = vsd_stats_snapshot(srv)) == NULL)
@@ -109,32 +119,40 @@ vsd_prom_render(struct vsd_server *srv, vs_sb *sb)
 	    "and not yet answered.\n# TYPE vsetd_inflight_requests gauge\n"
 	    "vsetd_inflight_requests %d\n", atomic_load(&srv->inflight));
 
-	vs_sb_puts(sb, "# HELP vsetd_requests_total Requests by method and "
-	    "status code.\n# TYPE vsetd_requests_total counter\n");
-	for (m = 0; m <= nm; m++) {
-		int slot = m < nm ? m : VSD_STATS_OTHER;
+	vs_sb_puts(sb, "# HELP vsetd_requests_total Requests by method, "
+	    "status code and front end (rpc, or resp: the Redis-protocol "
+	    "door).\n# TYPE vsetd_requests_total counter\n");
+	for (fe = 0; fe < VSD_FRONTENDS; fe++)
+		for (m = 0; m <= nm; m++) {
+			int slot = m < nm ? m : VSD_STATS_OTHER;
+			const struct vsd_method_stats *ms = &t->fe[fe][slot];
 
-		for (c = 0; c < VSD_STATS_CODES; c++)
-			if (t->methods[slot].codes[c] != 0)
-				vs_sb_printf(sb, "vsetd_requests_total{method="
-				    "\"%s\",code=\"%s\"} %llu\n",
-				    vsd_method_name(m < nm ? m : -1),
-				    vs_code_name(c), (unsigned long long)
-				    t->methods[slot].codes[c]);
-	}
+			for (c = 0; c < VSD_STATS_CODES; c++)
+				if (ms->codes[c] != 0)
+					vs_sb_printf(sb, "vsetd_requests_total{"
+					    "method=\"%s\",code=\"%s\","
+					    "frontend=\"%s\"} %llu\n",
+					    vsd_method_name(m < nm ? m : -1),
+					    vs_code_name(c),
+					    vsd_frontend_names[fe],
+					    (unsigned long long)ms->codes[c]);
+		}
 	vs_sb_puts(sb, "# HELP vsetd_request_duration_seconds Time from "
-	    "receipt to reply, by method.\n"
+	    "receipt to reply, by method and front end.\n"
 	    "# TYPE vsetd_request_duration_seconds histogram\n");
-	for (m = 0; m <= nm; m++) {
-		int slot = m < nm ? m : VSD_STATS_OTHER;
+	for (fe = 0; fe < VSD_FRONTENDS; fe++)
+		for (m = 0; m <= nm; m++) {
+			int slot = m < nm ? m : VSD_STATS_OTHER;
 
-		if (vs_hist_count(&t->methods[slot].lat) == 0)
-			continue;
-		snprintf(labels, sizeof(labels), "method=\"%s\"",
-		    vsd_method_name(m < nm ? m : -1));
-		vsd_prom_hist(sb, "vsetd_request_duration_seconds", labels,
-		    &t->methods[slot].lat);
-	}
+			if (vs_hist_count(&t->fe[fe][slot].lat) == 0)
+				continue;
+			snprintf(labels, sizeof(labels), "method=\"%s\","
+			    "frontend=\"%s\"",
+			    vsd_method_name(m < nm ? m : -1),
+			    vsd_frontend_names[fe]);
+			vsd_prom_hist(sb, "vsetd_request_duration_seconds",
+			    labels, &t->fe[fe][slot].lat);
+		}
 
 	vs_sb_puts(sb, "# HELP vsetd_shard_up 1 when the shard's circuit "
 	    "breaker is closed.\n# TYPE vsetd_shard_up gauge\n");

@@ -43,6 +43,48 @@ vsd_latency_msg(Vsetd__V1__Latency *lat, const vs_hist *h, uint8_t **buf)
 	}
 }
 
+/* The survey's name of each enum vsd_frontend. */
+static const char *const vsd_frontend_names[VSD_FRONTENDS] = {
+	[VSD_FRONTEND_RPC] = "rpc",
+	[VSD_FRONTEND_RESP] = "resp",
+};
+
+/* Where one report's messages are carved from (vsd_survey_report). */
+struct vsd_survey_mem {
+	Vsetd__V1__CodeCount *cc, **ccp;
+	size_t ncc;
+	Vsetd__V1__Latency *lat;
+	uint8_t **bufs;
+	size_t nb;
+};
+
+/* Fill ms from one slot's counters. */
+static void
+vsd_method_msg(Vsetd__V1__MethodStats *ms, const char *name,
+    const char *frontend, const struct vsd_method_stats *src,
+    struct vsd_survey_mem *mem)
+{
+	int c;
+
+	vsetd__v1__method_stats__init(ms);
+	ms->method = (char *)name;
+	if (frontend != NULL)
+		ms->frontend = (char *)frontend;
+	ms->codes = &mem->ccp[mem->ncc];
+	for (c = 0; c < VSD_STATS_CODES; c++) {
+		if (src->codes[c] == 0)
+			continue;
+		vsetd__v1__code_count__init(&mem->cc[mem->ncc]);
+		mem->cc[mem->ncc].code = (char *)vs_code_name(c);
+		mem->cc[mem->ncc].count = src->codes[c];
+		mem->ccp[mem->ncc] = &mem->cc[mem->ncc];
+		mem->ncc++;
+		ms->n_codes++;
+	}
+	vsd_latency_msg(&mem->lat[mem->nb], &src->lat, &mem->bufs[mem->nb]);
+	ms->latency = &mem->lat[mem->nb++];
+}
+
 /* Build and pack a report into a new nng message; NULL if out of memory. */
 static nng_msg *
 vsd_survey_report(struct vsd_server *srv)
@@ -51,30 +93,31 @@ vsd_survey_report(struct vsd_server *srv)
 	Vsetd__V1__StatsReport rep = VSETD__V1__STATS_REPORT__INIT;
 	Vsetd__V1__MethodStats *ms = NULL, **msp = NULL;
 	Vsetd__V1__ShardStats *ss = NULL, **ssp = NULL;
-	Vsetd__V1__CodeCount *cc = NULL, **ccp = NULL;
-	Vsetd__V1__Latency *lat = NULL;
+	struct vsd_survey_mem mem;
 	struct vsd_stats_total *t;
-	uint8_t **bufs = NULL;
 	char (*addr)[300] = NULL;
 	struct vsd_sentinel_view *views = NULL;
-	int nm = vsd_method_count() + 1, m, c, nb = 0, ncc = 0, open;
+	int nm = vsd_method_count() + 1, m, fe, open;
+	/* method messages: the totals, then each front end's */
+	size_t nms = (size_t)nm * (1 + VSD_FRONTENDS), k, nfe = 0;
 	uint32_t i, cons;
 	nng_msg *msg = NULL;
 
+	memset(&mem, 0, sizeof(mem));
 	if ((t = vsd_stats_snapshot(srv)) == NULL)
 		return NULL;
-	ms = calloc((size_t)nm, sizeof(*ms));
-	msp = calloc((size_t)nm, sizeof(*msp));
-	cc = calloc((size_t)nm * VSD_STATS_CODES, sizeof(*cc));
-	ccp = calloc((size_t)nm * VSD_STATS_CODES, sizeof(*ccp));
+	ms = calloc(nms, sizeof(*ms));
+	msp = calloc(nms, sizeof(*msp));
+	mem.cc = calloc(nms * VSD_STATS_CODES, sizeof(*mem.cc));
+	mem.ccp = calloc(nms * VSD_STATS_CODES, sizeof(*mem.ccp));
 	ss = calloc(t->nshards + 1, sizeof(*ss));
 	ssp = calloc(t->nshards + 1, sizeof(*ssp));
-	lat = calloc((size_t)nm + t->nshards, sizeof(*lat));
-	bufs = calloc((size_t)nm + t->nshards, sizeof(*bufs));
+	mem.lat = calloc(nms + t->nshards, sizeof(*mem.lat));
+	mem.bufs = calloc(nms + t->nshards, sizeof(*mem.bufs));
 	addr = calloc(t->nshards + 1, sizeof(*addr));
 	views = calloc(t->nshards + 1, sizeof(*views));
-	if (ms == NULL || msp == NULL || cc == NULL || ccp == NULL ||
-	    ss == NULL || ssp == NULL || lat == NULL || bufs == NULL ||
+	if (ms == NULL || msp == NULL || mem.cc == NULL || mem.ccp == NULL ||
+	    ss == NULL || ssp == NULL || mem.lat == NULL || mem.bufs == NULL ||
 	    addr == NULL || views == NULL)
 		goto out;
 
@@ -85,27 +128,27 @@ vsd_survey_report(struct vsd_server *srv)
 	rep.pid = (uint64_t)getpid();
 	for (m = 0; m < nm; m++) {
 		int slot = m < nm - 1 ? m : VSD_STATS_OTHER;
-		struct vsd_method_stats *src = &t->methods[slot];
 
-		vsetd__v1__method_stats__init(&ms[m]);
-		ms[m].method = (char *)vsd_method_name(m < nm - 1 ? m : -1);
-		ms[m].codes = &ccp[ncc];
-		for (c = 0; c < VSD_STATS_CODES; c++) {
-			if (src->codes[c] == 0)
-				continue;
-			vsetd__v1__code_count__init(&cc[ncc]);
-			cc[ncc].code = (char *)vs_code_name(c);
-			cc[ncc].count = src->codes[c];
-			ccp[ncc] = &cc[ncc];
-			ncc++;
-			ms[m].n_codes++;
-		}
-		vsd_latency_msg(&lat[nb], &src->lat, &bufs[nb]);
-		ms[m].latency = &lat[nb++];
+		vsd_method_msg(&ms[m], vsd_method_name(m < nm - 1 ? m : -1),
+		    NULL, &t->methods[slot], &mem);
 		msp[m] = &ms[m];
 	}
 	rep.methods = msp;
 	rep.n_methods = (size_t)nm;
+	for (fe = 0; fe < VSD_FRONTENDS; fe++)
+		for (m = 0; m < nm; m++) {
+			int slot = m < nm - 1 ? m : VSD_STATS_OTHER;
+
+			if (vs_hist_count(&t->fe[fe][slot].lat) == 0)
+				continue;
+			k = (size_t)nm + nfe++;
+			vsd_method_msg(&ms[k], vsd_method_name(m < nm - 1 ?
+			    m : -1), vsd_frontend_names[fe], &t->fe[fe][slot],
+			    &mem);
+			msp[k] = &ms[k];
+		}
+	rep.by_frontend = msp + nm;
+	rep.n_by_frontend = nfe;
 	for (i = 0; i < t->nshards; i++) {
 		const struct vsd_endpoint *ep = &cfg->shards[i].ep[0];
 
@@ -128,8 +171,9 @@ vsd_survey_report(struct vsd_server *srv)
 		ss[i].ok = t->shards[i].ok;
 		ss[i].errors = t->shards[i].errors;
 		ss[i].timeouts = t->shards[i].timeouts;
-		vsd_latency_msg(&lat[nb], &t->shards[i].lat, &bufs[nb]);
-		ss[i].latency = &lat[nb++];
+		vsd_latency_msg(&mem.lat[mem.nb], &t->shards[i].lat,
+		    &mem.bufs[mem.nb]);
+		ss[i].latency = &mem.lat[mem.nb++];
 		ssp[i] = &ss[i];
 	}
 	rep.shards = ssp;
@@ -137,16 +181,16 @@ vsd_survey_report(struct vsd_server *srv)
 	if (nng_msg_alloc(&msg, vsetd__v1__stats_report__get_packed_size(&rep)) == 0)
 		vsetd__v1__stats_report__pack(&rep, nng_msg_body(msg));
 out:
-	for (m = 0; bufs != NULL && m < nb; m++)
-		free(bufs[m]);
-	free(bufs);
+	for (k = 0; mem.bufs != NULL && k < mem.nb; k++)
+		free(mem.bufs[k]);
+	free(mem.bufs);
 	free(addr);
 	free(views);
-	free(lat);
+	free(mem.lat);
 	free(ssp);
 	free(ss);
-	free(ccp);
-	free(cc);
+	free(mem.ccp);
+	free(mem.cc);
 	free(msp);
 	free(ms);
 	vsd_stats_total_free(t);

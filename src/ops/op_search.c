@@ -61,6 +61,7 @@
  * array (shards x COUNT) cannot overflow whatever a shard sends.
  */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,7 +98,11 @@ struct vsd_sq {
 	const float *const *vecs;             /* nq query vectors */
 	size_t dim;
 	Vsetd__V1__SearchResponse **resps;    /* nq, filled here */
+	int nothread;                         /* VSIM ... NOTHREAD */
 };
+
+/* Searches this router is running now, for --vsim-threads auto. */
+static _Atomic int vsd_searches_running;
 
 static int
 vsd_search_check_opts(struct vsd_call *call,
@@ -173,7 +178,7 @@ vsd_search_vsim(struct vsd_call *call, const struct vsd_sq *q,
 	}
 	if (req->truth)
 		vsd_argv_str(&a, "TRUTH");
-	if (req->nothread)
+	if (q->nothread)
 		vsd_argv_str(&a, "NOTHREAD");
 	vsd_argv_to_cmd(&a, c, shard);
 	return 0;
@@ -550,7 +555,7 @@ vsd_search_filter_check(struct vsd_call *call, const struct vsd_sq *q)
 
 /* Run the queries of q; fills q->resps or sets call->st. */
 static void
-vsd_search_run(struct vsd_call *call, struct vsd_sq *q)
+vsd_search_run_once(struct vsd_call *call, struct vsd_sq *q)
 {
 	const Vsetd__V1__SearchRequest *req = q->req;
 	uint32_t nshards, s;
@@ -693,6 +698,37 @@ vsd_search_run(struct vsd_call *call, struct vsd_sq *q)
 	return;
 oom:
 	vsd_status_set(&call->st, VSD_RESOURCE_EXHAUSTED, "out of memory");
+}
+
+/*
+ * --vsim-threads (config.h): VSIM in Redis's own thread (NOTHREAD) or in
+ * the thread Redis starts for each VSIM.  A thread costs its start-up on
+ * every query, which dominates a small set's search when the shard is
+ * idle (docs/benchmarks.md, "VSIM threads"); under concurrent searches
+ * the threads let a shard use more than one core.  So `auto` asks for
+ * NOTHREAD while this router runs few searches at once, and lets Redis
+ * thread them when there are more.  The caller's own `nothread` always
+ * wins.
+ */
+static void
+vsd_search_run(struct vsd_call *call, struct vsd_sq *q)
+{
+	int running = atomic_fetch_add(&vsd_searches_running, 1) + 1;
+
+	switch (call->w->cfg->vsim_threads) {
+	case VSD_VSIM_THREADS_OFF:
+		q->nothread = 1;
+		break;
+	case VSD_VSIM_THREADS_AUTO:
+		q->nothread = running <= VSD_VSIM_AUTO_MAX_RUNNING;
+		break;
+	default:
+		q->nothread = 0;
+		break;
+	}
+	q->nothread |= q->req->nothread;
+	vsd_search_run_once(call, q);
+	atomic_fetch_sub(&vsd_searches_running, 1);
 }
 
 /* Search by element: the vector of by_id from its owner (arena copy). */

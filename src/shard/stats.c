@@ -14,7 +14,8 @@ vsd_stats_init(struct vsd_stats *s, uint32_t nshards)
 	memset(s, 0, sizeof(*s));
 	/* Room for every shard the table may come to hold (table.h). */
 	s->cap = vsd_table_count() > 0 ? VSD_MAX_SHARDS : nshards;
-	s->methods = calloc(VSD_STATS_METHODS, sizeof(*s->methods));
+	s->methods = calloc((size_t)VSD_FRONTENDS * VSD_STATS_METHODS,
+	    sizeof(*s->methods));
 	s->shards = calloc(s->cap ? s->cap : 1, sizeof(*s->shards));
 	if (s->methods == NULL || s->shards == NULL) {
 		free(s->methods);
@@ -22,7 +23,7 @@ vsd_stats_init(struct vsd_stats *s, uint32_t nshards)
 		return -1;
 	}
 	s->nshards = nshards;
-	for (i = 0; i < VSD_STATS_METHODS; i++)
+	for (i = 0; i < VSD_FRONTENDS * VSD_STATS_METHODS; i++)
 		vs_hist_reset(&s->methods[i].lat);
 	for (i = 0; i < nshards; i++)
 		vs_hist_reset(&s->shards[i].lat);
@@ -46,14 +47,25 @@ void
 vsd_stats_request(struct vsd_stats *s, int method, int code,
     int64_t latency_us)
 {
+	vsd_stats_request_from(s, VSD_FRONTEND_RPC, method, code, latency_us);
+}
+
+void
+vsd_stats_request_from(struct vsd_stats *s, int fe, int method, int code,
+    int64_t latency_us)
+{
+	struct vsd_method_stats *ms;
+
+	if (fe < 0 || fe >= VSD_FRONTENDS)
+		fe = VSD_FRONTEND_RPC;
 	if (method < 0 || method >= VSD_STATS_METHODS)
 		method = VSD_STATS_OTHER;
 	if (code < 0 || code >= VSD_STATS_CODES)
 		code = 2;                       /* UNKNOWN */
+	ms = &s->methods[fe * VSD_STATS_METHODS + method];
 	pthread_mutex_lock(&s->mu);
-	s->methods[method].codes[code]++;
-	vs_hist_record(&s->methods[method].lat,
-	    latency_us > 0 ? (uint64_t)latency_us : 0);
+	ms->codes[code]++;
+	vs_hist_record(&ms->lat, latency_us > 0 ? (uint64_t)latency_us : 0);
 	pthread_mutex_unlock(&s->mu);
 }
 

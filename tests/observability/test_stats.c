@@ -2,7 +2,9 @@
  * test_stats.c - the stats survey (--survey-listen) and Prometheus metrics
  * (--metrics-listen) against a real vsetd and real Redis shards: the
  * counts they report are the calls this test made, and a killed shard
- * shows up as errors and an open breaker.
+ * shows up as errors and an open breaker.  Calls through the
+ * Redis-protocol door (--resp-listen) are counted apart from RPCs (the
+ * `frontend` label, and the survey's by_frontend), and in the totals.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -14,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -25,10 +28,12 @@
 #include "vsetd.h"
 
 #define NSEARCH 20
+#define NCOUNT_RPC 3                 /* Count calls over the RPC listener */
+#define NCOUNT_RESP 5                /* VCARD through the RESP door */
 
 static h_cluster *cl;
-static char survey_url[64], metrics_url[64];
-static int metrics_port;
+static char survey_url[64], metrics_url[64], resp_addr[64];
+static int metrics_port, resp_port;
 
 static int
 free_port(void)
@@ -54,12 +59,14 @@ static int
 setup(void **state)
 {
 	const char *args[] = { "--survey-listen", survey_url,
-	    "--metrics-listen", metrics_url, NULL };
+	    "--metrics-listen", metrics_url, "--resp-listen", resp_addr, NULL };
 
 	(void)state;
 	snprintf(survey_url, sizeof(survey_url), "tcp://127.0.0.1:%d",
 	    free_port());
 	metrics_port = free_port();
+	resp_port = free_port();
+	snprintf(resp_addr, sizeof(resp_addr), "127.0.0.1:%d", resp_port);
 	snprintf(metrics_url, sizeof(metrics_url), "http://127.0.0.1:%d",
 	    metrics_port);
 	return h_cluster_start(&cl, 2, args);
@@ -182,6 +189,103 @@ out:
 	return NULL;
 }
 
+/* The MethodStats of one front end in the survey's by_frontend, or NULL. */
+static const Vsetd__V1__MethodStats *
+method_from(const Vsetd__V1__StatsReport *r, const char *name,
+    const char *frontend)
+{
+	size_t i;
+
+	for (i = 0; i < r->n_by_frontend; i++)
+		if (strcmp(r->by_frontend[i]->method, name) == 0 &&
+		    strcmp(r->by_frontend[i]->frontend, frontend) == 0)
+			return r->by_frontend[i];
+	return NULL;
+}
+
+/* Send one RESP command over fd and read its reply (one line) into buf. */
+static int
+resp_cmd(int fd, const char *cmd, char *buf, size_t len)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	if (write(fd, cmd, strlen(cmd)) != (ssize_t)strlen(cmd))
+		return -1;
+	while (got + 1 < len && (got < 2 || memcmp(buf + got - 2, "\r\n", 2))) {
+		if ((n = read(fd, buf + got, len - 1 - got)) <= 0)
+			return -1;
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	return 0;
+}
+
+static void
+test_frontend_label(void **state)
+{
+	struct sockaddr_in a;
+	struct timeval tv = { 5, 0 };
+	vs_count_result *cr;
+	vs_client *c;
+	Vsetd__V1__StatsReport *r;
+	const Vsetd__V1__MethodStats *ms;
+	char *text, line[200], reply[64];
+	int i, fd;
+
+	(void)state;
+	assert_int_equal(vs_connect(&c, h_vsetd_url(cl), 2000), VS_OK);
+	for (i = 0; i < NCOUNT_RPC; i++) {
+		assert_int_equal(vs_count(c, "fe", &cr), VS_OK);
+		vs_count_result_free(cr);
+	}
+	vs_close(c);
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_port = htons((uint16_t)resp_port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_true((fd = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	for (i = 0; i < NCOUNT_RESP; i++) {
+		assert_int_equal(resp_cmd(fd, "*2\r\n$5\r\nVCARD\r\n$2\r\nfe\r\n",
+		    reply, sizeof(reply)), 0);
+		assert_string_equal(reply, ":0\r\n");
+	}
+	close(fd);
+
+	text = http_get_metrics();
+	assert_non_null(text);
+	snprintf(line, sizeof(line), "vsetd_requests_total{method=\"Count\","
+	    "code=\"OK\",frontend=\"rpc\"} %d\n", NCOUNT_RPC);
+	assert_non_null(strstr(text, line));
+	snprintf(line, sizeof(line), "vsetd_requests_total{method=\"Count\","
+	    "code=\"OK\",frontend=\"resp\"} %d\n", NCOUNT_RESP);
+	assert_non_null(strstr(text, line));
+	snprintf(line, sizeof(line), "vsetd_request_duration_seconds_count"
+	    "{method=\"Count\",frontend=\"resp\"} %d\n", NCOUNT_RESP);
+	assert_non_null(strstr(text, line));
+	snprintf(line, sizeof(line), "vsetd_request_duration_seconds_count"
+	    "{method=\"Count\",frontend=\"rpc\"} %d\n", NCOUNT_RPC);
+	assert_non_null(strstr(text, line));
+	free(text);
+
+	r = survey();
+	assert_non_null(r);
+	/* the totals count both front ends, as before the label */
+	assert_int_equal(code_count(r, "Count", "OK"), NCOUNT_RPC + NCOUNT_RESP);
+	ms = method_from(r, "Count", "resp");
+	assert_non_null(ms);
+	assert_int_equal(ms->n_codes, 1);
+	assert_int_equal(ms->codes[0]->count, NCOUNT_RESP);
+	assert_int_equal(ms->latency->count, NCOUNT_RESP);
+	ms = method_from(r, "Count", "rpc");
+	assert_non_null(ms);
+	assert_int_equal(ms->latency->count, NCOUNT_RPC);
+	assert_null(method_from(r, "Search", "resp"));
+	vsetd__v1__stats_report__free_unpacked(r, NULL);
+}
+
 static void
 test_counts_and_health(void **state)
 {
@@ -238,10 +342,11 @@ test_counts_and_health(void **state)
 	text = http_get_metrics();
 	assert_non_null(text);
 	snprintf(line, sizeof(line),
-	    "vsetd_requests_total{method=\"Search\",code=\"OK\"} %d\n", NSEARCH);
+	    "vsetd_requests_total{method=\"Search\",code=\"OK\","
+	    "frontend=\"rpc\"} %d\n", NSEARCH);
 	assert_non_null(strstr(text, line));
 	snprintf(line, sizeof(line), "vsetd_request_duration_seconds_count"
-	    "{method=\"Search\"} %d\n", NSEARCH + 1);
+	    "{method=\"Search\",frontend=\"rpc\"} %d\n", NSEARCH + 1);
 	assert_non_null(strstr(text, line));
 	assert_non_null(strstr(text, "vsetd_shard_up{shard=\"1\""));
 	assert_non_null(strstr(text, "# TYPE vsetd_request_duration_seconds histogram"));
@@ -307,6 +412,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_frontend_label),
 		cmocka_unit_test(test_counts_and_health),
 	};
 

@@ -2,17 +2,20 @@
  * vsetd.h - the vsetd C client library (libvsetd-client).
  *
  * A small synchronous API over the generated protobuf-c stubs of
- * proto/vsetd/v1/vsetd.proto.  Every call is one request/reply round trip on
- * an nng REQ socket.  Link with `pkg-config --libs vsetd-client`.
+ * proto/vsetd/v1/vsetd.proto.  Every call is one request/reply round trip:
+ * for tcp:// URLs on a plain socket in the calling thread, speaking nng's
+ * REQ wire protocol (no nng threads; VS_TRANSPORT=nng in the environment
+ * uses libnng instead), for tls+tcp://, ipc:// and ws:// on an nng REQ
+ * socket.  Link with `pkg-config --libs vsetd-client`.
  *
  * Errors.  Every call that can fail returns an int status code: VS_OK (0) on
  * success, otherwise one of the gRPC codes below.  vs_errmsg() then gives a
  * message naming the problem.  The last error is kept per thread, like errno:
  * read it on the thread that made the call, before its next call.
  *
- * Threads.  A vs_client may be shared by several threads: each call opens its
- * own nng context on the client's socket.  vs_close() must not race with
- * calls in flight.
+ * Threads.  A vs_client may be shared by several threads: each call takes
+ * its own connection (tcp://) or nng context from the client's pool.
+ * vs_close() must not race with calls in flight.
  *
  * Ownership.  The library never keeps pointers the caller passed in after a
  * call returns.  Every result object it hands out (vs_search_result,
@@ -20,8 +23,8 @@
  * function; strings inside it live and die with it.  vs_errmsg()'s string is
  * owned by the library and valid until this thread's next call.
  *
- * Retries.  The library disables nng REQ's automatic resend, so a request is
- * sent once; Insert and Delete are in any case safe to repeat (see
+ * Retries.  A request is sent once (nng REQ's automatic resend is off; the
+ * tcp:// path never resends and drops a connection whose call failed); Insert and Delete are in any case safe to repeat (see
  * docs/protocol.md).
  */
 #ifndef VSETD_H

@@ -33,8 +33,12 @@ vs_close(vs_client *c)
 {
 	if (c == NULL)
 		return;
-	vs_chans_free(c);
-	nng_close(c->sock);
+	if (c->sp) {
+		vs_sp_free(c);
+	} else {
+		vs_chans_free(c);
+		nng_close(c->sock);
+	}
 	pthread_mutex_destroy(&c->mu);
 	free(c);
 }

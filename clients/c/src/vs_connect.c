@@ -1,10 +1,12 @@
 /*
- * vs_connect.c - opening a client: REQ socket, dialer, optional TLS.
+ * vs_connect.c - opening a client: for tcp://, the thin transport of
+ * vs_sp.c (no nng); otherwise a REQ socket, dialer, optional TLS.
  *
  * The dial is synchronous so that a server that is not there is reported
  * by vs_connect itself, not by a silent background reconnect loop and a
  * timeout on the first call.  After that nng redials on its own (50 ms
- * growing to 1 s) if the connection drops.
+ * growing to 1 s) if the connection drops; the thin transport dials
+ * again on the next call.
  */
 #include <arpa/inet.h>
 #include <nng/nng.h>
@@ -123,6 +125,40 @@ fail:
 	return VS_INTERNAL;
 }
 
+/* "tcp://host:port" (host may be a bracketed IPv6 address) into the
+ * client's sp_host and sp_port: 0, or -1 when url is something else. */
+static int
+vs_sp_url(struct vs_client *c, const char *url)
+{
+	static const char prefix[] = "tcp://";
+	const char *h = url + sizeof(prefix) - 1, *colon, *end;
+	const char *env = getenv("VS_TRANSPORT");
+	size_t hl;
+
+	if (strncmp(url, prefix, sizeof(prefix) - 1) != 0 ||
+	    (env != NULL && strcmp(env, "nng") == 0))
+		return -1;
+	if (*h == '[') {
+		if ((end = strchr(h, ']')) == NULL || end[1] != ':')
+			return -1;
+		h++;
+		colon = end + 1;
+	} else {
+		if ((colon = strrchr(h, ':')) == NULL)
+			return -1;
+		end = colon;
+	}
+	hl = (size_t)(end - h);
+	if (hl == 0 || hl >= sizeof(c->sp_host) ||
+	    strlen(colon + 1) == 0 || strlen(colon + 1) >= sizeof(c->sp_port) ||
+	    strspn(colon + 1, "0123456789") != strlen(colon + 1))
+		return -1;
+	memcpy(c->sp_host, h, hl);
+	c->sp_host[hl] = '\0';
+	snprintf(c->sp_port, sizeof(c->sp_port), "%s", colon + 1);
+	return 0;
+}
+
 int
 vs_connect_opts(vs_client **out, const char *url,
     const vs_connect_options *o)
@@ -147,6 +183,19 @@ vs_connect_opts(vs_client **out, const char *url,
 	c->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : VS_DEFAULT_TIMEOUT_MS;
 	pthread_mutex_init(&c->mu, NULL);
 	vs_transport_init(c);
+	snprintf(c->url, sizeof(c->url), "%s", url);
+	if (vs_sp_url(c, url) == 0) {
+		c->sp = 1;
+		if ((code = vs_sp_connect(c)) != VS_OK) {
+			vs_sp_free(c);
+			pthread_mutex_destroy(&c->mu);
+			free(c);
+			return code;
+		}
+		vs_clear_error();
+		*out = c;
+		return VS_OK;
+	}
 	if ((rv = nng_req0_open(&c->sock)) != 0) {
 		vs_set_error(VS_INTERNAL, "opening REQ socket: %s",
 		    nng_strerror(rv));

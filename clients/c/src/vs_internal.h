@@ -3,8 +3,9 @@
  *
  * The library has two layers:
  *   vs_transport.c  a protobuf-c ProtobufCService whose invoke() carries a
- *                   request over nng REQ in a RequestEnvelope and hands the
- *                   decoded reply to the stub's closure;
+ *                   request in a RequestEnvelope and hands the decoded
+ *                   reply to the stub's closure: over nng REQ, or for
+ *                   tcp:// over vs_sp.c's blocking sockets (no nng);
  *   vs_client.c     the vs_ API: converts between plain C structs and the
  *                   generated messages, and calls the generated stubs.
  * Errors travel between them through the thread-local last error below.
@@ -15,6 +16,8 @@
 #include <protobuf-c/protobuf-c.h>
 #include <nng/nng.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 
 #include "vsetd.h"
 
@@ -29,14 +32,39 @@ struct vs_chan {
 	struct vs_chan *next;
 };
 
+/* An idle tcp:// connection of the thin transport (vs_sp.c). */
+struct vs_sp_conn {
+	int fd;
+	struct vs_sp_conn *next;
+};
+
+/* Bytes of a host name or address in a URL (the DNS limit, plus room). */
+#define VS_HOST_MAX 256
+#define VS_PORT_MAX 8
+#define VS_URL_MAX 300
+
 struct vs_client {
 	ProtobufCService service;    /* must be first: stubs get &c->service */
-	nng_socket sock;
+	int sp;                      /* 1: tcp:// over vs_sp.c, no nng */
+	nng_socket sock;             /* sp == 0 */
 	nng_dialer dialer;
 	int timeout_ms;
-	pthread_mutex_t mu;          /* guards idle */
+	pthread_mutex_t mu;          /* guards idle and sp_idle */
 	struct vs_chan *idle;        /* free channels; vs_close frees them */
+	struct vs_sp_conn *sp_idle;  /* sp: idle connections (vs_sp_free) */
+	_Atomic uint32_t sp_next_id;
+	char url[VS_URL_MAX];        /* for messages */
+	char sp_host[VS_HOST_MAX], sp_port[VS_PORT_MAX];
 };
+
+/* The thin tcp:// transport (vs_sp.c).  vs_sp_connect: dial once, so that
+ * vs_connect reports a server that is not there; 0 or a status code.
+ * vs_sp_call: one request (a packed RequestEnvelope) and its reply body
+ * (malloc'd, the caller frees), or NULL with the error recorded. */
+int vs_sp_connect(struct vs_client *c);
+uint8_t *vs_sp_call(struct vs_client *c, const uint8_t *req, size_t len,
+    size_t *reply_len);
+void vs_sp_free(struct vs_client *c);
 
 /* Take a channel (reused, or opened) / give it back.  A channel whose call
  * failed is closed instead of kept, so no stale reply can reach the next

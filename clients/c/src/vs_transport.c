@@ -1,5 +1,6 @@
 /*
- * vs_transport.c - protobuf-c RPC over nng REQ/REP.
+ * vs_transport.c - protobuf-c RPC over nng REQ/REP (and, for tcp://,
+ * over vs_sp.c's blocking sockets: same envelopes, no nng threads).
  *
  * protobuf-c generates, for `service VectorService`, stubs that call
  * service->invoke(service, method_index, input, closure, data).  This file
@@ -142,6 +143,46 @@ vs_chans_free(struct vs_client *c)
 	c->idle = NULL;
 }
 
+/* The reply envelope of bytes[0..len): NULL with the error recorded. */
+static Vsetd__V1__ReplyEnvelope *
+vs_reply_unpack(const uint8_t *bytes, size_t len)
+{
+	Vsetd__V1__ReplyEnvelope *reply;
+
+	reply = vsetd__v1__reply_envelope__unpack(NULL, len, bytes);
+	if (reply == NULL) {
+		vs_set_error(VS_INTERNAL, "undecodable reply envelope "
+		    "(%zu bytes)", len);
+		return NULL;
+	}
+	if (reply->status != NULL && (int)reply->status->code != VS_OK)
+		vs_set_error((int)reply->status->code, "%s",
+		    reply->status->message);
+	else
+		vs_clear_error();
+	return reply;
+}
+
+/* tcp:// without nng (vs_sp.c). */
+static Vsetd__V1__ReplyEnvelope *
+vs_transport_sp(struct vs_client *c, const Vsetd__V1__RequestEnvelope *env)
+{
+	Vsetd__V1__ReplyEnvelope *reply = NULL;
+	size_t len = vsetd__v1__request_envelope__get_packed_size(env), n = 0;
+	uint8_t *buf, *body = NULL;
+
+	if ((buf = malloc(len ? len : 1)) == NULL) {
+		vs_set_error(VS_RESOURCE_EXHAUSTED, "out of memory");
+		return NULL;
+	}
+	vsetd__v1__request_envelope__pack(env, buf);
+	if ((body = vs_sp_call(c, buf, len, &n)) != NULL)
+		reply = vs_reply_unpack(body, n);
+	free(body);
+	free(buf);
+	return reply;
+}
+
 Vsetd__V1__ReplyEnvelope *
 vs_transport_call(struct vs_client *c, const char *method,
     const uint8_t *req, size_t req_len)
@@ -157,6 +198,8 @@ vs_transport_call(struct vs_client *c, const char *method,
 	env.payload.data = (uint8_t *)req;
 	env.payload.len = req_len;
 	env.deadline_ms = (uint32_t)c->timeout_ms;
+	if (c->sp)
+		return vs_transport_sp(c, &env);
 	len = vsetd__v1__request_envelope__get_packed_size(&env);
 
 	if ((rv = nng_msg_alloc(&msg, len)) != 0) {
@@ -191,18 +234,7 @@ vs_transport_call(struct vs_client *c, const char *method,
 	msg = nng_aio_get_msg(ch->aio);
 	nng_aio_set_msg(ch->aio, NULL);
 	ok = 1;         /* the context finished its exchange: reusable */
-	reply = vsetd__v1__reply_envelope__unpack(NULL, nng_msg_len(msg),
-	    nng_msg_body(msg));
-	if (reply == NULL) {
-		vs_set_error(VS_INTERNAL, "undecodable reply envelope "
-		    "(%zu bytes)", nng_msg_len(msg));
-		goto out;
-	}
-	if (reply->status != NULL && (int)reply->status->code != VS_OK)
-		vs_set_error((int)reply->status->code, "%s",
-		    reply->status->message);
-	else
-		vs_clear_error();
+	reply = vs_reply_unpack(nng_msg_body(msg), nng_msg_len(msg));
 out:
 	if (msg != NULL)
 		nng_msg_free(msg);
