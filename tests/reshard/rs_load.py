@@ -31,7 +31,6 @@ within bounded time.
 """
 from __future__ import annotations
 
-import json
 import random
 import threading
 import time
