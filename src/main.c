@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "beacon.h"
 #include "config.h"
 #include "log.h"
 #include "sentinel.h"
@@ -50,6 +51,7 @@ main(int argc, char **argv)
 	struct vsd_config cfg;
 	struct vsd_server srv;
 	struct vsd_sentinels *sentinels = NULL;
+	struct vsd_beacon *beacon = NULL;
 	char bound[512];
 	size_t h, nhealth = 0;
 	sigset_t sigs;
@@ -102,6 +104,8 @@ main(int argc, char **argv)
 	    vsd_net_start(&srv, bound, sizeof(bound)) != 0)
 		goto out;
 	snprintf(srv.bound, sizeof(srv.bound), "%s", bound);
+	if (vsd_beacon_start(&cfg, bound, &beacon) != 0)
+		goto out;
 	if (cfg.survey_listen != NULL &&
 	    vsd_survey_start(&srv, cfg.survey_listen) != 0)
 		goto out;
@@ -124,6 +128,7 @@ main(int argc, char **argv)
 	vsd_drain(&srv);
 	status = 0;
 out:
+	vsd_beacon_stop(beacon);
 	vsd_metrics_stop(&srv);
 	vsd_survey_stop(&srv);
 	if (workers_up)

@@ -24,8 +24,10 @@ enum vsd_vsim_threads {
 	VSD_VSIM_THREADS_ON,         /* Redis's thread per VSIM */
 	VSD_VSIM_THREADS_OFF,        /* always NOTHREAD */
 };
-/* auto: NOTHREAD while this router runs at most this many searches. */
-#define VSD_VSIM_AUTO_MAX_RUNNING 2
+/* auto: NOTHREAD while this router runs at most this many searches
+ * (docs/benchmarks.md, "VSIM threads": NOTHREAD won at 1 and at 16
+ * callers; above 32 it was not measured). */
+#define VSD_VSIM_AUTO_MAX_RUNNING 32
 
 struct vsd_endpoint {
 	char *host;                  /* owned (vsd_config_fini frees) */

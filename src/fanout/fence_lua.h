@@ -12,6 +12,11 @@ enum vsd_script {
 	VSD_SCRIPT_FENCE,            /* check generation + epoch, then write */
 	VSD_SCRIPT_META_ADOPT,       /* HSET meta unless it exists; HGETALL */
 	VSD_SCRIPT_FILTER_CHECK,     /* compile a FILTER on a scratch set */
+	/* The mover's (issue 10; why and how: mover.h, move_write.h). */
+	VSD_SCRIPT_MOVE_WRITE,       /* a router's write on the new owner */
+	VSD_SCRIPT_MOVE_COPY,        /* the mover's copy on the new owner */
+	VSD_SCRIPT_MOVE_LIST,        /* list a vector set once per pass */
+	VSD_SCRIPT_TOPO_PUT,         /* write the topology record (CAS) */
 	VSD_SCRIPT_COUNT
 };
 

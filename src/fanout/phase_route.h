@@ -18,6 +18,9 @@
  *   switched  owner(id, nnew)                  the union       new owner,
  *                                                              then old
  *
+ * (The routers' point reads take only the first: in SWITCHED the new
+ * owner is complete, dual.h.)
+ *
  * A write in DUAL is acknowledged only when both owners took it (the
  * caller's business).  Searches in SWITCHED may see an id twice (its old
  * copy not yet deleted): the merge already drops duplicate ids (merge.h).

@@ -47,8 +47,8 @@
  * Phases (as Qdrant does).  A move from layout OLD (from) to NEW (shards)
  * goes STABLE -> DUAL -> SWITCHED -> STABLE, the epoch growing by one at
  * each step.  What routers do, per phase, for an element id (the pure
- * table is phase_route.h; not wired into the ops yet, so today a router
- * refuses to start in, or adopt, a phase other than stable):
+ * table is phase_route.h; calls route by it through their view, view.h,
+ * and dual.h):
  *
  *   phase     writes (VADD, VREM, VSETATTR)    searches ask
  *   stable    owner(id, NEW)                   every shard of NEW
@@ -59,8 +59,9 @@
  *                                              the leaving shard); the
  *                                              merge drops ids seen twice
  *
- * Point reads (GetElement...) follow the search column: dual reads the old
- * owner, switched tries the new owner and then the old one.
+ * Point reads (Get, GetAttributes, Exists, Links) ask one shard: dual the
+ * old owner; switched the new owner, complete by then (every element was
+ * copied to it before the switch).
  * Why this order: in DUAL the new owner receives every write of a moving
  * id, so once the mover has copied what existed before, the new owner is
  * complete; readers still read the old owner, which is complete too.

@@ -158,6 +158,12 @@ vsd_insert_params(struct vsd_call *call, const Vsetd__V1__InsertRequest *req,
 		if ((rv = vsd_insert_create(call, req, p, missing)) != VSD_OK)
 			return rv;
 	}
+	if (dim != p->dim && attempt == 0) {
+		/* The cached parameters may predate a drop and re-create by
+		 * another router: ask the shards before refusing. */
+		vsd_coll_cache_drop(req->collection);
+		return vsd_insert_params(call, req, 1, p, missing);
+	}
 	if (dim != p->dim)
 		return vsd_status_set(&call->st, VSD_INVALID_ARGUMENT,
 		    "items have dimension %zu but collection \"%s\" has "

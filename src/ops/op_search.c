@@ -582,8 +582,11 @@ vsd_search_run_once(struct vsd_call *call, struct vsd_sq *q)
 		 * read, after the VSIMs, to check the cache is still right. */
 		have_meta = attempt == 0 && vsd_coll_cache_get(q->collection, &params);
 		if (have_meta && params.dim != q->dim) {
-			vsd_search_dim_error(call, q, &params);
-			return;
+			/* The cache may predate a drop and re-create by another
+			 * router: read the metadata from the shards this time
+			 * (the check below then refuses a real mismatch). */
+			vsd_coll_cache_drop(q->collection);
+			have_meta = 0;
 		}
 		per = q->nq + 2;
 		/* by this attempt's view: a reload may have changed it */
@@ -702,13 +705,16 @@ oom:
 
 /*
  * --vsim-threads (config.h): VSIM in Redis's own thread (NOTHREAD) or in
- * the thread Redis starts for each VSIM.  A thread costs its start-up on
- * every query, which dominates a small set's search when the shard is
- * idle (docs/benchmarks.md, "VSIM threads"); under concurrent searches
- * the threads let a shard use more than one core.  So `auto` asks for
- * NOTHREAD while this router runs few searches at once, and lets Redis
- * thread them when there are more.  The caller's own `nothread` always
- * wins.
+ * the thread Redis starts for each VSIM.  A thread costs its start-up and
+ * a hand-off on every query.  Measured on the 2-core reference host
+ * (docs/benchmarks.md, "VSIM threads"), NOTHREAD won at 1 and at 16
+ * callers, at 10,000 and 60,000 rows: the threads only pay where a shard
+ * has idle cores to run them on, which 16 concurrent searches on 2 cores
+ * do not leave.  So `auto` asks for NOTHREAD up to
+ * VSD_VSIM_AUTO_MAX_RUNNING searches at once (the range measured, with
+ * room) and lets Redis thread them beyond; `on` is for hosts where the
+ * shards have cores to spare (measure with scripts/bench-vsim-threads).
+ * The caller's own `nothread` always wins.
  */
 static void
 vsd_search_run(struct vsd_call *call, struct vsd_sq *q)

@@ -38,6 +38,10 @@ vsd_op_fn vsd_op_links;
 vsd_op_fn vsd_op_count;                 /* op_aggregate.c */
 vsd_op_fn vsd_op_info;
 vsd_op_fn vsd_op_random_members;
+vsd_op_fn vsd_op_reshard_start;           /* op_reshard.c */
+vsd_op_fn vsd_op_reshard_step;
+vsd_op_fn vsd_op_reshard_status;
+vsd_op_fn vsd_op_reshard_abort;
 
 /* op_common.c */
 /* Count the shards this round used into s and list their errors (arena). */

@@ -39,6 +39,10 @@ static const struct vsd_method {
 	{ "Count", vsd_op_count },
 	{ "Info", vsd_op_info },
 	{ "RandomMembers", vsd_op_random_members },
+	{ "ReshardStart", vsd_op_reshard_start },
+	{ "ReshardStep", vsd_op_reshard_step },
+	{ "ReshardStatus", vsd_op_reshard_status },
+	{ "ReshardAbort", vsd_op_reshard_abort },
 };
 
 #define VSD_NMETHODS ((int)(sizeof(vsd_methods) / sizeof(vsd_methods[0])))

@@ -229,6 +229,43 @@ test_stale_router_insert_refused(void **state)
 	assert_sets_match_meta(t, "c6");
 }
 
+/* The other way round: A's cache says dim 8, B re-created the collection
+ * with dim 4.  A valid dim-4 insert or search through A must not be
+ * refused on the cache's word: A asks the shards first. */
+static void
+test_stale_cache_never_refuses_valid(void **state)
+{
+	struct fx *t = *state;
+	vs_collection_params p4 = { DIM_A, 0, 0, 0, 0 };
+	float v[DIM_A] = { 1, 2, 3, 4 };
+	vs_search_params sp = { "c6r", v, DIM_A, 5, 0, 1 };
+	vs_search_result *res = NULL;
+	char id[32];
+	int rv;
+
+	id_on(0, "r8", 0, id, sizeof(id));
+	assert_int_equal(insert1(t->f.cli, "c6r", id, DIM_B, 1), VS_OK);
+	assert_int_equal(vs_drop_collection(t->cb, "c6r", NULL), VS_OK);
+	assert_int_equal(vs_create_collection(t->cb, "c6r", &p4, NULL), VS_OK);
+	id_on(1, "r4", 0, id, sizeof(id));
+	rv = insert1(t->f.cli, "c6r", id, DIM_A, 2);
+	if (rv != VS_OK)
+		fail_msg("dim-4 insert through A, whose cache says 8: %s %s",
+		    vs_code_name(rv), vs_errmsg());
+	assert_int_equal(h_vemb_present(t->f.cl, 1, "c6r", id), 1);
+	/* the same for a search, with a fresh stale cache */
+	id_on(0, "s8", 0, id, sizeof(id));
+	assert_int_equal(vs_drop_collection(t->cb, "c6r", NULL), VS_OK);
+	assert_int_equal(insert1(t->f.cli, "c6r", id, DIM_B, 1), VS_OK);
+	assert_int_equal(vs_drop_collection(t->cb, "c6r", NULL), VS_OK);
+	assert_int_equal(vs_create_collection(t->cb, "c6r", &p4, NULL), VS_OK);
+	rv = vs_search(t->f.cli, &sp, &res);
+	if (rv != VS_OK)
+		fail_msg("dim-4 search through A, whose cache says 8: %s %s",
+		    vs_code_name(rv), vs_errmsg());
+	vs_search_result_free(res);
+}
+
 /* The same with a Delete and SetAttributes through the stale router: they
  * reload and act on the collection that exists now. */
 static void
@@ -672,6 +709,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_stale_cache_never_refuses_valid),
 		cmocka_unit_test(test_stale_router_insert_refused),
 		cmocka_unit_test(test_stale_router_delete_and_setattr),
 		cmocka_unit_test(test_shard_refuses_old_generation),
