@@ -888,7 +888,7 @@ static const char reshard_help[] =
 "\n"
 "Options:\n"
 "  --batch N         elements per step, 1..1000000 (default: the\n"
-"                    server's, 256; the server caps it by --max-batch)\n"
+"                    server's, 32; the server caps it by --max-batch)\n"
 "  --rate N          at most N elements per second, counting copies,\n"
 "                    skips and deleted old copies: sleep between steps\n"
 "                    (default: no limit but the server's)\n"

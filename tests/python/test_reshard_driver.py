@@ -204,7 +204,7 @@ class FakeRouter:
         return self._answer()
 
     def _ReshardStep(self, req: Any) -> Any:
-        batch = req.batch or 256
+        batch = req.batch or 32
         if self.move == pb.RESHARD_MOVE_NONE:
             r = self._answer()
             r.done = True
