@@ -91,7 +91,9 @@ print_help(void)
 "  1  the call failed, or some items of an insert/delete/load were not\n"
 "     written\n"
 "  2  usage error: the command line was wrong (or, for load, the file\n"
-"     cannot be loaded at all) and nothing was sent\n",
+"     cannot be loaded at all) and nothing was sent\n"
+"  3  reshard only: stopped by Ctrl-C or SIGTERM with the move still\n"
+"     open (run the same command again to resume it)\n",
 	    stdout);
 }
 

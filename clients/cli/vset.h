@@ -8,10 +8,12 @@
  *   vset_cmds.c    insert, delete, search: their options, the call, exit code
  *   vset_output.c  printing results, human-readable or --json
  *   vset_load.c    load: bulk import of .npy, .fvecs and CSV files
+ *   vset_reshard.c reshard: drive and watch an online move
  *
  * Exit statuses are part of the interface (scripts test them):
  * 0 success, 1 the call failed (or some items were not written),
- * 2 the command line was wrong (nothing was sent).
+ * 2 the command line was wrong (nothing was sent); reshard also has
+ * 3 stopped by a signal with the move still open.
  *
  * Ownership: nothing here keeps pointers beyond a call except where a
  * comment says so; strings from argv are borrowed for the whole run.
@@ -28,6 +30,8 @@
 #define VSET_EXIT_OK 0
 #define VSET_EXIT_ERROR 1
 #define VSET_EXIT_USAGE 2
+/* reshard: stopped by Ctrl-C/SIGTERM with the move still open. */
+#define VSET_EXIT_STOPPED 3
 
 #define VSET_DEFAULT_SERVER "tcp://127.0.0.1:5555"
 #define VSET_DEFAULT_TIMEOUT_MS 5000
@@ -129,6 +133,11 @@ int vset_cmd_stats(const vset_global *g, int argc, char **argv);
 
 /* vset load: bulk import of a .npy, .fvecs or CSV file in batches. */
 int vset_cmd_load(const vset_global *g, int argc, char **argv);
+
+/* ------------------------------------------------------------ vset_reshard.c */
+
+/* vset reshard add|remove|status|abort: online resharding (issue 10). */
+int vset_cmd_reshard(const vset_global *g, int argc, char **argv);
 
 /* ------------------------------------------------------------ vset_output.c */
 

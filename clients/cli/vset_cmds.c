@@ -421,5 +421,9 @@ const vset_command vset_commands[] = {
 	    "bulk import from .npy, .fvecs or CSV", vset_cmd_load },
 	{ "stats", "[--survey URL]...",
 	    "routers' request, latency and shard statistics", vset_cmd_stats },
+	{ "reshard", "add HOST:PORT[,REPLICA:PORT...] | remove [--expect "
+	    "HOST:PORT] | status | abort  [--batch N] [--rate N]",
+	    "add or remove the last shard online, watch or undo a move",
+	    vset_cmd_reshard },
 	{ NULL, NULL, NULL, NULL },
 };

@@ -130,7 +130,10 @@ vsd_usage(FILE *f)
 "                           Redis's default), in the shard's main thread\n"
 "                           (off: VSIM NOTHREAD), or auto: NOTHREAD while\n"
 "                           this vsetd runs at most 32 searches at once,\n"
-"                           threads beyond (default auto)\n"
+"                           threads beyond.  NOTHREAD is faster, but the\n"
+"                           searches of callers that give up early keep\n"
+"                           the shard's main thread busy for everyone\n"
+"                           (default on)\n"
 "  --hedge-ms N             hedged reads: also ask a shard's replica when its\n"
 "                           primary has not answered after N ms (default 0,\n"
 "                           off)\n"
@@ -714,6 +717,7 @@ vsd_config_parse(struct vsd_config *cfg, int argc, char **argv)
 	cfg->deadline_ms = 1000;
 	cfg->shard_timeout_ms = VSD_DEFAULT_SHARD_TIMEOUT_MS;
 	cfg->shard_stall_ms = VSD_DEFAULT_SHARD_STALL_MS;
+	cfg->vsim_threads = VSD_VSIM_THREADS_ON;
 	cfg->max_message_bytes = 16u << 20;
 	cfg->max_batch = 10000;
 	cfg->max_k = 1000;

@@ -21,7 +21,7 @@
 /* --vsim-threads (ops/op_search.c says why) */
 enum vsd_vsim_threads {
 	VSD_VSIM_THREADS_AUTO = 0,   /* NOTHREAD while few searches run */
-	VSD_VSIM_THREADS_ON,         /* Redis's thread per VSIM */
+	VSD_VSIM_THREADS_ON,         /* Redis's thread per VSIM (default) */
 	VSD_VSIM_THREADS_OFF,        /* always NOTHREAD */
 };
 /* auto: NOTHREAD while this router runs at most this many searches

@@ -128,8 +128,13 @@
 #define VSD_MV_KEYS_PATTERN "vsetd:@mv[:lc]*"
 /* The routers' heartbeats (beacon.h), on shard 0. */
 #define VSD_ROUTERS_KEY "vsetd:@routers"
-/* ReshardStep's batch when the request says 0. */
-#define VSD_MOVE_DEFAULT_BATCH 256
+/* ReshardStep's batch when the request says 0.  A step's copies (or
+ * deletions) hold the shards' main threads: at 256 the worst window of
+ * searches during a move reached 217-388 ms and some searches came back
+ * partial (a shard busier than --shard-stall-ms); at 32 the worst was
+ * 69-76 ms and none was partial, for a move about 30% slower
+ * (docs/benchmarks.md, "Online resharding"). */
+#define VSD_MOVE_DEFAULT_BATCH 32
 /* ReshardStatus lists routers heard from in this window. */
 #define VSD_ROUTER_LIVE_MS 10000
 /* ... and forgets those silent for longer than this. */

@@ -712,8 +712,14 @@ oom:
  * has idle cores to run them on, which 16 concurrent searches on 2 cores
  * do not leave.  So `auto` asks for NOTHREAD up to
  * VSD_VSIM_AUTO_MAX_RUNNING searches at once (the range measured, with
- * room) and lets Redis thread them beyond; `on` is for hosts where the
- * shards have cores to spare (measure with scripts/bench-vsim-threads).
+ * room) and lets Redis thread them beyond.  The default is nevertheless
+ * `on`: a VSIM sent with NOTHREAD runs on the shard's main thread even
+ * after its caller gave up (vsetd drops the connection, Redis still runs
+ * what it read), so a caller flooding searches with tiny deadlines
+ * delays every other caller's commands on that shard
+ * (tests/reliability/test_isolation.c fails with NOTHREAD); with a
+ * thread per VSIM the main thread stays free.  `auto` or `off` is for
+ * deployments whose callers are trusted to wait for their answers.
  * The caller's own `nothread` always wins.
  */
 static void

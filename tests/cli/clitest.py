@@ -163,27 +163,31 @@ class Deployment:
             stop(p)
         raise RuntimeError("redis-server did not start")
 
-    def start(self):
-        for _ in range(NSHARDS):
+    def start(self, nshards=NSHARDS):
+        for _ in range(nshards):
             port, p = self.start_redis()
             self.ports.append(port)
             self.redis.append(p)
+        self.url = self.start_router(self.ports, self.vsetd_log)
+
+    def start_router(self, ports, log_path):
+        """One more vsetd in front of the shards on ports (in that order),
+        logging to log_path; its URL.  Stopped by close()."""
         args = [VSETD, "--listen", "tcp://127.0.0.1:0"]
-        for port in self.ports:
+        for port in ports:
             args += ["--shard", "127.0.0.1:%d" % port]
-        with open(self.vsetd_log, "w") as log:
+        with open(log_path, "w") as log:
             p = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
         self.procs.append(p)
         deadline = time.monotonic() + START_TIMEOUT
         pat = re.compile(r"listening on (tcp://127\.0\.0\.1:\d+)")
         while time.monotonic() < deadline and p.poll() is None:
-            with open(self.vsetd_log) as f:
+            with open(log_path) as f:
                 m = pat.search(f.read())
             if m:
-                self.url = m.group(1)
-                return
+                return m.group(1)
             time.sleep(0.05)
-        with open(self.vsetd_log) as f:
+        with open(log_path) as f:
             raise RuntimeError("vsetd did not start:\n" + f.read())
 
     def kill_shard(self, i):

@@ -338,6 +338,102 @@ class VectorSetSurface(unittest.TestCase):
         self.assertEqual([r.ids() for r in batch], [c.search("opts", v, k=4).ids() for v in queries])
 
 
+class Resharding(unittest.TestCase):
+    """reshard_* against a real router and the mover (issue 10): a router in
+    front of two shards, a third Redis as the spare.  What a program driving
+    a move relies on: the states it gets are those of the move (phase, epoch,
+    layouts), stepping reaches done, the counts are the elements that
+    changed owner, and nothing is lost or stored twice."""
+
+    N = 300
+
+    def setUp(self) -> None:
+        self.dep = Deployment(shards=3, start_vsetd=False)
+        self.spare = self.dep.shards.pop()
+        try:
+            self.dep.start_vsetd()
+        finally:
+            self.dep.shards.append(self.spare)  # so that close() stops it
+        self.client = vsetd.Client(self.dep.url, timeout=5.0)
+        self.addrs = [s.address for s in self.dep.shards[:2]]
+
+    def tearDown(self) -> None:
+        self.client.close()
+        self.dep.close()
+
+    def drive(self, st: vsetd.ReshardState, batch: int = 64) -> vsetd.ReshardState:
+        for _ in range(500):
+            if st.done:
+                return st
+            time.sleep(st.retry_after_ms / 1000)
+            prev = st
+            st = self.client.reshard_step(batch=batch)
+            self.assertGreaterEqual(st.epoch, prev.epoch)
+            self.assertGreaterEqual(st.progress.moved, prev.progress.moved)
+        self.fail(f"not done after 500 steps: {st}")
+
+    def test_add_then_remove(self) -> None:
+        rng = random.Random(7)
+        self.client.insert("rs", [(f"r{i}", rand_vec(rng)) for i in range(self.N)])
+        before = self.client.reshard_status()
+        self.assertEqual((before.move, before.phase), (vsetd.ReshardMove.NONE,
+                                                       vsetd.ReshardPhase.STABLE))
+        st = self.client.reshard_add(self.spare.address)
+        self.assertEqual((st.move, st.phase), (vsetd.ReshardMove.ADD, vsetd.ReshardPhase.DUAL))
+        self.assertEqual(st.shards, self.addrs + [self.spare.address])
+        self.assertEqual(st.from_shards, self.addrs)
+        self.assertGreater(st.epoch, before.epoch)
+        # Start again = resume: the same move, not a new one.
+        again = self.client.reshard_add(self.spare.address)
+        self.assertEqual((again.move, again.epoch), (st.move, st.epoch))
+        with self.assertRaises(vsetd.FailedPrecondition):
+            self.client.reshard_remove()
+        end = self.drive(st)
+        self.assertEqual(end.phase, vsetd.ReshardPhase.STABLE)
+        self.assertEqual(end.shards, self.addrs + [self.spare.address])
+        counts = self.client.count("rs")
+        self.assertEqual((counts.count, len(counts.shard_counts)), (self.N, 3))
+        # Jump hash moves ids only onto the new shard: those are the moved.
+        self.assertEqual(end.progress.moved, counts.shard_counts[2])
+        self.assertEqual(end.progress.to_move, counts.shard_counts[2])
+        self.assertGreater(counts.shard_counts[2], 0)
+        for i in range(0, self.N, 37):
+            self.assertTrue(self.client.exists("rs", f"r{i}"))
+
+        st = self.client.reshard_remove(expect_last=self.spare.address)
+        self.assertEqual(st.move, vsetd.ReshardMove.REMOVE)
+        end = self.drive(st)
+        self.assertEqual(end.shards, self.addrs)
+        counts = self.client.count("rs")
+        self.assertEqual((counts.count, len(counts.shard_counts)), (self.N, 2))
+        self.assertEqual(redis_cli(self.spare.port, "EXISTS", "vsetd:rs").strip(), "(integer) 0")
+
+    def test_abort_and_status(self) -> None:
+        rng = random.Random(8)
+        self.client.insert("ra", [(f"a{i}", rand_vec(rng)) for i in range(self.N)])
+        with self.assertRaises(vsetd.FailedPrecondition) as cm:
+            self.client.reshard_abort()
+        self.assertTrue(cm.exception.message)
+        self.client.reshard_add(self.spare.address)
+        st = self.client.reshard_step(batch=5)
+        self.assertEqual(st.phase, vsetd.ReshardPhase.DUAL)
+        status = self.client.reshard_status()
+        self.assertEqual((status.move, status.epoch), (vsetd.ReshardMove.ADD, st.epoch))
+        deadline = time.monotonic() + 5
+        while not any(self.dep.url in r.id for r in status.routers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+            status = self.client.reshard_status()
+        self.assertTrue(any(self.dep.url in r.id for r in status.routers), status.routers)
+        st = self.client.reshard_abort()
+        self.assertEqual((st.phase, st.shards), (vsetd.ReshardPhase.STABLE, self.addrs))
+        end = self.drive(st)
+        self.assertTrue(end.done)
+        self.assertEqual(self.client.reshard_status().move, vsetd.ReshardMove.NONE)
+        counts = self.client.count("ra")
+        self.assertEqual((counts.count, len(counts.shard_counts)), (self.N, 2))
+        self.assertEqual(redis_cli(self.spare.port, "KEYS", "vsetd:*").strip(), "(empty array)")
+
+
 class Unreachable(unittest.TestCase):
     def test_nothing_listening(self) -> None:
         url = f"tcp://127.0.0.1:{free_port()}"

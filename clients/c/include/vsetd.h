@@ -19,9 +19,10 @@
  *
  * Ownership.  The library never keeps pointers the caller passed in after a
  * call returns.  Every result object it hands out (vs_search_result,
- * vs_write_result) is owned by the caller and freed with its vs_*_free
- * function; strings inside it live and die with it.  vs_errmsg()'s string is
- * owned by the library and valid until this thread's next call.
+ * vs_write_result, vs_reshard_state, ...) is owned by the caller and freed
+ * with its vs_*_free function; strings inside it live and die with it.
+ * vs_errmsg()'s string is owned by the library and valid until this
+ * thread's next call.
  *
  * Retries.  A request is sent once (nng REQ's automatic resend is off; the
  * tcp:// path never resends and drops a connection whose call failed); Insert and Delete are in any case safe to repeat (see
@@ -352,6 +353,95 @@ typedef struct vs_links_result {
 int vs_links(vs_client *c, const char *collection, const char *id,
     vs_links_result **out);
 void vs_links_result_free(vs_links_result *r);
+
+/* ------------------------------------------------------------ resharding */
+/*
+ * Online resharding (docs/operations.md, "Growing and shrinking").  A move
+ * is driven by its caller one bounded step at a time: vs_reshard_start()
+ * opens it (or, called again with the same move, answers the move already
+ * under way: this is how a driver killed at any point resumes), then
+ * vs_reshard_step() until the state says done, waiting retry_after_ms
+ * between steps.  All progress lives in Redis, so any router of the
+ * deployment can serve any of these calls, and every step is safe to
+ * repeat after UNAVAILABLE or DEADLINE_EXCEEDED.  Jump hash can only add
+ * or remove a shard at the END of the layout.
+ *
+ * Every call that answers hands the caller a vs_reshard_state (*out),
+ * freed with vs_reshard_state_free(); its strings and arrays live and die
+ * with it.  *out is NULL whenever the call fails.
+ */
+enum vs_reshard_move {
+	VS_RESHARD_NONE = 0,         /* no move open */
+	VS_RESHARD_ADD = 1,          /* append one shard */
+	VS_RESHARD_REMOVE = 2,       /* drain the last shard, drop it */
+};
+
+enum vs_reshard_phase {
+	VS_RESHARD_STABLE = 0,
+	VS_RESHARD_DUAL = 1,         /* writes to old and new owner; reads old */
+	VS_RESHARD_SWITCHED = 2,     /* writes to new owner; reads both */
+};
+
+/* "none", "add", "remove" / "stable", "dual", "switched" ("unknown" for
+ * numbers a newer server may add).  Static storage. */
+const char *vs_reshard_move_name(int move);
+const char *vs_reshard_phase_name(int phase);
+
+/* Counts of one move, summed over collections and source shards (see
+ * vsetd.v1.ReshardProgress).  to_move grows while sources are listed. */
+typedef struct vs_reshard_progress {
+	uint64_t to_move;            /* ids found that change owner */
+	uint64_t copied;             /* copied to their new owner */
+	uint64_t skipped;            /* already there, or deleted meanwhile */
+	uint64_t cleaned;            /* old copies deleted (SWITCHED) */
+	uint32_t sources_total;      /* (collection, source shard) pairs */
+	uint32_t sources_copied;
+	uint32_t sources_cleaned;
+} vs_reshard_progress;
+
+/* A router serving the deployment (vs_reshard_status only). */
+typedef struct vs_reshard_router {
+	char *id;                    /* "host/pid/listen address" */
+	uint64_t epoch;              /* the topology epoch it routes by */
+	uint64_t seen_ms_ago;        /* since its last heartbeat */
+} vs_reshard_router;
+
+typedef struct vs_reshard_state {
+	uint64_t epoch;              /* the topology record's epoch */
+	int phase;                   /* enum vs_reshard_phase */
+	int move;                    /* enum vs_reshard_move */
+	char **shards;               /* the layout (the new one during a move) */
+	size_t n_shards;
+	char **from;                 /* the layout before the move, if any */
+	size_t n_from;
+	vs_reshard_progress progress;
+	int done;                    /* the move is complete (or, after an
+	                              * abort, cleaned up): stop stepping */
+	char *step;                  /* what this step did ("" if nothing) */
+	vs_reshard_router *routers;  /* vs_reshard_status only */
+	size_t n_routers;
+	uint32_t retry_after_ms;     /* wait this long before the next step */
+} vs_reshard_state;
+
+/* Open a move, or answer the one already under way when it is the same
+ * move (resume).  VS_RESHARD_ADD: shard is the new shard's primary
+ * "host:port" (IPv6 in brackets), expect_last must be NULL.
+ * VS_RESHARD_REMOVE: shard must be NULL; expect_last (NULL = any) is the
+ * primary of the last shard, checked by the server so that the caller
+ * removes the shard it means.  A different move already open answers
+ * VS_FAILED_PRECONDITION. */
+int vs_reshard_start(vs_client *c, int move, const char *shard,
+    const char *expect_last, vs_reshard_state **out);
+/* One bounded unit of work: at most batch elements copied or old copies
+ * deleted (0 = the server's default).  Idempotent. */
+int vs_reshard_step(vs_client *c, uint32_t batch, vs_reshard_state **out);
+/* The record, the progress and every live router with its epoch. */
+int vs_reshard_status(vs_client *c, vs_reshard_state **out);
+/* Return to the old layout.  Only in phase DUAL (reads still use the old
+ * layout), otherwise VS_FAILED_PRECONDITION; then step until done to
+ * delete the copies already made. */
+int vs_reshard_abort(vs_client *c, vs_reshard_state **out);
+void vs_reshard_state_free(vs_reshard_state *s);
 
 /* ------------------------------------------------------------ raw calls */
 

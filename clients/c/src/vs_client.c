@@ -378,13 +378,10 @@ vs_call_raw(vs_client *c, const char *method, const void *req,
 /* ------------------------------------------------------------ surface */
 
 /*
- * The surface calls go through one helper rather than the generated stubs:
- * pack the request, one transport round trip, unpack the reply with the
- * method's output descriptor.  The reply message is the caller's (free
- * with protobuf_c_message_free_unpacked(m, NULL)); NULL on any error, with
- * the last error set.
+ * The surface calls go through one helper rather than the generated stubs
+ * (vs_internal.h says why and who frees what).
  */
-static ProtobufCMessage *
+ProtobufCMessage *
 vs_rpc(vs_client *c, const char *method, const ProtobufCMessage *req,
     const ProtobufCMessageDescriptor *out_desc)
 {

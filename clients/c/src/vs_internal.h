@@ -7,7 +7,8 @@
  *                   reply to the stub's closure: over nng REQ, or for
  *                   tcp:// over vs_sp.c's blocking sockets (no nng);
  *   vs_client.c     the vs_ API: converts between plain C structs and the
- *                   generated messages, and calls the generated stubs.
+ *                   generated messages, and calls the generated stubs;
+ *   vs_reshard.c    the same for the Reshard* calls (online resharding).
  * Errors travel between them through the thread-local last error below.
  */
 #ifndef VS_INTERNAL_H
@@ -88,5 +89,16 @@ void vs_transport_init(struct vs_client *c);
  * NULL with the error recorded. */
 struct Vsetd__V1__ReplyEnvelope *vs_transport_call(struct vs_client *c,
     const char *method, const uint8_t *req, size_t req_len);
+
+/*
+ * One typed call without the generated stubs: pack req, one transport
+ * round trip to "/vsetd.v1.VectorService/<method>", unpack the reply with
+ * out_desc.  The reply message is the caller's (free with
+ * protobuf_c_message_free_unpacked(m, NULL)); NULL on any error, with the
+ * last error set.  Used by the surface calls (vs_client.c) and the
+ * resharding calls (vs_reshard.c).
+ */
+ProtobufCMessage *vs_rpc(struct vs_client *c, const char *method,
+    const ProtobufCMessage *req, const ProtobufCMessageDescriptor *out_desc);
 
 #endif

@@ -17,7 +17,8 @@ from .errors import (Aborted, AlreadyExists, Cancelled, DataLoss,
                      Unimplemented, Unknown, VsetdError)
 from .types import (CollectionInfo, CollectionList, CollectionParams, CountResult,
                     CreateResult, DropResult, Element, Hit, InfoResult, Item, ItemResult,
-                    Links, Outcome, Quantization, RandomMembers, RawVector, SearchResult,
+                    Links, Outcome, Quantization, RandomMembers, RawVector, ReshardMove,
+                    ReshardPhase, ReshardProgress, ReshardRouter, ReshardState, SearchResult,
                     ShardError, ShardInfo, ShardSummary, WriteResult)
 
 __version__ = "0.1.0"
@@ -29,6 +30,7 @@ __all__ = [
     "Quantization", "CollectionParams", "CreateResult", "CollectionInfo",
     "CollectionList", "DropResult", "CountResult", "InfoResult", "ShardInfo",
     "Element", "RawVector", "RandomMembers", "Links",
+    "ReshardMove", "ReshardPhase", "ReshardProgress", "ReshardRouter", "ReshardState",
     "VsetdError", "Cancelled", "Unknown", "InvalidArgument", "DeadlineExceeded",
     "NotFound", "AlreadyExists", "PermissionDenied", "ResourceExhausted",
     "FailedPrecondition", "Aborted", "OutOfRange", "Unimplemented", "Internal",

@@ -11,12 +11,13 @@ from typing import Any, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from .errors import code_name
 from .types import (Attributes, CollectionParams, Hit, Item, ItemResult, Outcome,
-                    Quantization, RawVector, SearchResult, ShardError, ShardSummary,
+                    Quantization, RawVector, ReshardMove, ReshardPhase, ReshardProgress,
+                    ReshardRouter, ReshardState, SearchResult, ShardError, ShardSummary,
                     WriteResult)
 
 __all__ = ["floats", "unpack_item", "attrs_json", "parse_attrs", "shards",
            "shard_errors", "item_results", "write_result", "search_result",
-           "params_to_pb", "params_from_pb", "raw_vector"]
+           "params_to_pb", "params_from_pb", "raw_vector", "reshard_state"]
 
 
 def floats(v: Sequence[float]) -> List[float]:
@@ -101,3 +102,20 @@ def raw_vector(msg: Any, present: bool) -> Optional[RawVector]:
         return None
     return RawVector(quantization=msg.quantization, data=bytes(msg.data), norm=msg.norm,
                      range=msg.range)
+
+
+def reshard_state(resp: Any) -> ReshardState:
+    """A ReshardResponse (every Reshard* RPC answers one)."""
+    p = resp.progress
+    return ReshardState(
+        epoch=resp.epoch, phase=ReshardPhase.from_wire(resp.phase),
+        move=ReshardMove.from_wire(resp.move), shards=list(resp.shards),
+        from_shards=list(getattr(resp, "from")),  # "from" is a Python keyword
+        progress=ReshardProgress(to_move=p.to_move, copied=p.copied, skipped=p.skipped,
+                                 cleaned=p.cleaned, sources_total=p.sources_total,
+                                 sources_copied=p.sources_copied,
+                                 sources_cleaned=p.sources_cleaned),
+        done=resp.done, step=resp.step,
+        routers=[ReshardRouter(id=r.id, epoch=r.epoch, seen_ms_ago=r.seen_ms_ago)
+                 for r in resp.routers],
+        retry_after_ms=resp.retry_after_ms)

@@ -33,8 +33,8 @@ from ._transport import SPReqConnection, TransportError
 from .errors import DeadlineExceeded, Internal, Unavailable, code_name, error_for
 from .types import (Attributes, CollectionInfo, CollectionList, CollectionParams,
                     CountResult, CreateResult, DropResult, Element, InfoResult, Item,
-                    Links, Quantization, RandomMembers, SearchResult, ShardInfo,
-                    WriteResult)
+                    Links, Quantization, RandomMembers, ReshardMove, ReshardState,
+                    SearchResult, ShardInfo, WriteResult)
 
 __all__ = ["Client", "DEFAULT_URL", "ItemLike"]
 
@@ -298,6 +298,56 @@ class Client:
         """The element's HNSW neighbours per level (VLINKS WITHSCORES)."""
         resp = self.call("Links", pb.LinksRequest(collection=collection, id=id), timeout=timeout)
         return Links(levels=[list(zip(lv.ids, lv.scores)) for lv in resp.levels], shard=resp.shard)
+
+    # ------------------------------------------------------------ resharding
+    #
+    # An online move is driven by its caller, one bounded step at a time:
+    # reshard_add()/reshard_remove() open it (or answer the move already
+    # under way, which is how a driver that died resumes), then
+    # reshard_step() until state.done, sleeping state.retry_after_ms between
+    # steps.  All progress lives in Redis and every call is idempotent, so a
+    # step that raised Unavailable or DeadlineExceeded may simply be sent
+    # again.  `vset reshard` is such a driver; docs/operations.md, "Growing
+    # and shrinking", explains the phases.
+
+    def reshard_add(self, shard: str, *, timeout: Optional[float] = None) -> ReshardState:
+        """Open (or resume) a move that appends the Redis 8 server `shard`
+        ("host:port", IPv6 in brackets; its primary only: the topology
+        record stores primaries) as the last shard.  FailedPrecondition when
+        another move is open."""
+        if not shard:
+            raise ValueError("reshard_add needs the new shard's address (host:port)")
+        return self._reshard("ReshardStart", pb.ReshardStartRequest(
+            move=ReshardMove.ADD.value, shard=shard), timeout)
+
+    def reshard_remove(self, expect_last: str = "", *,
+                       timeout: Optional[float] = None) -> ReshardState:
+        """Open (or resume) a move that drains the LAST shard into the others
+        and drops it.  expect_last ("host:port", optional): the server
+        refuses unless the last shard is this one."""
+        return self._reshard("ReshardStart", pb.ReshardStartRequest(
+            move=ReshardMove.REMOVE.value, expect_last=expect_last), timeout)
+
+    def reshard_step(self, batch: int = 0, *, timeout: Optional[float] = None) -> ReshardState:
+        """One bounded unit of work: at most `batch` elements copied or old
+        copies deleted (0 = the server's default, 256)."""
+        if batch < 0:
+            raise ValueError("batch must be >= 0")
+        return self._reshard("ReshardStep", pb.ReshardStepRequest(batch=batch), timeout)
+
+    def reshard_status(self, *, timeout: Optional[float] = None) -> ReshardState:
+        """The topology record, the move's progress and every live router
+        with the epoch it routes by (state.routers_behind())."""
+        return self._reshard("ReshardStatus", pb.ReshardStatusRequest(), timeout)
+
+    def reshard_abort(self, *, timeout: Optional[float] = None) -> ReshardState:
+        """Return to the layout before the move.  Only in phase DUAL
+        (FailedPrecondition otherwise); then reshard_step() until done
+        deletes the copies already made."""
+        return self._reshard("ReshardAbort", pb.ReshardAbortRequest(), timeout)
+
+    def _reshard(self, method: str, req: Message, timeout: Optional[float]) -> ReshardState:
+        return cv.reshard_state(self.call(method, req, timeout=timeout))
 
     # ------------------------------------------------------------ internals
 

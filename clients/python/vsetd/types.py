@@ -15,7 +15,8 @@ __all__ = ["Item", "Outcome", "ItemResult", "ShardSummary", "ShardError",
            "WriteResult", "Hit", "SearchResult", "Attributes", "Quantization",
            "CollectionParams", "CreateResult", "CollectionInfo", "CollectionList",
            "DropResult", "RawVector", "Element", "CountResult", "ShardInfo",
-           "InfoResult", "RandomMembers", "Links"]
+           "InfoResult", "RandomMembers", "Links", "ReshardMove", "ReshardPhase",
+           "ReshardProgress", "ReshardRouter", "ReshardState"]
 
 # A JSON object as a dict (serialized for you) or as an already-encoded string.
 Attributes = Union[Mapping[str, Any], str, None]
@@ -258,3 +259,86 @@ class Links:
 
     levels: List[List[Tuple[str, float]]]
     shard: int
+
+
+# ------------------------------------------------------------ resharding
+
+class ReshardMove(enum.Enum):
+    """Which online move is open (vsetd.v1.ReshardMove).  Jump hash can only
+    add or remove a shard at the end of the layout."""
+
+    NONE = 0        # no move open
+    ADD = 1         # append one shard
+    REMOVE = 2      # drain the last shard into the others, drop it
+
+    @classmethod
+    def from_wire(cls, number: int) -> "ReshardMove":
+        try:
+            return cls(number)
+        except ValueError:  # a value a newer server added
+            return cls.NONE
+
+
+class ReshardPhase(enum.Enum):
+    """The topology record's phase (vsetd.v1.ReshardPhase)."""
+
+    STABLE = 0
+    DUAL = 1        # writes go to the old and the new owner; reads use the old layout
+    SWITCHED = 2    # writes go to the new owner; reads use both layouts
+
+    @classmethod
+    def from_wire(cls, number: int) -> "ReshardPhase":
+        try:
+            return cls(number)
+        except ValueError:
+            return cls.STABLE
+
+
+@dataclass(frozen=True)
+class ReshardProgress:
+    """Counts of one move, summed over collections and source shards.
+    to_move grows while the sources are being listed."""
+
+    to_move: int = 0        # ids found that change owner
+    copied: int = 0         # copied to their new owner by the mover
+    skipped: int = 0        # already there (written by a router in DUAL) or deleted
+    cleaned: int = 0        # old copies deleted in SWITCHED (or copies, after an abort)
+    sources_total: int = 0  # (collection, source shard) pairs
+    sources_copied: int = 0
+    sources_cleaned: int = 0
+
+    @property
+    def moved(self) -> int:
+        """copied + skipped: the ids that are where they belong."""
+        return self.copied + self.skipped
+
+
+@dataclass(frozen=True)
+class ReshardRouter:
+    """A router serving the deployment, from its heartbeat."""
+
+    id: str                 # "host/pid/listen address"
+    epoch: int              # the topology epoch it routes by
+    seen_ms_ago: int        # since its last heartbeat
+
+
+@dataclass(frozen=True)
+class ReshardState:
+    """What every reshard_* call answers.  done: the move is complete (or,
+    after an abort, cleaned up): stop stepping.  retry_after_ms: wait that
+    long before the next step."""
+
+    epoch: int
+    phase: ReshardPhase
+    move: ReshardMove
+    shards: List[str]                  # the layout (the new one during a move)
+    from_shards: List[str]             # the layout before the move, if any
+    progress: ReshardProgress
+    done: bool = False
+    step: str = ""                     # what this step did, for logs
+    routers: List[ReshardRouter] = field(default_factory=list)  # reshard_status only
+    retry_after_ms: int = 0
+
+    def routers_behind(self) -> List[ReshardRouter]:
+        """Live routers still routing by an older epoch than the record's."""
+        return [r for r in self.routers if r.epoch < self.epoch]
