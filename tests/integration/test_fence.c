@@ -109,19 +109,8 @@ group_teardown(void **state)
 
 /* ------------------------------------------------------------ helpers */
 
-static redisReply *
-cmd(struct fx *t, int s, const char *fmt, ...)
-{
-	redisReply *r;
-	va_list ap;
-
-	va_start(ap, fmt);
-	r = redisvCommand(t->rc[s], fmt, ap);
-	va_end(ap);
-	if (r == NULL)
-		fail_msg("shard %d: %s", s, t->rc[s]->errstr);
-	return r;
-}
+/* A command straight to shard s of the fixture t (testutil.h). */
+#define cmd(t, s, ...) tu_cmd((t)->rc[s], (s), __VA_ARGS__)
 
 /* VDIM of the collection's set on shard s, 0 when there is no set. */
 static long long

@@ -95,19 +95,8 @@ struct fx {
 
 /* ------------------------------------------------------------ fixture */
 
-static redisReply *
-cmd(struct fx *t, int s, const char *fmt, ...)
-{
-	redisReply *r;
-	va_list ap;
-
-	va_start(ap, fmt);
-	r = redisvCommand(t->rc[s], fmt, ap);
-	va_end(ap);
-	if (r == NULL)
-		fail_msg("shard %d: %s", s, t->rc[s]->errstr);
-	return r;
-}
+/* A command straight to shard s of the fixture t (testutil.h). */
+#define cmd(t, s, ...) tu_cmd((t)->rc[s], (s), __VA_ARGS__)
 
 static redisReply *
 cmdv(struct fx *t, int s, int argc, const char **argv, const size_t *len)

@@ -131,34 +131,9 @@ test_setup(void **state)
 
 /* ------------------------------------------------------------ helpers */
 
-static redisReply *
-cmd(struct fx *t, int s, const char *fmt, ...)
-{
-	redisReply *r;
-	va_list ap;
-
-	va_start(ap, fmt);
-	r = redisvCommand(t->rc[s], fmt, ap);
-	va_end(ap);
-	if (r == NULL)
-		fail_msg("shard %d: %s", s, t->rc[s]->errstr);
-	return r;
-}
-
-static void
-cmd_ok(struct fx *t, int s, const char *fmt, ...)
-{
-	redisReply *r;
-	va_list ap;
-
-	va_start(ap, fmt);
-	r = redisvCommand(t->rc[s], fmt, ap);
-	va_end(ap);
-	if (r == NULL || r->type == REDIS_REPLY_ERROR)
-		fail_msg("shard %d: %s", s, r != NULL ? r->str :
-		    t->rc[s]->errstr);
-	freeReplyObject(r);
-}
+/* A command straight to shard s of the fixture t (testutil.h). */
+#define cmd(t, s, ...) tu_cmd((t)->rc[s], (s), __VA_ARGS__)
+#define cmd_ok(t, s, ...) tu_cmd_ok((t)->rc[s], (s), __VA_ARGS__)
 
 /* "a0,a1,...,a<n-1>" of the shards' addresses. */
 static void

@@ -10,17 +10,23 @@
  * failure reproduces.  Ownership: tu_fixture_start() fills a caller-owned
  * struct whose cluster and client tu_fixture_stop() frees.  tu_state_new()
  * allocates a group state (any struct whose first member is a tu_fixture)
- * that tu_state_free() / tu_group_teardown() free; nothing else allocates.
+ * that tu_state_free() / tu_group_teardown() free; tu_cmd() returns a
+ * hiredis reply the caller frees; nothing else allocates.
  */
 #ifndef VS_TESTUTIL_H
 #define VS_TESTUTIL_H
 
 #include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <cmocka.h>
 
 #include "harness.h"
 #include "vsetd.h"
@@ -122,6 +128,39 @@ tu_group_teardown(void **state)
 {
 	tu_state_free(*state);
 	return 0;
+}
+
+/* A command straight to shard s over its connection rc (bypassing vsetd).
+ * Fails the test when the connection broke; the caller frees the reply,
+ * which may be an error reply. */
+static inline redisReply *
+tu_cmd(redisContext *rc, int s, const char *fmt, ...)
+{
+	redisReply *r;
+	va_list ap;
+
+	va_start(ap, fmt);
+	r = redisvCommand(rc, fmt, ap);
+	va_end(ap);
+	if (r == NULL)
+		fail_msg("shard %d: %s", s, rc->errstr);
+	return r;
+}
+
+/* tu_cmd() that also fails the test on an error reply, and frees the
+ * reply. */
+static inline void
+tu_cmd_ok(redisContext *rc, int s, const char *fmt, ...)
+{
+	redisReply *r;
+	va_list ap;
+
+	va_start(ap, fmt);
+	r = redisvCommand(rc, fmt, ap);
+	va_end(ap);
+	if (r == NULL || r->type == REDIS_REPLY_ERROR)
+		fail_msg("shard %d: %s", s, r != NULL ? r->str : rc->errstr);
+	freeReplyObject(r);
 }
 
 /* splitmix64 */
