@@ -806,18 +806,30 @@ vsd_pair_run(struct vsd_mv *mv, int pass, const struct vsd_phase_layout *l,
 /* Each pair's cursor: st[i * nsrc + k] = 0 not started in this pass,
  * 1 in progress (*pos), 2 done; cnt[...] its count of moving ids
  * (VSD_MV_COUNT_FIELD; see vsd_pair_count).  mv->prog.to_move := their
- * sum. */
+ * sum.  The three arrays (ncolls * nsrc + 1 entries each) are allocated
+ * from the call, which frees them. */
 static int
 vsd_pass_cursors(struct vsd_mv *mv, int pass, uint32_t first, uint32_t nsrc,
-    uint8_t *st, uint64_t *pos, struct vsd_pair_count *cnt)
+    uint8_t **stp, uint64_t **posp, struct vsd_pair_count **cntp)
 {
 	struct vsd_call *call = mv->call;
 	const char *name = vsd_pass_names[pass];
-	size_t plen = strlen(name), i, nc = mv->ncolls;
+	size_t plen = strlen(name), i, nc = mv->ncolls, n = nc * nsrc;
 	struct vsd_cmd *cmds;
+	uint8_t *st;
+	uint64_t *pos;
+	struct vsd_pair_count *cnt;
 	uint32_t k;
 	int rv;
 
+	st = vsd_call_alloc(call, n + 1);
+	pos = vsd_call_alloc(call, (n + 1) * sizeof(*pos));
+	cnt = vsd_call_alloc(call, (n + 1) * sizeof(*cnt));
+	if (st == NULL || pos == NULL || cnt == NULL)
+		return call->st.code;
+	*stp = st;
+	*posp = pos;
+	*cntp = cnt;
 	mv->prog.to_move = 0;
 	if (nc == 0)
 		return VSD_OK;
@@ -904,13 +916,8 @@ vsd_mv_pass_count(struct vsd_mv *mv, int pass,
 
 	*total = (uint32_t)n;
 	*done = 0;
-	st = vsd_call_alloc(mv->call, n + 1);
-	pos = vsd_call_alloc(mv->call, (n + 1) * sizeof(*pos));
-	cnt = vsd_call_alloc(mv->call, (n + 1) * sizeof(*cnt));
-	if (st == NULL || pos == NULL || cnt == NULL)
-		return mv->call->st.code;
-	if ((rv = vsd_pass_cursors(mv, pass, first, nsrc, st, pos, cnt)) !=
-	    VSD_OK)
+	if ((rv = vsd_pass_cursors(mv, pass, first, nsrc, &st, &pos,
+	    &cnt)) != VSD_OK)
 		return rv;
 	for (i = 0; i < n; i++)
 		if (st[i] == 2)
@@ -930,13 +937,8 @@ vsd_mv_pass(struct vsd_mv *mv, int pass, const struct vsd_phase_layout *l,
 	int rv, stop = 0;
 
 	*all_done = 0;
-	st = vsd_call_alloc(mv->call, n + 1);
-	pos = vsd_call_alloc(mv->call, (n + 1) * sizeof(*pos));
-	cnt = vsd_call_alloc(mv->call, (n + 1) * sizeof(*cnt));
-	if (st == NULL || pos == NULL || cnt == NULL)
-		return mv->call->st.code;
-	if ((rv = vsd_pass_cursors(mv, pass, first, nsrc, st, pos, cnt)) !=
-	    VSD_OK)
+	if ((rv = vsd_pass_cursors(mv, pass, first, nsrc, &st, &pos,
+	    &cnt)) != VSD_OK)
 		return rv;
 	for (i = 0; i < mv->ncolls; i++) {
 		for (k = 0; k < nsrc; k++) {
