@@ -572,23 +572,33 @@ check_empty(struct fx *t, int s)
 	freeReplyObject(r);
 }
 
+/* A finished move onto the first n servers: every element where the
+ * layout of n shards puts it, no mover key left, and the record of each
+ * of the n shards at epoch, stable. */
+static void
+check_settled(struct fx *t, int n, const char *epoch)
+{
+	int s;
+
+	check_placement(t, n);
+	check_no_mover_keys(t);
+	for (s = 0; s < n; s++)
+		check_record(t, s, epoch, "stable");
+}
+
 /* ------------------------------------------------------------ tests */
 
 static void
 test_add_then_remove(void **state)
 {
 	struct fx *t = *state;
-	int s;
 
 	make_data(t, 0);
 	snapshot(t, NLAYOUT);
 	top10(t, t->top, t->score);
 	start_ok(t, VSETD__V1__RESHARD_MOVE__RESHARD_ADD, t->addr[3], "");
 	assert_true(steps(t, 0, MAX_STEPS));
-	check_placement(t, NLAYOUT + 1);
-	check_no_mover_keys(t);
-	for (s = 0; s < NREDIS; s++)
-		check_record(t, s, "3", "stable");
+	check_settled(t, NLAYOUT + 1, "3");
 	check_top10(t);
 	/* the same command again (its driver died at the very end) */
 	{
@@ -606,10 +616,7 @@ test_add_then_remove(void **state)
 
 	start_ok(t, VSETD__V1__RESHARD_MOVE__RESHARD_REMOVE, "", t->addr[3]);
 	assert_true(steps(t, 0, MAX_STEPS));
-	check_placement(t, NLAYOUT);
-	check_no_mover_keys(t);
-	for (s = 0; s < NLAYOUT; s++)
-		check_record(t, s, "6", "stable");
+	check_settled(t, NLAYOUT, "6");
 	/* the removed shard holds nothing of vsetd any more */
 	check_empty(t, 3);
 	check_top10(t);
@@ -620,7 +627,7 @@ test_abort_add(void **state)
 {
 	struct fx *t = *state;
 	Vsetd__V1__ReshardResponse *r;
-	int code, s;
+	int code;
 
 	make_data(t, 0);
 	snapshot(t, NLAYOUT);
@@ -641,11 +648,8 @@ test_abort_add(void **state)
 	assert_int_equal(r->n_shards, NLAYOUT);
 	vsetd__v1__reshard_response__free_unpacked(r, NULL);
 	assert_true(steps(t, 0, MAX_STEPS));
-	check_placement(t, NLAYOUT);
-	check_no_mover_keys(t);
+	check_settled(t, NLAYOUT, "2");
 	check_empty(t, 3);
-	for (s = 0; s < NLAYOUT; s++)
-		check_record(t, s, "2", "stable");
 }
 
 static void
@@ -653,7 +657,7 @@ test_abort_remove(void **state)
 {
 	struct fx *t = *state;
 	Vsetd__V1__ReshardResponse *r;
-	int code, s;
+	int code;
 
 	make_data(t, 0);
 	start_ok(t, VSETD__V1__RESHARD_MOVE__RESHARD_ADD, t->addr[3], "");
@@ -672,10 +676,7 @@ test_abort_remove(void **state)
 	assert_non_null(r);
 	vsetd__v1__reshard_response__free_unpacked(r, NULL);
 	assert_true(steps(t, SMALL_BATCH, MAX_STEPS));
-	check_placement(t, NLAYOUT + 1);
-	check_no_mover_keys(t);
-	for (s = 0; s < NREDIS; s++)
-		check_record(t, s, "5", "stable");
+	check_settled(t, NLAYOUT + 1, "5");
 }
 
 static void
@@ -683,7 +684,7 @@ test_resume_new_router(void **state)
 {
 	struct fx *t = *state;
 	Vsetd__V1__ReshardResponse *r;
-	int code, s;
+	int code;
 
 	make_data(t, 0);
 	snapshot(t, NLAYOUT);
@@ -707,10 +708,7 @@ test_resume_new_router(void **state)
 	assert_int_equal(code, VS_FAILED_PRECONDITION);
 	assert_true(tu_has(vs_errmsg(), "a move is open"));
 	assert_true(steps(t, 0, MAX_STEPS));
-	check_placement(t, NLAYOUT + 1);
-	check_no_mover_keys(t);
-	for (s = 0; s < NREDIS; s++)
-		check_record(t, s, "3", "stable");
+	check_settled(t, NLAYOUT + 1, "3");
 }
 
 static void
