@@ -97,11 +97,8 @@ static int
 group_teardown(void **state)
 {
 	struct fx *t = *state;
-	int i;
 
-	for (i = 0; i < NSHARDS; i++)
-		if (t->rc[i] != NULL)
-			redisFree(t->rc[i]);
+	tu_shards_close(t->rc, NSHARDS);
 	vs_close(t->cb);
 	tp_vsetd_term(&t->b, 3000);
 	return tu_group_teardown(state);

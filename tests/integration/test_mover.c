@@ -183,16 +183,13 @@ static int
 group_teardown(void **state)
 {
 	struct fx *t = *state;
-	int i;
 
 	if (t->cli != NULL)
 		vs_close(t->cli);
 	if (t->up)
 		tp_proc_kill(&t->v.p);
 	elems_free(t);
-	for (i = 0; i < NREDIS; i++)
-		if (t->rc[i] != NULL)
-			redisFree(t->rc[i]);
+	tu_shards_close(t->rc, NREDIS);
 	h_cluster_destroy(t->cl);
 	free(t);
 	return 0;
@@ -203,17 +200,10 @@ static int
 test_setup(void **state)
 {
 	struct fx *t = *state;
-	redisReply *r;
-	int i;
 
-	for (i = 0; i < NREDIS; i++) {
-		if ((r = redisCommand(t->rc[i], "FLUSHALL")) == NULL)
-			return -1;
-		freeReplyObject(r);
-		if ((r = redisCommand(t->rc[i], "SCRIPT FLUSH")) == NULL)
-			return -1;
-		freeReplyObject(r);
-	}
+	if (tu_shards_run(t->rc, NREDIS, "FLUSHALL") != 0 ||
+	    tu_shards_run(t->rc, NREDIS, "SCRIPT FLUSH") != 0)
+		return -1;
 	elems_free(t);
 	router_start(t, NLAYOUT);
 	return 0;

@@ -103,11 +103,8 @@ static int
 group_teardown(void **state)
 {
 	struct fx *t = *state;
-	int i;
 
-	for (i = 0; i < NSHARDS; i++)
-		if (t->rc[i] != NULL)
-			redisFree(t->rc[i]);
+	tu_shards_close(t->rc, NSHARDS);
 	h_cluster_destroy(t->cl);
 	free(t);
 	return 0;
@@ -118,15 +115,8 @@ static int
 test_setup(void **state)
 {
 	struct fx *t = *state;
-	redisReply *r;
-	int i;
 
-	for (i = 0; i < NSHARDS; i++) {
-		if ((r = redisCommand(t->rc[i], "FLUSHALL")) == NULL)
-			return -1;
-		freeReplyObject(r);
-	}
-	return 0;
+	return tu_shards_run(t->rc, NSHARDS, "FLUSHALL");
 }
 
 /* ------------------------------------------------------------ helpers */

@@ -163,6 +163,33 @@ tu_cmd_ok(redisContext *rc, int s, const char *fmt, ...)
 	freeReplyObject(r);
 }
 
+/* Run one fixed command (e.g. "FLUSHALL" before each test) on each of
+ * the n shard connections rc[0..n-1].  0, or -1 when a connection broke. */
+static inline int
+tu_shards_run(redisContext *const *rc, int n, const char *command)
+{
+	redisReply *r;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if ((r = redisCommand(rc[i], command)) == NULL)
+			return -1;
+		freeReplyObject(r);
+	}
+	return 0;
+}
+
+/* Close those of the n shard connections rc[0..n-1] that are open. */
+static inline void
+tu_shards_close(redisContext *const *rc, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (rc[i] != NULL)
+			redisFree(rc[i]);
+}
+
 /* splitmix64 */
 static inline uint64_t
 tu_rand(uint64_t *s)
