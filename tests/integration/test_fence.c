@@ -82,10 +82,9 @@ group_setup(void **state)
 	if (tp_vsetd_start(&t->b, h_shard_dir(t->f.cl, 0), "b", args,
 	    NULL) != 0 || vs_connect(&t->cb, t->b.url, TU_TIMEOUT_MS) != VS_OK)
 		goto fail;
-	for (i = 0; i < NSHARDS; i++)
-		if ((t->rc[i] = h_shard_connect(t->f.cl, i, TU_TIMEOUT_MS)) ==
-		    NULL)
-			goto fail;
+	if (tu_shards_open(t->f.cl, NSHARDS, NULL, t->rc, TU_TIMEOUT_MS) !=
+	    0)
+		goto fail;
 	*state = t;
 	return 0;
 fail:

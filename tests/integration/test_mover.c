@@ -81,7 +81,7 @@ struct elem {
 
 struct fx {
 	h_cluster *cl;
-	char addr[NREDIS][40];
+	char addr[NREDIS][TU_ADDR_LEN];
 	redisContext *rc[NREDIS];
 	char dir[PATH_MAX - 64];
 	int runs;
@@ -151,16 +151,11 @@ static int
 group_setup(void **state)
 {
 	struct fx *t = calloc(1, sizeof(*t));
-	int i;
 
 	if (t == NULL || h_cluster_start(&t->cl, NREDIS, NULL) != 0)
 		return -1;
-	for (i = 0; i < NREDIS; i++) {
-		snprintf(t->addr[i], sizeof(t->addr[i]), "127.0.0.1:%d",
-		    h_shard_port(t->cl, i));
-		if ((t->rc[i] = h_shard_connect(t->cl, i, RPC_MS)) == NULL)
-			return -1;
-	}
+	if (tu_shards_open(t->cl, NREDIS, t->addr, t->rc, RPC_MS) != 0)
+		return -1;
 	snprintf(t->dir, sizeof(t->dir), "%s", h_shard_dir(t->cl, 0));
 	*state = t;
 	return 0;

@@ -73,7 +73,7 @@
 
 struct fx {
 	h_cluster *cl;
-	char addr[NSHARDS][40];
+	char addr[NSHARDS][TU_ADDR_LEN];
 	redisContext *rc[NSHARDS];
 	char dir[PATH_MAX - 64];    /* room for a log's name */
 	int runs;                    /* distinct log names */
@@ -83,17 +83,12 @@ static int
 group_setup(void **state)
 {
 	struct fx *t = calloc(1, sizeof(*t));
-	int i;
 
 	if (t == NULL || h_cluster_start(&t->cl, NSHARDS, NULL) != 0)
 		return -1;
-	for (i = 0; i < NSHARDS; i++) {
-		snprintf(t->addr[i], sizeof(t->addr[i]), "127.0.0.1:%d",
-		    h_shard_port(t->cl, i));
-		if ((t->rc[i] = h_shard_connect(t->cl, i, TU_TIMEOUT_MS)) ==
-		    NULL)
-			return -1;
-	}
+	if (tu_shards_open(t->cl, NSHARDS, t->addr, t->rc, TU_TIMEOUT_MS) !=
+	    0)
+		return -1;
 	snprintf(t->dir, sizeof(t->dir), "%s", h_shard_dir(t->cl, 0));
 	*state = t;
 	return 0;

@@ -163,6 +163,29 @@ tu_cmd_ok(redisContext *rc, int s, const char *fmt, ...)
 	freeReplyObject(r);
 }
 
+/* Room for a shard's "127.0.0.1:PORT". */
+#define TU_ADDR_LEN 40
+
+/* Direct connections rc[0..n-1] to the n shards of cl (for commands that
+ * bypass vsetd; tu_shards_close() closes them), and, unless addr is NULL,
+ * each shard's "127.0.0.1:PORT" in addr[i].  0, or -1 when a connection
+ * failed (those made stay in rc[] for tu_shards_close()). */
+static inline int
+tu_shards_open(const h_cluster *cl, int n, char (*addr)[TU_ADDR_LEN],
+    redisContext **rc, int timeout_ms)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (addr != NULL)
+			snprintf(addr[i], TU_ADDR_LEN, "127.0.0.1:%d",
+			    h_shard_port(cl, i));
+		if ((rc[i] = h_shard_connect(cl, i, timeout_ms)) == NULL)
+			return -1;
+	}
+	return 0;
+}
+
 /* Run one fixed command (e.g. "FLUSHALL" before each test) on each of
  * the n shard connections rc[0..n-1].  0, or -1 when a connection broke. */
 static inline int
