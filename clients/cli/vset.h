@@ -153,4 +153,10 @@ int vset_print_search(const vset_global *g, const vs_search_result *r);
 int vset_print_write(const vset_global *g, const vs_write_result *r,
     int deleting);
 
+/* Write a built output (vs_json.h's vs_sb) to stdout, or say "out of
+ * memory" on stderr when building it ran out; frees sb's buffer either
+ * way.  0, or -1 if out of memory. */
+struct vs_sb;
+int vset_print_sb(struct vs_sb *sb);
+
 #endif

@@ -1078,14 +1078,7 @@ print_summary(const vset_global *g, const struct load_stats *st,
 		    PRIu64 ", failed %" PRIu64 " in %.2f s (%.0f rows/s)\n",
 		    st->rows, st->added, st->updated, st->failed, secs, rate);
 	}
-	if (sb.oom) {
-		vs_sb_free(&sb);
-		fputs("vset: out of memory\n", stderr);
-		return -1;
-	}
-	fwrite(sb.buf, 1, sb.len, stdout);
-	vs_sb_free(&sb);
-	return 0;
+	return vset_print_sb(&sb);
 }
 
 /* ------------------------------------------------------------ command */

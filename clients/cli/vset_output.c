@@ -221,3 +221,18 @@ vset_print_write(const vset_global *g, const vs_write_result *r,
 	putchar('\n');
 	return 0;
 }
+
+int
+vset_print_sb(vs_sb *sb)
+{
+	int rv = 0;
+
+	if (sb->oom) {
+		fputs("vset: out of memory\n", stderr);
+		rv = -1;
+	} else {
+		fwrite(sb->buf, 1, sb->len, stdout);
+	}
+	vs_sb_free(sb);
+	return rv;
+}

@@ -557,7 +557,6 @@ rs_report(struct rs_run *r)
 	const vs_reshard_state *s = r->st;
 	double elapsed = rs_now() - r->t0;
 	vs_sb sb;
-	int rv = 0;
 
 	rs_unbar(r);
 	if (!r->json) {
@@ -600,14 +599,7 @@ rs_report(struct rs_run *r)
 		vs_sb_putc(&sb, '}');
 	}
 	vs_sb_puts(&sb, "}\n");
-	if (sb.oom) {
-		fputs("vset: out of memory\n", stderr);
-		rv = -1;
-	} else {
-		fwrite(sb.buf, 1, sb.len, stdout);
-	}
-	vs_sb_free(&sb);
-	return rv;
+	return vset_print_sb(&sb);
 }
 
 /* ------------------------------------------------------------ calls */
@@ -774,7 +766,6 @@ rs_status_json(const vs_reshard_state *s)
 {
 	vs_sb sb;
 	size_t i;
-	int rv = 0;
 
 	vs_sb_init(&sb);
 	vs_sb_printf(&sb, "{\"epoch\":%" PRIu64 ",\"phase\":\"%s\",\"move\":"
@@ -801,14 +792,7 @@ rs_status_json(const vs_reshard_state *s)
 		    rt->epoch < s->epoch ? "true" : "false");
 	}
 	vs_sb_puts(&sb, "]}\n");
-	if (sb.oom) {
-		fputs("vset: out of memory\n", stderr);
-		rv = -1;
-	} else {
-		fwrite(sb.buf, 1, sb.len, stdout);
-	}
-	vs_sb_free(&sb);
-	return rv;
+	return vset_print_sb(&sb);
 }
 
 static void

@@ -459,6 +459,38 @@ vsd_count_field(struct vsd_call *call, const char *coll)
 	return f;
 }
 
+/* One page of a pair's list: LRANGE list[at .. at + page - 1] on the
+ * source shard src.  *out: the array reply, at most page ids, owned by
+ * the call (vsd_mv_run).  VSD_OK, or the status of the failure. */
+static int
+vsd_pair_page(struct vsd_mv *mv, uint32_t src, const char *list,
+    size_t listlen, uint64_t at, uint64_t page, const redisReply **out)
+{
+	struct vsd_call *call = mv->call;
+	struct vsd_cmd *cmd;
+	struct vsd_argv a;
+	const redisReply *r;
+	int rv;
+
+	cmd = vsd_call_alloc(call, sizeof(*cmd));
+	if (cmd == NULL || vsd_argv_init(call, &a, 4) != 0)
+		return call->st.code;
+	vsd_argv_str(&a, "LRANGE");
+	vsd_argv_add(&a, list, listlen);
+	if (vsd_argv_u64(call, &a, at) != 0 ||
+	    vsd_argv_u64(call, &a, at + page - 1) != 0)
+		return call->st.code;
+	vsd_argv_to_cmd(&a, cmd, src);
+	if ((rv = vsd_mv_run(mv, cmd, 1, VSD_RUN_WRITE)) != VSD_OK ||
+	    (rv = vsd_mv_reply_err(mv, cmd, "LRANGE")) != VSD_OK)
+		return rv;
+	r = cmd->reply;
+	if (r->type != REDIS_REPLY_ARRAY || r->elements > page)
+		return vsd_mv_proto(mv, src, "LRANGE answered no page of ids");
+	*out = r;
+	return VSD_OK;
+}
+
 /* Count the moving ids of a pair's list once (ReshardProgress.to_move
  * grows as pairs are listed), and store the count next to its cursor so
  * a resumed move does not count it twice: "<count>" when done, else
@@ -488,23 +520,9 @@ vsd_pair_count(struct vsd_mv *mv, int pass, const struct vsd_phase_layout *l,
 			*counted = 0;
 			break;
 		}
-		cmd = vsd_call_alloc(call, sizeof(*cmd));
-		if (cmd == NULL || vsd_argv_init(call, &a, 4) != 0)
-			return call->st.code;
-		vsd_argv_str(&a, "LRANGE");
-		vsd_argv_add(&a, list, listlen);
-		if (vsd_argv_u64(call, &a, at) != 0 || vsd_argv_u64(call, &a,
-		    at + VSD_MV_COUNT_PAGE - 1) != 0)
-			return call->st.code;
-		vsd_argv_to_cmd(&a, cmd, src);
-		if ((rv = vsd_mv_run(mv, cmd, 1, VSD_RUN_WRITE)) != VSD_OK ||
-		    (rv = vsd_mv_reply_err(mv, cmd, "LRANGE")) != VSD_OK)
+		if ((rv = vsd_pair_page(mv, src, list, listlen, at,
+		    VSD_MV_COUNT_PAGE, &r)) != VSD_OK)
 			return rv;
-		r = cmd->reply;
-		if (r->type != REDIS_REPLY_ARRAY ||
-		    r->elements > VSD_MV_COUNT_PAGE)
-			return vsd_mv_proto(mv, src, "LRANGE answered no page "
-			    "of ids");
 		for (i = 0; i < r->elements; i++) {
 			const redisReply *e = r->element[i];
 			uint32_t from, to;
@@ -673,9 +691,7 @@ vsd_pair_run(struct vsd_mv *mv, int pass, const struct vsd_phase_layout *l,
 		}
 	}
 	while (next < len && *budget > 0 && !*stop) {
-		struct vsd_cmd *cmd;
 		struct vsd_cp *ids;
-		struct vsd_argv a;
 		const redisReply *r;
 		uint64_t page_end, after, nmove = 0, ncopied = 0, nskipped = 0;
 		size_t i, n = 0;
@@ -684,22 +700,9 @@ vsd_pair_run(struct vsd_mv *mv, int pass, const struct vsd_phase_layout *l,
 			*stop = 1;
 			break;
 		}
-		cmd = vsd_call_alloc(call, sizeof(*cmd));
-		if (cmd == NULL || vsd_argv_init(call, &a, 4) != 0)
-			return call->st.code;
-		vsd_argv_str(&a, "LRANGE");
-		vsd_argv_add(&a, list, listlen);
-		if (vsd_argv_u64(call, &a, next) != 0 ||
-		    vsd_argv_u64(call, &a, next + VSD_MV_PAGE - 1) != 0)
-			return call->st.code;
-		vsd_argv_to_cmd(&a, cmd, src);
-		if ((rv = vsd_mv_run(mv, cmd, 1, VSD_RUN_WRITE)) != VSD_OK ||
-		    (rv = vsd_mv_reply_err(mv, cmd, "LRANGE")) != VSD_OK)
+		if ((rv = vsd_pair_page(mv, src, list, listlen, next,
+		    VSD_MV_PAGE, &r)) != VSD_OK)
 			return rv;
-		r = cmd->reply;
-		if (r->type != REDIS_REPLY_ARRAY || r->elements > VSD_MV_PAGE)
-			return vsd_mv_proto(mv, src, "LRANGE answered no page "
-			    "of ids");
 		if (r->elements == 0) {
 			next = len;          /* the list is shorter: done */
 			break;
@@ -803,18 +806,30 @@ vsd_pair_run(struct vsd_mv *mv, int pass, const struct vsd_phase_layout *l,
 /* Each pair's cursor: st[i * nsrc + k] = 0 not started in this pass,
  * 1 in progress (*pos), 2 done; cnt[...] its count of moving ids
  * (VSD_MV_COUNT_FIELD; see vsd_pair_count).  mv->prog.to_move := their
- * sum. */
+ * sum.  The three arrays (ncolls * nsrc + 1 entries each) are allocated
+ * from the call, which frees them. */
 static int
 vsd_pass_cursors(struct vsd_mv *mv, int pass, uint32_t first, uint32_t nsrc,
-    uint8_t *st, uint64_t *pos, struct vsd_pair_count *cnt)
+    uint8_t **stp, uint64_t **posp, struct vsd_pair_count **cntp)
 {
 	struct vsd_call *call = mv->call;
 	const char *name = vsd_pass_names[pass];
-	size_t plen = strlen(name), i, nc = mv->ncolls;
+	size_t plen = strlen(name), i, nc = mv->ncolls, n = nc * nsrc;
 	struct vsd_cmd *cmds;
+	uint8_t *st;
+	uint64_t *pos;
+	struct vsd_pair_count *cnt;
 	uint32_t k;
 	int rv;
 
+	st = vsd_call_alloc(call, n + 1);
+	pos = vsd_call_alloc(call, (n + 1) * sizeof(*pos));
+	cnt = vsd_call_alloc(call, (n + 1) * sizeof(*cnt));
+	if (st == NULL || pos == NULL || cnt == NULL)
+		return call->st.code;
+	*stp = st;
+	*posp = pos;
+	*cntp = cnt;
 	mv->prog.to_move = 0;
 	if (nc == 0)
 		return VSD_OK;
@@ -901,13 +916,8 @@ vsd_mv_pass_count(struct vsd_mv *mv, int pass,
 
 	*total = (uint32_t)n;
 	*done = 0;
-	st = vsd_call_alloc(mv->call, n + 1);
-	pos = vsd_call_alloc(mv->call, (n + 1) * sizeof(*pos));
-	cnt = vsd_call_alloc(mv->call, (n + 1) * sizeof(*cnt));
-	if (st == NULL || pos == NULL || cnt == NULL)
-		return mv->call->st.code;
-	if ((rv = vsd_pass_cursors(mv, pass, first, nsrc, st, pos, cnt)) !=
-	    VSD_OK)
+	if ((rv = vsd_pass_cursors(mv, pass, first, nsrc, &st, &pos,
+	    &cnt)) != VSD_OK)
 		return rv;
 	for (i = 0; i < n; i++)
 		if (st[i] == 2)
@@ -927,13 +937,8 @@ vsd_mv_pass(struct vsd_mv *mv, int pass, const struct vsd_phase_layout *l,
 	int rv, stop = 0;
 
 	*all_done = 0;
-	st = vsd_call_alloc(mv->call, n + 1);
-	pos = vsd_call_alloc(mv->call, (n + 1) * sizeof(*pos));
-	cnt = vsd_call_alloc(mv->call, (n + 1) * sizeof(*cnt));
-	if (st == NULL || pos == NULL || cnt == NULL)
-		return mv->call->st.code;
-	if ((rv = vsd_pass_cursors(mv, pass, first, nsrc, st, pos, cnt)) !=
-	    VSD_OK)
+	if ((rv = vsd_pass_cursors(mv, pass, first, nsrc, &st, &pos,
+	    &cnt)) != VSD_OK)
 		return rv;
 	for (i = 0; i < mv->ncolls; i++) {
 		for (k = 0; k < nsrc; k++) {

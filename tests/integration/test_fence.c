@@ -82,10 +82,9 @@ group_setup(void **state)
 	if (tp_vsetd_start(&t->b, h_shard_dir(t->f.cl, 0), "b", args,
 	    NULL) != 0 || vs_connect(&t->cb, t->b.url, TU_TIMEOUT_MS) != VS_OK)
 		goto fail;
-	for (i = 0; i < NSHARDS; i++)
-		if ((t->rc[i] = h_shard_connect(t->f.cl, i, TU_TIMEOUT_MS)) ==
-		    NULL)
-			goto fail;
+	if (tu_shards_open(t->f.cl, NSHARDS, NULL, t->rc, TU_TIMEOUT_MS) !=
+	    0)
+		goto fail;
 	*state = t;
 	return 0;
 fail:
@@ -97,11 +96,8 @@ static int
 group_teardown(void **state)
 {
 	struct fx *t = *state;
-	int i;
 
-	for (i = 0; i < NSHARDS; i++)
-		if (t->rc[i] != NULL)
-			redisFree(t->rc[i]);
+	tu_shards_close(t->rc, NSHARDS);
 	vs_close(t->cb);
 	tp_vsetd_term(&t->b, 3000);
 	return tu_group_teardown(state);
@@ -109,19 +105,8 @@ group_teardown(void **state)
 
 /* ------------------------------------------------------------ helpers */
 
-static redisReply *
-cmd(struct fx *t, int s, const char *fmt, ...)
-{
-	redisReply *r;
-	va_list ap;
-
-	va_start(ap, fmt);
-	r = redisvCommand(t->rc[s], fmt, ap);
-	va_end(ap);
-	if (r == NULL)
-		fail_msg("shard %d: %s", s, t->rc[s]->errstr);
-	return r;
-}
+/* A command straight to shard s of the fixture t (testutil.h). */
+#define cmd(t, s, ...) tu_cmd((t)->rc[s], (s), __VA_ARGS__)
 
 /* VDIM of the collection's set on shard s, 0 when there is no set. */
 static long long

@@ -81,7 +81,7 @@ struct elem {
 
 struct fx {
 	h_cluster *cl;
-	char addr[NREDIS][40];
+	char addr[NREDIS][TU_ADDR_LEN];
 	redisContext *rc[NREDIS];
 	char dir[PATH_MAX - 64];
 	int runs;
@@ -95,19 +95,8 @@ struct fx {
 
 /* ------------------------------------------------------------ fixture */
 
-static redisReply *
-cmd(struct fx *t, int s, const char *fmt, ...)
-{
-	redisReply *r;
-	va_list ap;
-
-	va_start(ap, fmt);
-	r = redisvCommand(t->rc[s], fmt, ap);
-	va_end(ap);
-	if (r == NULL)
-		fail_msg("shard %d: %s", s, t->rc[s]->errstr);
-	return r;
-}
+/* A command straight to shard s of the fixture t (testutil.h). */
+#define cmd(t, s, ...) tu_cmd((t)->rc[s], (s), __VA_ARGS__)
 
 static redisReply *
 cmdv(struct fx *t, int s, int argc, const char **argv, const size_t *len)
@@ -162,16 +151,11 @@ static int
 group_setup(void **state)
 {
 	struct fx *t = calloc(1, sizeof(*t));
-	int i;
 
 	if (t == NULL || h_cluster_start(&t->cl, NREDIS, NULL) != 0)
 		return -1;
-	for (i = 0; i < NREDIS; i++) {
-		snprintf(t->addr[i], sizeof(t->addr[i]), "127.0.0.1:%d",
-		    h_shard_port(t->cl, i));
-		if ((t->rc[i] = h_shard_connect(t->cl, i, RPC_MS)) == NULL)
-			return -1;
-	}
+	if (tu_shards_open(t->cl, NREDIS, t->addr, t->rc, RPC_MS) != 0)
+		return -1;
 	snprintf(t->dir, sizeof(t->dir), "%s", h_shard_dir(t->cl, 0));
 	*state = t;
 	return 0;
@@ -194,16 +178,13 @@ static int
 group_teardown(void **state)
 {
 	struct fx *t = *state;
-	int i;
 
 	if (t->cli != NULL)
 		vs_close(t->cli);
 	if (t->up)
 		tp_proc_kill(&t->v.p);
 	elems_free(t);
-	for (i = 0; i < NREDIS; i++)
-		if (t->rc[i] != NULL)
-			redisFree(t->rc[i]);
+	tu_shards_close(t->rc, NREDIS);
 	h_cluster_destroy(t->cl);
 	free(t);
 	return 0;
@@ -214,17 +195,10 @@ static int
 test_setup(void **state)
 {
 	struct fx *t = *state;
-	redisReply *r;
-	int i;
 
-	for (i = 0; i < NREDIS; i++) {
-		if ((r = redisCommand(t->rc[i], "FLUSHALL")) == NULL)
-			return -1;
-		freeReplyObject(r);
-		if ((r = redisCommand(t->rc[i], "SCRIPT FLUSH")) == NULL)
-			return -1;
-		freeReplyObject(r);
-	}
+	if (tu_shards_run(t->rc, NREDIS, "FLUSHALL") != 0 ||
+	    tu_shards_run(t->rc, NREDIS, "SCRIPT FLUSH") != 0)
+		return -1;
 	elems_free(t);
 	router_start(t, NLAYOUT);
 	return 0;
@@ -583,23 +557,33 @@ check_empty(struct fx *t, int s)
 	freeReplyObject(r);
 }
 
+/* A finished move onto the first n servers: every element where the
+ * layout of n shards puts it, no mover key left, and the record of each
+ * of the n shards at epoch, stable. */
+static void
+check_settled(struct fx *t, int n, const char *epoch)
+{
+	int s;
+
+	check_placement(t, n);
+	check_no_mover_keys(t);
+	for (s = 0; s < n; s++)
+		check_record(t, s, epoch, "stable");
+}
+
 /* ------------------------------------------------------------ tests */
 
 static void
 test_add_then_remove(void **state)
 {
 	struct fx *t = *state;
-	int s;
 
 	make_data(t, 0);
 	snapshot(t, NLAYOUT);
 	top10(t, t->top, t->score);
 	start_ok(t, VSETD__V1__RESHARD_MOVE__RESHARD_ADD, t->addr[3], "");
 	assert_true(steps(t, 0, MAX_STEPS));
-	check_placement(t, NLAYOUT + 1);
-	check_no_mover_keys(t);
-	for (s = 0; s < NREDIS; s++)
-		check_record(t, s, "3", "stable");
+	check_settled(t, NLAYOUT + 1, "3");
 	check_top10(t);
 	/* the same command again (its driver died at the very end) */
 	{
@@ -617,10 +601,7 @@ test_add_then_remove(void **state)
 
 	start_ok(t, VSETD__V1__RESHARD_MOVE__RESHARD_REMOVE, "", t->addr[3]);
 	assert_true(steps(t, 0, MAX_STEPS));
-	check_placement(t, NLAYOUT);
-	check_no_mover_keys(t);
-	for (s = 0; s < NLAYOUT; s++)
-		check_record(t, s, "6", "stable");
+	check_settled(t, NLAYOUT, "6");
 	/* the removed shard holds nothing of vsetd any more */
 	check_empty(t, 3);
 	check_top10(t);
@@ -631,7 +612,7 @@ test_abort_add(void **state)
 {
 	struct fx *t = *state;
 	Vsetd__V1__ReshardResponse *r;
-	int code, s;
+	int code;
 
 	make_data(t, 0);
 	snapshot(t, NLAYOUT);
@@ -652,11 +633,8 @@ test_abort_add(void **state)
 	assert_int_equal(r->n_shards, NLAYOUT);
 	vsetd__v1__reshard_response__free_unpacked(r, NULL);
 	assert_true(steps(t, 0, MAX_STEPS));
-	check_placement(t, NLAYOUT);
-	check_no_mover_keys(t);
+	check_settled(t, NLAYOUT, "2");
 	check_empty(t, 3);
-	for (s = 0; s < NLAYOUT; s++)
-		check_record(t, s, "2", "stable");
 }
 
 static void
@@ -664,7 +642,7 @@ test_abort_remove(void **state)
 {
 	struct fx *t = *state;
 	Vsetd__V1__ReshardResponse *r;
-	int code, s;
+	int code;
 
 	make_data(t, 0);
 	start_ok(t, VSETD__V1__RESHARD_MOVE__RESHARD_ADD, t->addr[3], "");
@@ -683,10 +661,7 @@ test_abort_remove(void **state)
 	assert_non_null(r);
 	vsetd__v1__reshard_response__free_unpacked(r, NULL);
 	assert_true(steps(t, SMALL_BATCH, MAX_STEPS));
-	check_placement(t, NLAYOUT + 1);
-	check_no_mover_keys(t);
-	for (s = 0; s < NREDIS; s++)
-		check_record(t, s, "5", "stable");
+	check_settled(t, NLAYOUT + 1, "5");
 }
 
 static void
@@ -694,7 +669,7 @@ test_resume_new_router(void **state)
 {
 	struct fx *t = *state;
 	Vsetd__V1__ReshardResponse *r;
-	int code, s;
+	int code;
 
 	make_data(t, 0);
 	snapshot(t, NLAYOUT);
@@ -718,10 +693,7 @@ test_resume_new_router(void **state)
 	assert_int_equal(code, VS_FAILED_PRECONDITION);
 	assert_true(tu_has(vs_errmsg(), "a move is open"));
 	assert_true(steps(t, 0, MAX_STEPS));
-	check_placement(t, NLAYOUT + 1);
-	check_no_mover_keys(t);
-	for (s = 0; s < NREDIS; s++)
-		check_record(t, s, "3", "stable");
+	check_settled(t, NLAYOUT + 1, "3");
 }
 
 static void

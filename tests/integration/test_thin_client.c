@@ -45,6 +45,7 @@
 #define COUNT_ANSWER 42
 #define NTHREADS 4
 #define CALLS_PER_THREAD 50
+#define LISTEN_BACKLOG 4             /* listen() backlog of a fake peer */
 
 struct fx {
 	char dir[256];
@@ -245,6 +246,26 @@ test_no_server(void **state)
 	    VS_OK);
 }
 
+/* A TCP listener on an ephemeral loopback port (the test's fake peer);
+ * its "tcp://127.0.0.1:PORT" url in url.  The caller closes it. */
+static int
+loopback_listen(char *url, size_t size)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof(a);
+	int ls;
+
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_true((ls = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
+	assert_int_equal(bind(ls, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(ls, LISTEN_BACKLOG), 0);
+	assert_int_equal(getsockname(ls, (struct sockaddr *)&a, &len), 0);
+	snprintf(url, size, "tcp://127.0.0.1:%d", ntohs(a.sin_port));
+	return ls;
+}
+
 /* A listener that answers an HTTP status line instead of SP. */
 static void *
 http_peer(void *arg)
@@ -265,22 +286,13 @@ static void
 test_not_sp(void **state)
 {
 	struct fx *t = *state;
-	struct sockaddr_in a;
-	socklen_t len = sizeof(a);
 	pthread_t th;
 	vs_client *c = NULL;
 	char url[64];
 	int ls;
 
 	(void)t;
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_true((ls = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
-	assert_int_equal(bind(ls, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(listen(ls, 4), 0);
-	assert_int_equal(getsockname(ls, (struct sockaddr *)&a, &len), 0);
-	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", ntohs(a.sin_port));
+	ls = loopback_listen(url, sizeof(url));
 	assert_int_equal(pthread_create(&th, NULL, http_peer,
 	    (void *)(intptr_t)ls), 0);
 	assert_int_equal(vs_connect(&c, url, TIMEOUT_MS), VS_UNAVAILABLE);
@@ -311,8 +323,6 @@ mute_peer(void *arg)
 static void
 test_mute_peer_deadline(void **state)
 {
-	struct sockaddr_in a;
-	socklen_t len = sizeof(a);
 	pthread_t th;
 	vs_client *c = NULL;
 	uint64_t n;
@@ -321,14 +331,7 @@ test_mute_peer_deadline(void **state)
 	int ls;
 
 	(void)state;
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_true((ls = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
-	assert_int_equal(bind(ls, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(listen(ls, 4), 0);
-	assert_int_equal(getsockname(ls, (struct sockaddr *)&a, &len), 0);
-	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", ntohs(a.sin_port));
+	ls = loopback_listen(url, sizeof(url));
 	assert_int_equal(pthread_create(&th, NULL, mute_peer,
 	    (void *)(intptr_t)ls), 0);
 	assert_int_equal(vs_connect(&c, url, SHORT_TIMEOUT_MS), VS_OK);

@@ -73,7 +73,7 @@
 
 struct fx {
 	h_cluster *cl;
-	char addr[NSHARDS][40];
+	char addr[NSHARDS][TU_ADDR_LEN];
 	redisContext *rc[NSHARDS];
 	char dir[PATH_MAX - 64];    /* room for a log's name */
 	int runs;                    /* distinct log names */
@@ -83,17 +83,12 @@ static int
 group_setup(void **state)
 {
 	struct fx *t = calloc(1, sizeof(*t));
-	int i;
 
 	if (t == NULL || h_cluster_start(&t->cl, NSHARDS, NULL) != 0)
 		return -1;
-	for (i = 0; i < NSHARDS; i++) {
-		snprintf(t->addr[i], sizeof(t->addr[i]), "127.0.0.1:%d",
-		    h_shard_port(t->cl, i));
-		if ((t->rc[i] = h_shard_connect(t->cl, i, TU_TIMEOUT_MS)) ==
-		    NULL)
-			return -1;
-	}
+	if (tu_shards_open(t->cl, NSHARDS, t->addr, t->rc, TU_TIMEOUT_MS) !=
+	    0)
+		return -1;
 	snprintf(t->dir, sizeof(t->dir), "%s", h_shard_dir(t->cl, 0));
 	*state = t;
 	return 0;
@@ -103,11 +98,8 @@ static int
 group_teardown(void **state)
 {
 	struct fx *t = *state;
-	int i;
 
-	for (i = 0; i < NSHARDS; i++)
-		if (t->rc[i] != NULL)
-			redisFree(t->rc[i]);
+	tu_shards_close(t->rc, NSHARDS);
 	h_cluster_destroy(t->cl);
 	free(t);
 	return 0;
@@ -118,47 +110,15 @@ static int
 test_setup(void **state)
 {
 	struct fx *t = *state;
-	redisReply *r;
-	int i;
 
-	for (i = 0; i < NSHARDS; i++) {
-		if ((r = redisCommand(t->rc[i], "FLUSHALL")) == NULL)
-			return -1;
-		freeReplyObject(r);
-	}
-	return 0;
+	return tu_shards_run(t->rc, NSHARDS, "FLUSHALL");
 }
 
 /* ------------------------------------------------------------ helpers */
 
-static redisReply *
-cmd(struct fx *t, int s, const char *fmt, ...)
-{
-	redisReply *r;
-	va_list ap;
-
-	va_start(ap, fmt);
-	r = redisvCommand(t->rc[s], fmt, ap);
-	va_end(ap);
-	if (r == NULL)
-		fail_msg("shard %d: %s", s, t->rc[s]->errstr);
-	return r;
-}
-
-static void
-cmd_ok(struct fx *t, int s, const char *fmt, ...)
-{
-	redisReply *r;
-	va_list ap;
-
-	va_start(ap, fmt);
-	r = redisvCommand(t->rc[s], fmt, ap);
-	va_end(ap);
-	if (r == NULL || r->type == REDIS_REPLY_ERROR)
-		fail_msg("shard %d: %s", s, r != NULL ? r->str :
-		    t->rc[s]->errstr);
-	freeReplyObject(r);
-}
+/* A command straight to shard s of the fixture t (testutil.h). */
+#define cmd(t, s, ...) tu_cmd((t)->rc[s], (s), __VA_ARGS__)
+#define cmd_ok(t, s, ...) tu_cmd_ok((t)->rc[s], (s), __VA_ARGS__)
 
 /* "a0,a1,...,a<n-1>" of the shards' addresses. */
 static void

@@ -10,17 +10,23 @@
  * failure reproduces.  Ownership: tu_fixture_start() fills a caller-owned
  * struct whose cluster and client tu_fixture_stop() frees.  tu_state_new()
  * allocates a group state (any struct whose first member is a tu_fixture)
- * that tu_state_free() / tu_group_teardown() free; nothing else allocates.
+ * that tu_state_free() / tu_group_teardown() free; tu_cmd() returns a
+ * hiredis reply the caller frees; nothing else allocates.
  */
 #ifndef VS_TESTUTIL_H
 #define VS_TESTUTIL_H
 
 #include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <cmocka.h>
 
 #include "harness.h"
 #include "vsetd.h"
@@ -122,6 +128,89 @@ tu_group_teardown(void **state)
 {
 	tu_state_free(*state);
 	return 0;
+}
+
+/* A command straight to shard s over its connection rc (bypassing vsetd).
+ * Fails the test when the connection broke; the caller frees the reply,
+ * which may be an error reply. */
+static inline redisReply *
+tu_cmd(redisContext *rc, int s, const char *fmt, ...)
+{
+	redisReply *r;
+	va_list ap;
+
+	va_start(ap, fmt);
+	r = redisvCommand(rc, fmt, ap);
+	va_end(ap);
+	if (r == NULL)
+		fail_msg("shard %d: %s", s, rc->errstr);
+	return r;
+}
+
+/* tu_cmd() that also fails the test on an error reply, and frees the
+ * reply. */
+static inline void
+tu_cmd_ok(redisContext *rc, int s, const char *fmt, ...)
+{
+	redisReply *r;
+	va_list ap;
+
+	va_start(ap, fmt);
+	r = redisvCommand(rc, fmt, ap);
+	va_end(ap);
+	if (r == NULL || r->type == REDIS_REPLY_ERROR)
+		fail_msg("shard %d: %s", s, r != NULL ? r->str : rc->errstr);
+	freeReplyObject(r);
+}
+
+/* Room for a shard's "127.0.0.1:PORT". */
+#define TU_ADDR_LEN 40
+
+/* Direct connections rc[0..n-1] to the n shards of cl (for commands that
+ * bypass vsetd; tu_shards_close() closes them), and, unless addr is NULL,
+ * each shard's "127.0.0.1:PORT" in addr[i].  0, or -1 when a connection
+ * failed (those made stay in rc[] for tu_shards_close()). */
+static inline int
+tu_shards_open(const h_cluster *cl, int n, char (*addr)[TU_ADDR_LEN],
+    redisContext **rc, int timeout_ms)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (addr != NULL)
+			snprintf(addr[i], TU_ADDR_LEN, "127.0.0.1:%d",
+			    h_shard_port(cl, i));
+		if ((rc[i] = h_shard_connect(cl, i, timeout_ms)) == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+/* Run one fixed command (e.g. "FLUSHALL" before each test) on each of
+ * the n shard connections rc[0..n-1].  0, or -1 when a connection broke. */
+static inline int
+tu_shards_run(redisContext *const *rc, int n, const char *command)
+{
+	redisReply *r;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if ((r = redisCommand(rc[i], command)) == NULL)
+			return -1;
+		freeReplyObject(r);
+	}
+	return 0;
+}
+
+/* Close those of the n shard connections rc[0..n-1] that are open. */
+static inline void
+tu_shards_close(redisContext *const *rc, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (rc[i] != NULL)
+			redisFree(rc[i]);
 }
 
 /* splitmix64 */
