@@ -3,8 +3,10 @@
  */
 #include <string.h>
 
+#include "collection.h"
 #include "dual.h"
 #include "fence.h"
+#include "move_write.h"
 #include "shards.h"
 
 uint32_t
@@ -30,6 +32,27 @@ uint32_t
 vsd_read_shards(const struct vsd_call *call)
 {
 	return vsd_phase_search_shards(&call->view.l);
+}
+
+int
+vsd_dual_wrap(struct vsd_call *call, const struct vsd_argv *inner,
+    const char *collection, const char *metakey, size_t metalen,
+    const char *gen, const uint8_t *missing, const char *id,
+    struct vsd_cmd *first, struct vsd_cmd *second)
+{
+	uint32_t owner[VSD_PHASE_MAX_OWNERS];
+	uint32_t n = vsd_write_owners(call, id, owner);
+
+	memset(second, 0, sizeof(*second));
+	if (vsd_fence_wrap(call, inner, metakey, metalen,
+	    missing != NULL && missing[owner[0]] ? VSD_GEN_NONE : gen,
+	    owner[0], first) != 0)
+		return -1;
+	if (n > 1 && vsd_move_wrap_new_owner(call, inner, collection,
+	    metakey, metalen, missing != NULL && missing[owner[1]] ?
+	    VSD_GEN_NONE : gen, owner[1], second) != 0)
+		return -1;
+	return 0;
 }
 
 /* How bad a shard's state is, for merging two rounds. */

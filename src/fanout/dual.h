@@ -39,6 +39,19 @@ uint32_t vsd_read_owner(const struct vsd_call *call, const char *id);
 uint32_t vsd_read_shards(const struct vsd_call *call);
 
 /*
+ * The write inner (a command "CMD key args...") of element id, routed by
+ * the call's view: *first := the fenced command on the (old) owner;
+ * *second := the new owner's write in DUAL (move_write.h), or argc 0 when
+ * id has one owner.  gen is the expected generation, except on shards
+ * where missing (may be NULL) is set: there no metadata is expected
+ * (VSD_GEN_NONE).  0, or -1 when out of memory.
+ */
+int vsd_dual_wrap(struct vsd_call *call, const struct vsd_argv *inner,
+    const char *collection, const char *metakey, size_t metalen,
+    const char *gen, const uint8_t *missing, const char *id,
+    struct vsd_cmd *first, struct vsd_cmd *second);
+
+/*
  * Run the fenced writes cmds[0..n) (vsd_fence_run), then second[i] for
  * every i whose second[i].argc > 0 and whose first reply is not an error
  * (the new owner's write, built with vsd_move_wrap_new_owner()).  Where

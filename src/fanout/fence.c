@@ -9,7 +9,6 @@
 #include "collection.h"
 #include "dual.h"
 #include "fence.h"
-#include "move_write.h"
 #include "topology.h"
 #include "vs_time.h"
 
@@ -149,7 +148,6 @@ vsd_fence_write_one(struct vsd_call *call, const char *collection,
 	const char *metakey;
 	struct vsd_cmd *c;
 	uint8_t *missing;
-	uint32_t owner[VSD_PHASE_MAX_OWNERS], nown;
 	size_t metalen;
 	int attempt, found;
 
@@ -159,7 +157,6 @@ vsd_fence_write_one(struct vsd_call *call, const char *collection,
 	for (attempt = 0; ; attempt++) {
 		/* Every attempt routes by the call's view, which a reload
 		 * may have changed. */
-		nown = vsd_write_owners(call, id, owner);
 		missing = vsd_call_alloc(call, call->view.nall);
 		c = vsd_call_alloc(call, VSD_PHASE_MAX_OWNERS * sizeof(*c));
 		if (missing == NULL || c == NULL)
@@ -167,17 +164,12 @@ vsd_fence_write_one(struct vsd_call *call, const char *collection,
 		if (vsd_coll_load(call, collection, attempt == 0 ?
 		    VSD_LOAD_CACHE : 0, &p, &found, missing) != VSD_OK)
 			return call->st.code;
-		memset(c, 0, VSD_PHASE_MAX_OWNERS * sizeof(*c));
-		if (vsd_fence_wrap(call, inner, metakey, metalen, found &&
-		    !missing[owner[0]] ? p.gen : VSD_GEN_NONE, owner[0],
-		    &c[0]) != 0 || (nown > 1 && vsd_move_wrap_new_owner(call,
-		    inner, collection, metakey, metalen, found &&
-		    !missing[owner[1]] ? p.gen : VSD_GEN_NONE, owner[1],
-		    &c[1]) != 0))
+		if (vsd_dual_wrap(call, inner, collection, metakey, metalen,
+		    found ? p.gen : VSD_GEN_NONE, missing, id, &c[0],
+		    &c[1]) != 0)
 			return vsd_status_set(&call->st, VSD_RESOURCE_EXHAUSTED,
 			    "out of memory");
-		vsd_dual_run(call, c, nown > 1 ? &c[1] : NULL, 1,
-		    call->deadline_us);
+		vsd_dual_run(call, c, &c[1], 1, call->deadline_us);
 		if (!vsd_fence_is_stale(c->reply) ||
 		    attempt + 1 >= VSD_FENCE_MAX_TRIES ||
 		    vs_now_us() >= call->deadline_us)

@@ -15,7 +15,6 @@
 #include "collection.h"
 #include "dual.h"
 #include "fence.h"
-#include "move_write.h"
 #include "topology.h"
 #include "ops.h"
 #include "round.h"
@@ -30,7 +29,6 @@ static int
 vsd_delete_attempt(struct vsd_call *call, const Vsetd__V1__DeleteRequest *req,
     int attempt)
 {
-	uint32_t owner[VSD_PHASE_MAX_OWNERS], nown;
 	struct vsd_coll_params p;
 	const char *key, *metakey;
 	struct vsd_cmd *cmds, *second;
@@ -49,24 +47,17 @@ vsd_delete_attempt(struct vsd_call *call, const Vsetd__V1__DeleteRequest *req,
 	second = vsd_call_alloc(call, n * sizeof(*second));
 	if (key == NULL || metakey == NULL || cmds == NULL || second == NULL)
 		return -1;
-	memset(second, 0, n * sizeof(*second));
 	for (i = 0; i < n; i++) {
 		struct vsd_argv a;
 
-		nown = vsd_write_owners(call, req->ids[i], owner);
 		if (vsd_argv_init(call, &a, 3) != 0)
 			return -1;
 		vsd_argv_str(&a, "VREM");
 		vsd_argv_add(&a, key, keylen);
 		vsd_argv_str(&a, req->ids[i]);
-		if (vsd_fence_wrap(call, &a, metakey, metalen, found &&
-		    !missing[owner[0]] ? p.gen : VSD_GEN_NONE, owner[0],
-		    &cmds[i]) != 0)
-			return -1;
-		if (nown > 1 && vsd_move_wrap_new_owner(call, &a,
-		    req->collection, metakey, metalen, found &&
-		    !missing[owner[1]] ? p.gen : VSD_GEN_NONE, owner[1],
-		    &second[i]) != 0)
+		if (vsd_dual_wrap(call, &a, req->collection, metakey, metalen,
+		    found ? p.gen : VSD_GEN_NONE, missing, req->ids[i],
+		    &cmds[i], &second[i]) != 0)
 			return -1;
 	}
 	vsd_dual_run(call, cmds, second, n, call->deadline_us);

@@ -32,7 +32,6 @@
 #include "collection.h"
 #include "dual.h"
 #include "fence.h"
-#include "move_write.h"
 #include "topology.h"
 #include "ops.h"
 #include "round.h"
@@ -232,7 +231,6 @@ vsd_insert_attempt(struct vsd_call *call, const Vsetd__V1__InsertRequest *req,
     struct vsd_cmd **out, size_t *nmeta)
 {
 	uint32_t nshards = call->view.nall, s;
-	uint32_t owner[VSD_PHASE_MAX_OWNERS], nown;
 	size_t keylen, metalen, i, n = req->n_items, m = 0;
 	const char *key, *metakey;
 	struct vsd_cmd *cmds, *second;
@@ -252,14 +250,10 @@ vsd_insert_attempt(struct vsd_call *call, const Vsetd__V1__InsertRequest *req,
 		const Vsetd__V1__Item *it = req->items[i];
 		struct vsd_argv a;
 
-		nown = vsd_write_owners(call, it->id, owner);
+		/* the metadata repairs above precede: gen holds everywhere */
 		if (vsd_insert_vadd(call, req, it, key, keylen, p, &a) != 0 ||
-		    vsd_fence_wrap(call, &a, metakey, metalen, p->gen,
-		    owner[0], &cmds[m + i]) != 0)
-			return -1;
-		if (nown > 1 && vsd_move_wrap_new_owner(call, &a,
-		    req->collection, metakey, metalen, p->gen, owner[1],
-		    &second[m + i]) != 0)
+		    vsd_dual_wrap(call, &a, req->collection, metakey, metalen,
+		    p->gen, NULL, it->id, &cmds[m + i], &second[m + i]) != 0)
 			return -1;
 	}
 	vsd_dual_run(call, cmds, second, m + n, call->deadline_us);
