@@ -6,9 +6,10 @@
  * sigwait(), so no handler ever runs in the middle of nng or hiredis.
  *
  * Shutdown order matters: refuse new requests (with UNAVAILABLE), wait
- * (bounded) for the ones in flight, join the workers (they send their last
- * replies), let the net thread write every reply still queued (net.c),
- * and only then close the sockets and stop every aio before freeing.
+ * (bounded) for the ones in flight, wait until the workers finished the
+ * queue (they run on the event loop, which sends their last replies), let
+ * the loop write every reply still queued (net.c) and join it, and only
+ * then close the sockets, stop every aio, and free the workers.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -135,6 +136,8 @@ out:
 		vsd_workers_stop(&srv);
 	vsd_net_stop(&srv);
 	vsd_listener_stop(&srv);
+	if (workers_up)
+		vsd_workers_free(&srv);
 	vsd_sentinels_stop(sentinels);
 	for (h = 0; srv.health != NULL && h < nhealth; h++)
 		vsd_health_fini(&srv.health[h]);

@@ -1,36 +1,26 @@
 /*
- * listener.c - the nng side: one REP socket, and the overflow slots.
+ * listener.c - the nng bridge: one REP socket for tls+tcp://, ipc:// and
+ * ws:// listeners, and its slots.
  *
- * Requests normally go straight to a worker: each worker waits in a
- * receive on its own nng_ctx (worker.c), so nng's receive wakes the thread
- * that will answer, with no hand-off in between.  On this kind of host a
- * thread wake-up is the dearest thing on the request path (tens of us of
- * CPU on a 2-vCPU guest, docs/benchmarks.md), so the fast path has exactly
- * one.
- *
- * When every worker is busy, requests must still be received: to queue up
- * to --max-inflight of them, and to refuse the rest at once with
- * RESOURCE_EXHAUSTED (queueing those would only make them miss their
- * deadline later).  That is the job of the slots, each an nng_ctx with its
- * own nng_aio and a small state machine, modeled on nng's demo/async:
+ * nng delivers each request to a slot, an nng_ctx with its own nng_aio
+ * and a small state machine, modeled on nng's demo/async:
  *
  *   IDLE  dormant, on the idle list, no receive posted.
- *   RECV  receiving.  A request over --max-inflight is refused; while
- *         draining it is refused with UNAVAILABLE; otherwise it joins the
- *         workers' queue (WORK), and a worker waiting in its own receive is
- *         kicked out of it to take the queue.
- *   WORK  a worker owns the slot; it calls vsd_listener_reply().
+ *   RECV  receiving (VSD_ARMED_SLOTS at a time).  A request over
+ *         --max-inflight is refused at once with RESOURCE_EXHAUSTED
+ *         (queueing it would only make it miss its deadline later);
+ *         while draining it is refused with UNAVAILABLE; otherwise it
+ *         joins the workers' queue (WORK) and the event loop is woken
+ *         (worker.c: the workers are fibers on net.c's thread).
+ *   WORK  a worker owns the slot; its reply comes back through
+ *         vsd_listener_reply().
  *   SEND  the reply left (or failed: the message is then still on the aio
- *         and ours to free); back to IDLE, or straight to RECV if every
- *         worker is still busy.
+ *         and ours to free); back to IDLE, and another slot is armed.
  *
- * Why slots sleep while workers are idle: rep0 hands a request to the
- * receive that was posted first.  Slots receiving all the time would sit
- * ahead of every worker that re-posts its receive, and every request
- * would take the slow path (slot callback -> queue -> worker).  So slots
- * are armed only while no worker is waiting (vsd_listener_arm), a few at a
- * time, and a slot that catches a request while workers are idle simply
- * queues it and kicks one.
+ * So this bridge costs a request two thread hand-offs (nng's callback
+ * thread -> the loop, the loop -> nng's sender), where a tcp:// request
+ * served by net.c costs none: that is why tcp:// is native
+ * (docs/architecture.md, with the figures).
  *
  * The listener enforces --max-message-bytes (NNG_OPT_RECVMAXSZ): nng closes
  * the connection of a client that sends more, without telling us.
@@ -56,13 +46,17 @@
 #include "vs_time.h"
 #include "vs_file.h"
 
-/* Overflow slots beyond --max-inflight, so that requests beyond the limit
- * are received and refused rather than left waiting unseen in nng. */
+/* Slots beyond --max-inflight, so that requests beyond the limit are
+ * received and refused rather than left waiting unseen in nng. */
 #define VSD_EXTRA_SLOTS 64
-/* Slots kept receiving while every worker is busy. */
+/* Slots kept receiving. */
 #define VSD_ARMED_SLOTS 8
 
-int
+/* Admit a request that just arrived: 1 if it may run (counted in
+ * inflight), else 0 with *refusal set to the reply to send instead
+ * (RESOURCE_EXHAUSTED or UNAVAILABLE; NULL if out of memory).  The
+ * request is freed when refused. */
+static int
 vsd_listener_admit(struct vsd_server *srv, nng_msg *req, nng_msg **refusal)
 {
 	uint64_t id;
@@ -96,7 +90,7 @@ vsd_listener_arm(struct vsd_server *srv)
 	struct vsd_slot *arm = NULL, *slot;
 
 	pthread_mutex_lock(&srv->mu);
-	while (srv->nidle == 0 && !srv->stopping &&
+	while (!srv->stopping &&
 	    srv->narmed < VSD_ARMED_SLOTS && srv->idle != NULL) {
 		slot = srv->idle;
 		srv->idle = slot->next;
@@ -194,7 +188,7 @@ vsd_slot_cb(void *arg)
 		msg = nng_aio_get_msg(slot->aio);
 		nng_aio_set_msg(slot->aio, NULL);
 		slot->recv_us = vs_now_us();
-		vsd_listener_arm(srv);          /* a replacement, if still busy */
+		vsd_listener_arm(srv);          /* a replacement */
 		if (!vsd_listener_admit(srv, msg, &refusal)) {
 			vsd_slot_send(slot, refusal);
 			return;
@@ -202,8 +196,8 @@ vsd_slot_cb(void *arg)
 		slot->msg = msg;
 		slot->state = VSD_SLOT_WORK;
 		vsd_slot_job(slot);
-		if (vsd_workers_submit(srv, &slot->job))
-			vsd_net_wake(srv);      /* its timer must fire sooner */
+		vsd_workers_submit(srv, &slot->job);
+		vsd_net_wake(srv);              /* a worker takes it */
 		return;
 	case VSD_SLOT_SEND:
 		if (rv != 0) {
@@ -299,8 +293,6 @@ vsd_listener_open(struct vsd_server *srv)
 
 	if (srv->native)
 		return 0;               /* net.c serves tcp:// */
-	srv->admit = vsd_listener_admit;        /* the workers' own receive */
-	srv->arm = vsd_listener_arm;
 	if ((rv = nng_rep0_open(&srv->sock)) != 0) {
 		vsd_err("opening REP socket: %s", nng_strerror(rv));
 		return -1;
@@ -349,6 +341,7 @@ vsd_listener_start(struct vsd_server *srv, char *bound, size_t boundlen)
 		return -1;
 	}
 	vsd_bound_url(srv, bound, boundlen);
+	vsd_listener_arm(srv);
 	return 0;
 }
 

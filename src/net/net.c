@@ -111,6 +111,9 @@
 #define VSD_NET_TAG_EVENT (UINT64_MAX - 1)
 #define VSD_NET_TAG_RESP (UINT64_MAX - 2)
 
+/* Set on the loop's thread: a reply queued there needs no wake-up. */
+static _Thread_local int vsd_net_on_loop;
+
 /* ------------------------------------------------------------ memory */
 
 static uint8_t *
@@ -785,7 +788,9 @@ vsd_net_reply(struct vsd_server *srv, struct vsd_job *job, nng_msg *reply)
 	nj->next = NULL;
 	atomic_fetch_sub(&srv->inflight, 1);
 	pthread_mutex_lock(&net->mu);
-	wake = net->dhead == NULL;
+	/* on the loop (a worker's fiber, the reaper) the loop sends it
+	 * right after: no wake-up */
+	wake = net->dhead == NULL && !vsd_net_on_loop;
 	if (net->dtail != NULL)
 		net->dtail->next = nj;
 	else
@@ -943,6 +948,7 @@ vsd_net_main(void *arg)
 	uint64_t cnt;
 	int i, n, timeout;
 
+	vsd_net_on_loop = 1;
 	for (;;) {
 		now = vs_now_us();
 		vsd_net_draining(net, now);
@@ -993,6 +999,12 @@ vsd_net_main(void *arg)
 		if (net->accept_paused_until != 0 && (wait_us < 0 ||
 		    net->accept_paused_until - now < wait_us))
 			wait_us = net->accept_paused_until - now;
+		if ((next_due = vsd_workers_next_wake(net->srv)) != 0) {
+			if (next_due < now)
+				next_due = now;
+			if (wait_us < 0 || next_due - now < wait_us)
+				wait_us = next_due - now;
+		}
 		timeout = wait_us < 0 ? -1 : (int)((wait_us + 999) / 1000);
 
 		n = epoll_wait(net->ep, evs, VSD_NET_MAX_EVENTS, timeout);
@@ -1018,6 +1030,11 @@ vsd_net_main(void *arg)
 			if (tag == VSD_NET_TAG_RESP) {
 				if (net->rfd >= 0)
 					vsd_net_accept(net, net->rfd);
+				continue;
+			}
+			if (VSD_NET_IS_WORKER_TAG(tag)) {
+				vsd_workers_event(net->srv, tag,
+				    evs[i].events);
 				continue;
 			}
 			if ((c = net->conns[tag]) == NULL)
@@ -1050,6 +1067,10 @@ vsd_net_main(void *arg)
 			if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 				vsd_conn_read(net, c);  /* REJECTED: to EOF */
 		}
+		/* the requests read above, and the workers whose sockets
+		 * are ready or whose time is up; then their replies */
+		vsd_workers_run(net->srv);
+		vsd_net_replies(net);
 	}
 	return NULL;
 }

@@ -23,6 +23,13 @@
 #define VSD_SP_MAX_HOPS 8            /* nng's largest REQ/REP TTL */
 #define VSD_SP_MAX_HDR (VSD_SP_MAX_HOPS * VSD_SP_ID_BYTES)
 
+/* epoll tags of the loop: a connection's id (below 2^32), the special
+ * tags of net.c (the top values), or a worker's socket (worker.c): this
+ * bit, the worker's index from bit 32, the descriptor in the low 32. */
+#define VSD_NET_TAG_WORKER (1ULL << 62)
+#define VSD_NET_TAG_WORKER_SHIFT 32
+#define VSD_NET_IS_WORKER_TAG(t) (((t) >> 62) == 1)
+
 /* A native request, then its reply.  Owned by the net thread, except
  * while a worker runs it (between submit and vsd_net_reply). */
 struct vsd_njob {

@@ -1,20 +1,20 @@
 /*
  * server.h - the pieces of one running vsetd and how they meet.
  *
- *   worker.c    a fixed pool of threads.  Each worker receives requests
- *               itself on its own nng_ctx (the fast path: nng's receive
- *               wakes the worker directly), answers them with its own
- *               shard connections (shards.h) and arena, and sends the
- *               reply from the same thread.
- *   listener.c  the nng REP socket, and the overflow: a pool of slots
- *               (nng_ctx + nng_aio state machines, IDLE -> RECV -> WORK ->
- *               SEND -> IDLE) armed only while every worker is busy.  They
- *               queue requests up to --max-inflight and refuse the rest at
- *               once.  Callbacks only move messages; they never block.
- *   net.c       the epoll thread: serves tcp:// listeners itself (the SP
- *               wire protocol, no libnng), with bounded buffers and
- *               timeouts, and answers queued requests whose deadline
+ *   net.c       the event loop: one epoll thread that serves tcp://
+ *               listeners itself (the SP wire protocol, no libnng) and
+ *               --resp-listen, with bounded buffers and timeouts, runs
+ *               the workers, and answers queued requests whose deadline
  *               passed before a worker took them (for every transport).
+ *   worker.c    --workers fibers (fiber.h) on that thread, each with its
+ *               own shard connections (shards.h) and arena: a request is
+ *               run and answered on the loop, with no hand-off.
+ *   listener.c  the nng bridge for tls+tcp://, ipc:// and ws://: a REP
+ *               socket and a pool of slots (nng_ctx + nng_aio state
+ *               machines, IDLE -> RECV -> WORK -> SEND -> IDLE).  A slot
+ *               queues its request for the workers (waking the loop), up
+ *               to --max-inflight, and refuses the rest at once.
+ *               Callbacks only move messages; they never block.
  *   dispatch.c  (rpc/dispatch.h) envelope -> method -> op -> reply
  *               envelope, on a worker's lane.
  *
@@ -25,6 +25,7 @@
 #define VSD_SERVER_H
 
 #include <nng/nng.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -32,6 +33,7 @@
 #include "call.h"
 #include "config.h"
 #include "dispatch.h"
+#include "fiber.h"
 #include "health.h"
 #include "shards.h"
 #include "stats.h"
@@ -42,12 +44,12 @@ enum vsd_slot_state {
 	VSD_SLOT_RECV, VSD_SLOT_WORK, VSD_SLOT_SEND
 };
 
-/* A worker's receive state, under vsd_server.mu (see worker.c). */
+/* A worker's state, on the loop's thread only (see worker.c). */
 enum vsd_worker_state {
-	VSD_WORKER_BUSY,             /* running a request or the queue */
-	VSD_WORKER_ARMING,           /* about to post its own receive */
-	VSD_WORKER_POSTED,           /* blocked in its own receive */
-	VSD_WORKER_KICKED            /* its receive is being cancelled */
+	VSD_WORKER_IDLE,             /* no job; its fiber is suspended */
+	VSD_WORKER_READY,            /* to be resumed */
+	VSD_WORKER_RUNNING,          /* its fiber runs */
+	VSD_WORKER_WAITING           /* in a round's wait, for events */
 };
 
 struct vsd_server;
@@ -98,12 +100,17 @@ struct vsd_slot {
 
 struct vsd_worker {
 	struct vsd_server *srv;
-	pthread_t thread;
+	int idx;                         /* in srv->workers */
 	struct vsd_lane lane;            /* links, arena, results, counters */
-	nng_ctx ctx;                     /* its own REP context */
-	nng_aio *raio;                   /* receive, no callback */
-	nng_aio *saio;                   /* send, no callback */
+	struct vsd_fiber fib;            /* the stack its requests run on */
 	int state;                       /* enum vsd_worker_state */
+	struct vsd_job *job;             /* the one it runs, or NULL */
+	/* while WAITING: the round's sockets (revents filled by
+	 * vsd_workers_event), how many are ready, and until when */
+	struct pollfd *pfd;
+	unsigned npfd;
+	int nready;
+	int64_t until_us;
 };
 
 struct vsd_server {
@@ -111,17 +118,17 @@ struct vsd_server {
 	struct vsd_limits limits;
 	struct vsd_health *health;       /* nshards, shared by workers */
 
-	/* Under mu: the queue (FIFO of jobs: slots in WORK state and native
-	 * requests), the idle slots, and how many workers wait in their own
-	 * receive.  With a native listener the workers wait on qcv. */
+	/* Under mu: the queue (FIFO of jobs: slots in WORK state, native
+	 * and RESP requests), the idle slots; quiet (every worker idle and
+	 * the queue empty once stopping) is announced on qcv. */
 	pthread_mutex_t mu;
 	pthread_cond_t qcv;
+	int quiet;
 	struct vsd_job *qhead, *qtail;
 	int64_t qdue_us;                 /* earliest due_us queued, or 0 */
 	struct vsd_slot *idle;           /* slots in IDLE state */
 	int narmed;                      /* slots in RECV state */
-	int nidle;                       /* workers ARMING or POSTED */
-	int stopping;                    /* workers exit when queue drains */
+	int stopping;                    /* no new work; quiet when done */
 	struct vsd_worker *workers;
 	int nworkers;
 
@@ -130,12 +137,6 @@ struct vsd_server {
 
 	int native;                      /* --listen is tcp://: net.c serves it,
 	                                  * no nng socket is opened */
-	/* The nng bridge's part in a worker's own receive (listener.c sets
-	 * them in vsd_listener_open; unused when native): admit a request
-	 * the worker received (vsd_listener_admit), and keep overflow slots
-	 * receiving while every worker is busy (vsd_listener_arm). */
-	int (*admit)(struct vsd_server *srv, nng_msg *req, nng_msg **refusal);
-	void (*arm)(struct vsd_server *srv);
 	struct vsd_net *net;             /* net.c (always running) */
 	nng_socket sock;
 	nng_listener listener;
@@ -152,14 +153,24 @@ struct vsd_server {
 };
 
 /* worker.c */
-/* Start the workers; the socket must be open (vsd_listener_open). */
+/* Make the workers (lanes and fibers; they run on net.c's thread, after
+ * vsd_net_open). */
 int vsd_workers_start(struct vsd_server *srv);
-/* Queue a job for the pool and wake a worker waiting in its own receive
- * (or on qcv); never blocks.  The job's owner keeps it until its reply is
- * handed back (vsd_job_reply).  Returns 1 when the job is now the one due
- * first: a caller other than net.c's thread must then vsd_net_wake(), so
- * that the reaper's timer fires sooner. */
+/* Queue a job for the workers; never blocks.  The job's owner keeps it
+ * until its reply is handed back (vsd_job_reply).  A caller other than
+ * the loop's thread must then vsd_net_wake(), so a worker takes it.
+ * Returns 1 when the job is now the one due first. */
 int vsd_workers_submit(struct vsd_server *srv, struct vsd_job *job);
+/* On the loop's thread: give queued jobs to idle workers and resume
+ * every worker that is ready (an event, or its wait timed out), until
+ * none is. */
+void vsd_workers_run(struct vsd_server *srv);
+/* On the loop's thread: an epoll event tagged VSD_NET_TAG_WORKER. */
+void vsd_workers_event(struct vsd_server *srv, uint64_t tag,
+    uint32_t events);
+/* When vsd_workers_run must run next (CLOCK_MONOTONIC us; 0 = only on
+ * an event). */
+int64_t vsd_workers_next_wake(struct vsd_server *srv);
 /* Remove the queued jobs whose due_us <= now into a list (linked by next)
  * and return it; *next_due gets the earliest due_us left (0 if none). */
 struct vsd_job *vsd_workers_expired(struct vsd_server *srv, int64_t now,
@@ -171,23 +182,20 @@ struct vsd_job *vsd_workers_take_all(struct vsd_server *srv);
  * job). */
 void vsd_job_reply(struct vsd_server *srv, struct vsd_job *job,
     nng_msg *reply);
-/* Let the workers finish the queue, then join them. */
+/* Stop taking new work and wait until the workers finished the queue
+ * (the loop still runs them). */
 void vsd_workers_stop(struct vsd_server *srv);
+/* Free the workers, once the loop's thread is joined. */
+void vsd_workers_free(struct vsd_server *srv);
 
 /* listener.c */
 /* Open the socket and the listener (not yet listening) and allocate the
- * overflow slots, all IDLE. */
+ * slots, all IDLE. */
 int vsd_listener_open(struct vsd_server *srv);
 /* Start listening.  *bound is the URL actually bound (port 0 resolved),
  * written into a buffer of boundlen. */
 int vsd_listener_start(struct vsd_server *srv, char *bound, size_t boundlen);
-/* Admit a request that just arrived: 1 if it may run (counted in
- * inflight), else 0 with *refusal set to the reply to send instead
- * (RESOURCE_EXHAUSTED or UNAVAILABLE; NULL if out of memory).  The
- * request is freed when refused. */
-int vsd_listener_admit(struct vsd_server *srv, nng_msg *req,
-    nng_msg **refusal);
-/* While every worker is busy, keep a few overflow slots receiving. */
+/* Keep a few slots receiving. */
 void vsd_listener_arm(struct vsd_server *srv);
 /* Send a reply for a slot in WORK state; takes ownership of reply. */
 void vsd_listener_reply(struct vsd_slot *slot, nng_msg *reply);

@@ -1,108 +1,79 @@
 /*
- * worker.c - the worker pool.
+ * worker.c - the workers: fibers on the event loop's thread.
  *
- * Each worker is a thread with its own nng_ctx and a lane (call.h): shard
- * links (shards.h), arena, per-shard results and counters.  Its loop:
+ * A worker is a lane (fanout/call.h: shard links, arena, per-shard
+ * results, counters) and a fiber (fiber.h) to run one request on.  Every
+ * worker lives on net.c's epoll thread, the event loop, which also owns
+ * the client connections: a request is read, decoded, fanned out to the
+ * shards, merged and answered on that one thread, with no hand-off.
  *
- *   1. take a request from the queue if one is there (slots, listener.c,
- *      fill it only while every worker was busy; net.c puts every request
- *      of a native tcp:// listener there);
- *   2. otherwise receive one itself: a receive on its own context with a
- *      callback-less aio, so the nng thread that delivers the request wakes
- *      this thread directly.  With a native listener there is no nng
- *      socket: the worker waits on the queue's condition variable instead;
- *   3. dispatch it, and send the reply from this thread (nng), or hand it
- *      back to where the queued job came from (vsd_job_reply).
+ *   net.c reads a whole request    ->  vsd_workers_submit (the queue)
+ *   vsd_workers_run (on the loop)  ->  an idle worker takes it, its fiber
+ *                                      runs dispatch -> op -> rounds
+ *   a round would wait             ->  vsd_worker_wait: its sockets go
+ *                                      into the loop's epoll (one-shot,
+ *                                      tagged with the worker), the fiber
+ *                                      yields
+ *   a socket is ready, or the time ->  vsd_workers_event marks it; the
+ *   the round gave runs out            next vsd_workers_run resumes it
+ *   the op is done                 ->  job->reply (net.c queues the reply
+ *                                      frame and writes it on the loop)
  *
- * The pool sits below the transports: listener.c, net.c and resp_net.c
- * call into it, never the other way.  A job carries its reply function
- * (set by its transport), and the nng bridge's admission and overflow
- * slots reach a worker's own receive through srv->admit and srv->arm.
+ * Why fibers rather than a thread pool (the design before issue 13):
+ * handing a request to a worker thread and its reply back cost two thread
+ * wake-ups per request, and on a 2-vCPU VM a wake-up costs more CPU than
+ * all of vsetd's own work for a search (docs/benchmarks.md, "The hop").
+ * Why fibers rather than callbacks: the ops run several rounds one after
+ * another; a fiber keeps them straight-line code.
  *
- * A queued job carries its deadline (peeked from the envelope before
- * queueing, envelope.c): if no worker takes it in time, net.c removes it
- * from the queue and answers DEADLINE_EXCEEDED then, not when a worker
- * finally gets to it (vsd_workers_expired).
+ * --workers is how many requests run at once, as before: each worker has
+ * its own connections to every shard (Redis replies on a connection come
+ * back in order, so a connection serves one request at a time), and the
+ * stall rule's quorum (health.h) counts workers.  More requests wait in
+ * the queue, up to --max-inflight; one whose deadline passes there is
+ * answered DEADLINE_EXCEEDED by net.c (vsd_workers_expired).
  *
- * Why not nng callbacks and a queue for everything (the classic nng async
- * server): a request's shard round waits in ppoll(), bounded by the
- * deadline, and nng callbacks must not wait, so work has to move to a
- * thread of ours.  With callbacks, that costs a second wake-up per request
- * (nng's callback thread, then ours), and on a small VM a wake-up costs
- * more CPU than everything else vsetd does for a search.  Receiving in the
- * worker removes it.
+ * What may not happen on a fiber: blocking the thread.  Shard rounds
+ * yield; locks (collection cache, view, health, stats) are held for a few
+ * instructions and never across a round, so two fibers of one thread
+ * never wait for each other.  The exceptions, bounded, are documented in
+ * docs/architecture.md: the mover's direct connection to a shard being
+ * added or removed (ReshardStart/Step, at most VSD_MV_DIRECT_MAX_MS).
  *
- * The handshake with the queue (all under srv->mu): a worker about to wait
- * in its own receive says so (ARMING), posts the receive, then looks at
- * the queue once more before declaring itself POSTED.  A slot that queues
- * a request kicks one POSTED worker by cancelling its receive.  So a
- * queued request is always seen: either the worker's second look finds
- * it, or the worker was already POSTED and gets kicked.  A kick that
- * arrives after the receive completed is harmless: the worker answers
- * what it received and then takes the queue, and a stale cancel only
- * costs one spurious wake-up.
+ * Requests from the nng bridge (listener.c: tls+tcp://, ipc://, ws://)
+ * are submitted from nng's threads; submit then wakes the loop through its
+ * eventfd.
  *
- * Sending blocks only while an earlier reply to the same connection is
- * still being written (rep0 hands a reply to an idle connection at once).
- * The wait is bounded by what is left of --deadline-ms, but at least 1 s,
- * and the reply is dropped after it, so a client that stops reading its
- * replies cannot hold a worker for long.
+ * Worker states, all on the loop's thread:
+ *   IDLE     no job; its fiber is suspended at the top of its loop.
+ *   READY    to be resumed by the next vsd_workers_run.
+ *   RUNNING  its fiber runs (only one at a time: the loop's thread).
+ *   WAITING  suspended in vsd_worker_wait until an event or until_us.
  */
+#include <assert.h>
+#include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "net_priv.h"
 #include "resp_cmd.h"
 #include "server.h"
 #include "table.h"
 #include "vs_time.h"
 
 #define VSD_ARENA_CHUNK (256 * 1024)
-/* Least time a reply may wait for its connection, even past the
- * deadline (an earlier large reply may still be leaving). */
-#define VSD_SEND_MIN_MS 1000
-
-/* Send reply on the worker's context and wait for it to leave. */
-static void
-vsd_worker_send(struct vsd_worker *w, nng_msg *reply, int64_t recv_us)
-{
-	int64_t left_ms;
-
-	if (reply == NULL)
-		return;         /* out of memory: the client times out */
-	left_ms = (recv_us + (int64_t)w->srv->cfg->deadline_ms * 1000 -
-	    vs_now_us()) / 1000;
-	if (left_ms < VSD_SEND_MIN_MS)
-		left_ms = VSD_SEND_MIN_MS;
-	nng_aio_set_timeout(w->saio, (nng_duration)left_ms);
-	nng_aio_set_msg(w->saio, reply);
-	nng_ctx_send(w->ctx, w->saio);
-	nng_aio_wait(w->saio);
-	if (nng_aio_result(w->saio) != 0) {
-		vsd_debug("reply not sent: %s",
-		    nng_strerror(nng_aio_result(w->saio)));
-		nng_msg_free(nng_aio_get_msg(w->saio));
-		nng_aio_set_msg(w->saio, NULL);
-	}
-}
-
-/* Answer a request from the queue. */
-static void
-vsd_worker_run_job(struct vsd_worker *w, struct vsd_job *job)
-{
-	nng_msg *reply;
-
-	reply = job->proto != 0 ? vsd_resp_run(w, job) :
-	    vsd_dispatch_bytes(&w->lane, job->body, job->len, job->recv_us);
-	vsd_arena_reset(&w->lane.arena);
-	vsd_job_reply(w->srv, job, reply);
-}
-
-void
-vsd_job_reply(struct vsd_server *srv, struct vsd_job *job, nng_msg *reply)
-{
-	job->reply(srv, job, reply);
-}
+/* A worker's stack.  The ops keep their data in the arena; what is on
+ * the stack is status text and small scratch.  Mapped lazily, so only
+ * the pages touched cost memory.  AddressSanitizer's frames are larger. */
+#if defined(__SANITIZE_ADDRESS__)
+#define VSD_WORKER_STACK (4u * 1024 * 1024)
+#else
+#define VSD_WORKER_STACK (512u * 1024)
+#endif
 
 /* Under srv->mu: unlink a queued job. */
 static void
@@ -166,121 +137,191 @@ vsd_workers_take_all(struct vsd_server *srv)
 	return out;
 }
 
-/* Answer a request the worker received itself. */
+/* Run one job on the worker's lane and hand its reply back. */
 static void
-vsd_worker_run_own(struct vsd_worker *w, nng_msg *req, int64_t recv_us)
+vsd_worker_run_job(struct vsd_worker *w, struct vsd_job *job)
 {
-	struct vsd_server *srv = w->srv;
 	nng_msg *reply;
 
-	if (!srv->admit(srv, req, &reply)) {
-		vsd_worker_send(w, reply, recv_us);
-		return;
-	}
-	reply = vsd_dispatch(&w->lane, req, recv_us);
-	nng_msg_free(req);
+	reply = job->proto != 0 ? vsd_resp_run(w, job) :
+	    vsd_dispatch_bytes(&w->lane, job->body, job->len, job->recv_us);
 	vsd_arena_reset(&w->lane.arena);
-	atomic_fetch_sub(&srv->inflight, 1);
-	vsd_worker_send(w, reply, recv_us);
+	vsd_job_reply(w->srv, job, reply);
 }
 
-/* Wait in the worker's own receive.  Returns the request, or NULL when
- * kicked (the queue has work), stopping, or on a receive error. */
-static nng_msg *
-vsd_worker_receive(struct vsd_worker *w)
-{
-	struct vsd_server *srv = w->srv;
-	nng_msg *msg;
-	int cancel, allbusy, rv;
-
-	nng_ctx_recv(w->ctx, w->raio);
-	pthread_mutex_lock(&srv->mu);
-	cancel = srv->qhead != NULL || srv->stopping;
-	if (w->state == VSD_WORKER_ARMING)
-		w->state = VSD_WORKER_POSTED;
-	pthread_mutex_unlock(&srv->mu);
-	if (cancel)
-		nng_aio_cancel(w->raio);
-	nng_aio_wait(w->raio);
-
-	pthread_mutex_lock(&srv->mu);
-	if (w->state != VSD_WORKER_KICKED)
-		srv->nidle--;
-	w->state = VSD_WORKER_BUSY;
-	allbusy = srv->nidle == 0;
-	pthread_mutex_unlock(&srv->mu);
-
-	if ((rv = nng_aio_result(w->raio)) != 0) {
-		if (rv != NNG_ECANCELED) {
-			/* not a kick: do not spin on an error that repeats */
-			vsd_warn("worker receive: %s", nng_strerror(rv));
-			usleep(10000);
-		}
-		return NULL;
-	}
-	msg = nng_aio_get_msg(w->raio);
-	nng_aio_set_msg(w->raio, NULL);
-	if (allbusy)
-		srv->arm(srv);          /* so overflow is still received */
-	return msg;
-}
-
-static void *
+/* The fiber's body: run the job it was given, then wait for the next. */
+static void
 vsd_worker_main(void *arg)
 {
 	struct vsd_worker *w = arg;
-	struct vsd_server *srv = w->srv;
 	struct vsd_job *job;
-	nng_msg *req;
 
 	for (;;) {
-		pthread_mutex_lock(&srv->mu);
-		if (srv->native)
-			while (srv->qhead == NULL && !srv->stopping)
-				pthread_cond_wait(&srv->qcv, &srv->mu);
-		job = vsd_queue_pop_locked(srv);
-		if (job != NULL) {
-			pthread_mutex_unlock(&srv->mu);
-			vsd_worker_run_job(w, job);
-			continue;
+		while (w->job == NULL) {
+			w->state = VSD_WORKER_IDLE;
+			vsd_fiber_yield(&w->fib);
 		}
-		if (srv->stopping) {            /* stopping and drained */
-			pthread_mutex_unlock(&srv->mu);
-			break;
-		}
-		w->state = VSD_WORKER_ARMING;
-		srv->nidle++;
-		pthread_mutex_unlock(&srv->mu);
-
-		if ((req = vsd_worker_receive(w)) != NULL)
-			vsd_worker_run_own(w, req, vs_now_us());
+		job = w->job;
+		vsd_worker_run_job(w, job);
+		w->job = NULL;
 	}
-	return NULL;
 }
 
-/* Under srv->mu: pick a worker waiting in its own receive, mark it kicked
- * and return it (its receive is cancelled by the caller, after unlocking). */
-static struct vsd_worker *
-vsd_worker_kick_locked(struct vsd_server *srv)
+/* epoll's bits as poll's */
+static short
+vsd_poll_bits(uint32_t ev)
 {
+	return (short)(((ev & EPOLLIN) ? POLLIN : 0) |
+	    ((ev & EPOLLOUT) ? POLLOUT : 0) | ((ev & EPOLLERR) ? POLLERR : 0) |
+	    ((ev & EPOLLHUP) ? POLLHUP : 0));
+}
+
+/* The lane's wait (vsd_links_set_wait): put the sockets in the loop's
+ * epoll, one-shot, tagged with this worker, and yield.  One-shot, so a
+ * socket this worker no longer waits on (an idle connection the shard
+ * closes) wakes the loop at most once, and is then ignored. */
+static int
+vsd_worker_wait(void *arg, struct pollfd *pfd, unsigned n, int64_t until_us)
+{
+	struct vsd_worker *w = arg;
+	int ep = w->srv->net->ep;
+	struct epoll_event ev;
+	unsigned i;
+
+	assert(w->state == VSD_WORKER_RUNNING);
+	for (i = 0; i < n; i++) {
+		memset(&ev, 0, sizeof(ev));
+		ev.events = EPOLLONESHOT |
+		    ((pfd[i].events & POLLIN) ? EPOLLIN : 0) |
+		    ((pfd[i].events & POLLOUT) ? EPOLLOUT : 0);
+		ev.data.u64 = VSD_NET_TAG_WORKER |
+		    ((uint64_t)w->idx << VSD_NET_TAG_WORKER_SHIFT) |
+		    (uint32_t)pfd[i].fd;
+		pfd[i].revents = 0;
+		if (epoll_ctl(ep, EPOLL_CTL_MOD, pfd[i].fd, &ev) != 0 &&
+		    (errno != ENOENT ||
+		    epoll_ctl(ep, EPOLL_CTL_ADD, pfd[i].fd, &ev) != 0))
+			return -1;
+	}
+	w->pfd = pfd;
+	w->npfd = n;
+	w->until_us = until_us;
+	w->nready = 0;
+	w->state = VSD_WORKER_WAITING;
+	vsd_fiber_yield(&w->fib);
+	w->pfd = NULL;
+	w->npfd = 0;
+	return w->nready;
+}
+
+void
+vsd_workers_event(struct vsd_server *srv, uint64_t tag, uint32_t events)
+{
+	uint32_t idx = (uint32_t)((tag & ~VSD_NET_TAG_WORKER) >>
+	    VSD_NET_TAG_WORKER_SHIFT);
+	int fd = (int)(uint32_t)tag;
+	struct vsd_worker *w;
+	unsigned i;
+
+	if (idx >= (uint32_t)srv->nworkers)
+		return;
+	w = &srv->workers[idx];
+	if (w->state != VSD_WORKER_WAITING && w->state != VSD_WORKER_READY)
+		return;                 /* a stale one-shot: ignored */
+	for (i = 0; i < w->npfd; i++) {
+		if (w->pfd[i].fd != fd)
+			continue;
+		if (w->pfd[i].revents == 0)
+			w->nready++;
+		w->pfd[i].revents |= vsd_poll_bits(events);
+		w->state = VSD_WORKER_READY;
+	}
+}
+
+/* Resume w (READY) until it waits again or finishes its job. */
+static void
+vsd_worker_resume(struct vsd_worker *w)
+{
+	w->state = VSD_WORKER_RUNNING;
+	vsd_fiber_resume(&w->fib);
+	assert(w->state == VSD_WORKER_IDLE || w->state == VSD_WORKER_WAITING);
+}
+
+void
+vsd_workers_run(struct vsd_server *srv)
+{
+	int64_t now = vs_now_us();
+	struct vsd_job *job;
+	int i, progress, quiet;
+
+	for (i = 0; i < srv->nworkers; i++) {
+		struct vsd_worker *w = &srv->workers[i];
+
+		if (w->state == VSD_WORKER_WAITING && w->until_us <= now)
+			w->state = VSD_WORKER_READY;    /* its time is up */
+	}
+	do {
+		progress = 0;
+		for (i = 0; i < srv->nworkers; i++) {
+			struct vsd_worker *w = &srv->workers[i];
+
+			if (w->state == VSD_WORKER_IDLE) {
+				pthread_mutex_lock(&srv->mu);
+				job = vsd_queue_pop_locked(srv);
+				pthread_mutex_unlock(&srv->mu);
+				if (job == NULL)
+					continue;
+				w->job = job;
+				w->state = VSD_WORKER_READY;
+			}
+			if (w->state == VSD_WORKER_READY) {
+				vsd_worker_resume(w);
+				progress = 1;
+			}
+		}
+	} while (progress);
+
+	if (!srv->stopping)
+		return;
+	quiet = 1;
+	for (i = 0; i < srv->nworkers; i++)
+		if (srv->workers[i].state != VSD_WORKER_IDLE)
+			quiet = 0;
+	pthread_mutex_lock(&srv->mu);
+	if (quiet && srv->qhead == NULL) {
+		srv->quiet = 1;
+		pthread_cond_broadcast(&srv->qcv);
+	}
+	pthread_mutex_unlock(&srv->mu);
+}
+
+int64_t
+vsd_workers_next_wake(struct vsd_server *srv)
+{
+	int64_t due = 0;
 	int i;
 
 	for (i = 0; i < srv->nworkers; i++) {
 		struct vsd_worker *w = &srv->workers[i];
 
-		if (w->state == VSD_WORKER_POSTED) {
-			w->state = VSD_WORKER_KICKED;
-			srv->nidle--;
-			return w;
-		}
+		if (w->state == VSD_WORKER_READY)
+			return vs_now_us();
+		if (w->state == VSD_WORKER_WAITING &&
+		    (due == 0 || w->until_us < due))
+			due = w->until_us;
 	}
-	return NULL;
+	return due;
+}
+
+void
+vsd_job_reply(struct vsd_server *srv, struct vsd_job *job, nng_msg *reply)
+{
+	job->reply(srv, job, reply);
 }
 
 int
 vsd_workers_submit(struct vsd_server *srv, struct vsd_job *job)
 {
-	struct vsd_worker *w = NULL;
 	int earlier;
 
 	job->next = NULL;
@@ -294,25 +335,15 @@ vsd_workers_submit(struct vsd_server *srv, struct vsd_job *job)
 	earlier = srv->qdue_us == 0 || job->due_us < srv->qdue_us;
 	if (earlier)
 		srv->qdue_us = job->due_us;
-	if (srv->native)
-		pthread_cond_signal(&srv->qcv);
-	else
-		w = vsd_worker_kick_locked(srv);
 	pthread_mutex_unlock(&srv->mu);
-	if (w != NULL)
-		nng_aio_cancel(w->raio);
 	return earlier;
 }
 
-/* Free what a worker owns (its thread has exited or never ran). */
+/* Free what a worker owns (its fiber is idle or never ran). */
 static void
 vsd_worker_fini(struct vsd_worker *w)
 {
-	if (w->raio != NULL)
-		nng_aio_free(w->raio);
-	if (w->saio != NULL)
-		nng_aio_free(w->saio);
-	w->raio = w->saio = NULL;
+	vsd_fiber_fini(&w->fib);
 	vsd_links_free(w->lane.links);
 	w->lane.links = NULL;
 	free(w->lane.res);
@@ -324,7 +355,7 @@ vsd_worker_fini(struct vsd_worker *w)
 int
 vsd_workers_start(struct vsd_server *srv)
 {
-	int i, rv;
+	int i;
 
 	srv->nworkers = 0;
 	srv->workers = calloc((size_t)srv->cfg->workers, sizeof(*srv->workers));
@@ -334,6 +365,7 @@ vsd_workers_start(struct vsd_server *srv)
 		struct vsd_worker *w = &srv->workers[i];
 
 		w->srv = srv;
+		w->idx = i;
 		w->lane.cfg = srv->cfg;
 		w->lane.lim = &srv->limits;
 		w->lane.health = srv->health;
@@ -343,51 +375,45 @@ vsd_workers_start(struct vsd_server *srv)
 		w->lane.links = vsd_links_new(srv->cfg, srv->health,
 		    &w->lane.stats);
 		w->lane.res = calloc(VSD_MAX_SHARDS, sizeof(*w->lane.res));
-		if (w->lane.links == NULL || w->lane.res == NULL)
+		if (w->lane.links == NULL || w->lane.res == NULL ||
+		    vsd_fiber_init(&w->fib, VSD_WORKER_STACK, vsd_worker_main,
+		    w) != 0)
 			goto fail;
-		if (!srv->native && ((rv = nng_ctx_open(&w->ctx, srv->sock)) != 0 ||
-		    (rv = nng_aio_alloc(&w->raio, NULL, NULL)) != 0 ||
-		    (rv = nng_aio_alloc(&w->saio, NULL, NULL)) != 0)) {
-			vsd_err("worker %d: %s", i, nng_strerror(rv));
-			goto fail;
-		}
-		if ((rv = pthread_create(&w->thread, NULL, vsd_worker_main, w)) != 0)
-			goto fail;
+		vsd_links_set_wait(w->lane.links, vsd_worker_wait, w);
+		w->state = VSD_WORKER_READY;    /* runs to its first yield */
 		srv->nworkers++;
 	}
 	return 0;
 fail:
 	vsd_worker_fini(&srv->workers[i]);
 	vsd_err("starting worker %d failed", i);
-	vsd_workers_stop(srv);
+	vsd_workers_free(srv);
 	return -1;
 }
 
 void
 vsd_workers_stop(struct vsd_server *srv)
 {
-	int i;
-
-	struct vsd_worker *w;
-
-	/* Workers still in their own receive are kicked out of it; the
-	 * others see `stopping` before they would post another. */
 	pthread_mutex_lock(&srv->mu);
 	srv->stopping = 1;
-	pthread_cond_broadcast(&srv->qcv);
 	pthread_mutex_unlock(&srv->mu);
-	for (;;) {
-		pthread_mutex_lock(&srv->mu);
-		w = vsd_worker_kick_locked(srv);
-		pthread_mutex_unlock(&srv->mu);
-		if (w == NULL)
-			break;
-		nng_aio_cancel(w->raio);
-	}
-	for (i = 0; i < srv->nworkers; i++) {
-		pthread_join(srv->workers[i].thread, NULL);
+	if (srv->net == NULL || !srv->net->running)
+		return;
+	vsd_net_wake(srv);
+	/* every request is bounded by its deadline: this ends */
+	pthread_mutex_lock(&srv->mu);
+	while (!srv->quiet)
+		pthread_cond_wait(&srv->qcv, &srv->mu);
+	pthread_mutex_unlock(&srv->mu);
+}
+
+void
+vsd_workers_free(struct vsd_server *srv)
+{
+	int i;
+
+	for (i = 0; i < srv->nworkers; i++)
 		vsd_worker_fini(&srv->workers[i]);
-	}
 	free(srv->workers);
 	srv->workers = NULL;
 	srv->nworkers = 0;

@@ -93,6 +93,8 @@ struct vsd_links {
 	struct vsd_link *link;       /* cap * VSD_MAX_ENDPOINTS */
 	struct vsd_shard_round *round;
 	struct pollfd *pfd;
+	vsd_links_wait_fn wait;      /* NULL: ppoll() */
+	void *wait_arg;
 	struct vsd_link **pfd_link;
 	uint32_t *pfd_shard;
 	struct vsd_stats *stats;
@@ -894,6 +896,13 @@ vsd_round_watch(struct vsd_links *l, int64_t now, int64_t *wake)
 }
 
 void
+vsd_links_set_wait(struct vsd_links *l, vsd_links_wait_fn fn, void *arg)
+{
+	l->wait = fn;
+	l->wait_arg = arg;
+}
+
+void
 vsd_links_run(struct vsd_links *l, struct vsd_cmd *cmds, size_t n,
     int kind, int64_t deadline_us, struct vsd_shard_result *res)
 {
@@ -945,11 +954,15 @@ vsd_links_run(struct vsd_links *l, struct vsd_cmd *cmds, size_t n,
 			break;
 		if (now >= deadline_us)
 			break;
-		ts.tv_sec = (wake - now) / 1000000;
-		ts.tv_nsec = ((wake - now) % 1000000) * 1000;
-		rv = ppoll(l->pfd, nfd, &ts, NULL);
+		if (l->wait != NULL) {
+			rv = l->wait(l->wait_arg, l->pfd, nfd, wake);
+		} else {
+			ts.tv_sec = (wake - now) / 1000000;
+			ts.tv_nsec = ((wake - now) % 1000000) * 1000;
+			rv = ppoll(l->pfd, nfd, &ts, NULL);
+		}
 		if (rv < 0 && errno != EINTR) {
-			vsd_err("ppoll: %s", strerror(errno));
+			vsd_err("waiting on the shards: %s", strerror(errno));
 			break;
 		}
 		for (i = 0; rv > 0 && i < nfd; i++) {

@@ -5,7 +5,8 @@
  * Each worker owns a struct vsd_links: one non-blocking hiredis context per
  * shard, used only by that worker's thread (hiredis contexts are not
  * thread-safe).  vsd_links_run() appends every command to its shard's
- * context, then drives all the sockets with one ppoll() loop until every
+ * context, then drives all the sockets with one poll loop (ppoll(), or the
+ * lane's event loop: vsd_links_set_wait) until every
  * reply is in or the deadline passes.  So a fan-out costs the slowest
  * shard's time, not the sum, and a stopped shard can hold a call no longer
  * than the deadline.
@@ -105,5 +106,17 @@ void vsd_links_run(struct vsd_links *l, struct vsd_cmd *cmds, size_t n,
     int kind, int64_t deadline_us, struct vsd_shard_result *res);
 
 void vsd_cmds_free_replies(struct vsd_cmd *cmds, size_t n);
+
+/* How a round waits for its sockets.  By default it calls ppoll() and
+ * blocks its thread; a lane run on an event loop (net/worker.c) sets its
+ * own, which yields to the loop until a socket is ready or until_us
+ * (CLOCK_MONOTONIC, vs_now_us()) passes.  Same contract as ppoll(): set
+ * pfd[i].revents, return how many are ready, 0 on timeout, -1 with errno.
+ * The shard layer does not know what the hook does with the thread. */
+struct pollfd;
+typedef int (*vsd_links_wait_fn)(void *arg, struct pollfd *pfd,
+    unsigned n, int64_t until_us);
+void vsd_links_set_wait(struct vsd_links *l, vsd_links_wait_fn fn,
+    void *arg);
 
 #endif
