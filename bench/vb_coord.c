@@ -443,6 +443,8 @@ drive_agents(struct coord *c, vb_report *rep)
 		rep->vsetd_cpu_s = v1.cpu_s - v0.cpu_s;
 		rep->vsetd_rss_before_kb = v0.rss_kb;
 		rep->vsetd_rss_after_kb = v1.rss_kb;
+		rep->vsetd_switches = v0.switches >= 0 && v1.switches >= 0 ?
+		    v1.switches - v0.switches : -1;
 	}
 	if (have_s) {
 		rep->have_shard_cpu = 1;

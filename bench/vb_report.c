@@ -89,6 +89,10 @@ vb_report_text(FILE *f, const vb_report *r)
 		    "%ld KiB\n", r->vsetd_cpu_s,
 		    r->vsetd_cpu_s * 1e6 / (double)t->requests,
 		    r->vsetd_rss_before_kb, r->vsetd_rss_after_kb);
+	if (r->have_vsetd_cpu && t->requests && r->vsetd_switches >= 0)
+		fprintf(f, "vsetd    %lld context switches = %.1f/request\n",
+		    r->vsetd_switches,
+		    (double)r->vsetd_switches / (double)t->requests);
 	if (t->requests)
 		fprintf(f, "agents   %.3f s CPU = %.1f us/request\n", t->cpu_s,
 		    t->cpu_s * 1e6 / (double)t->requests);
@@ -216,6 +220,14 @@ json_obj(vs_sb *sb, const vb_report *r)
 				    (uint64_t)r->vsetd_rss_before_kb);
 				kv_u64(sb, "vsetd_rss_kb_after",
 				    (uint64_t)r->vsetd_rss_after_kb);
+				if (r->vsetd_switches >= 0) {
+					kv_u64(sb, "vsetd_switches",
+					    (uint64_t)r->vsetd_switches);
+					kv_num(sb, "vsetd_switches_per_req",
+					    t->requests ? (double)
+					    r->vsetd_switches /
+					    (double)t->requests : 0.0);
+				}
 			}
 			if (r->have_shard_cpu) {
 				kv_num(sb, "shards_s", r->shards_cpu_s);

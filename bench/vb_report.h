@@ -13,8 +13,11 @@
  *   recall (only with --recall; null when no search had ground truth),
  *   load {items, failed, requests, seconds, items_per_s} (only with --load),
  *   cpu {vsetd_s, vsetd_us_per_req, vsetd_rss_kb_before,
- *        vsetd_rss_kb_after, shards_s, shards_us_per_req} (only with
- *        --vsetd-pid / --shard-pid; keys for pids not given are absent),
+ *        vsetd_rss_kb_after, vsetd_switches, vsetd_switches_per_req,
+ *        shards_s, shards_us_per_req} (only with --vsetd-pid /
+ *        --shard-pid; keys for pids not given are absent; the switches
+ *        are vsetd's voluntary + nonvoluntary context switches over all
+ *        its threads during the run, absent if /proc did not show them),
  *   per_agent [{agent, host, pid, requests, hist_count, elapsed_s, qps}].
  * Without a timed window (load only), the run keys are absent.
  */
@@ -50,6 +53,7 @@ typedef struct vb_report {
 	int have_vsetd_cpu, have_shard_cpu;
 	double vsetd_cpu_s, shards_cpu_s;
 	long vsetd_rss_before_kb, vsetd_rss_after_kb;
+	long long vsetd_switches;    /* during the run; -1 = unknown */
 } vb_report;
 
 void vb_report_text(FILE *f, const vb_report *r);

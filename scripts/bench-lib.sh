@@ -1,4 +1,5 @@
 # bench-lib.sh: what the benchmark scripts share (sourced, not run):
+# shellcheck shell=bash
 # starting Redis servers and vsetd routers on free loopback ports, and
 # stopping every one of them on exit.  Needs $out, $redis, $cli, $vsetd
 # and say(); vsetd_args (an array) adds options to every vsetd started.

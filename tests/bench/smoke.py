@@ -165,6 +165,28 @@ def check(summary, label, want_load):
     return not failures
 
 
+def check_vsetd_cost(summary):
+    """--vsetd-pid: vsetd's CPU and context switches (all threads) during
+    the run, per request; scripts/bench-hop reads these.  Every search
+    wakes vsetd at least once, so both are above zero."""
+    cpu = summary.get("cpu", {})
+    failures = []
+    if not cpu.get("vsetd_us_per_req", 0) > 0:
+        failures.append(f"no vsetd CPU per request: {cpu}")
+    sw = cpu.get("vsetd_switches")
+    if not (isinstance(sw, int) and sw > 0):
+        failures.append(f"no vsetd context switches: {cpu}")
+    elif abs(cpu.get("vsetd_switches_per_req", 0) * summary["requests"]
+             - sw) > 1:
+        failures.append(f"switches per request does not match: {cpu}")
+    for f in failures:
+        print(f"not ok: vsetd cost: {f}")
+    if not failures:
+        print(f"ok: vsetd cost: {cpu['vsetd_us_per_req']:.1f} us and "
+              f"{cpu['vsetd_switches_per_req']:.1f} switches per request")
+    return not failures
+
+
 def check_floor(bench, url, vsetd_pid):
     """`vset-bench floor`: the nng echo and vsetd's refusal path both
     answer every request, and both report the server's CPU per request."""
@@ -223,8 +245,10 @@ def main():
             line = wait_line(q, "listening on", time.monotonic() + 20, [])
             url = line.split("listening on", 1)[1].split(",")[0].strip()
 
-            s = bench_run(bench, ["--server", url, "--load"], tmp, "vsetd")
+            s = bench_run(bench, ["--server", url, "--load", "--vsetd-pid",
+                                  str(vd.pid)], tmp, "vsetd")
             ok &= check(s, "vsetd", True)
+            ok &= check_vsetd_cost(s)
             # Same shards, same collection, no vsetd in the path.
             s = bench_run(bench, ["--direct"] + shards, tmp, "direct")
             ok &= check(s, "direct", False)
