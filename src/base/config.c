@@ -54,13 +54,22 @@ vsd_usage(FILE *f)
 "                           write or fails).  Writes during a failover fail\n"
 "                           UNAVAILABLE (\"failover in progress\"): retry.\n"
 "                           Both kinds of --shard mix.\n"
-"  --workers N              worker threads, each with its own connection to\n"
-"                           every shard (default 4).  A shard that stops\n"
+"  --workers N              requests run at once, each on a worker with its\n"
+"                           own connection to every shard (default 4; more\n"
+"                           wait in a queue, up to --max-inflight).  Workers\n"
+"                           are fibers on the event loops, not threads.\n"
+"                           A shard that stops\n"
 "                           answering holds at most half of them: once that\n"
 "                           many calls have waited on it for over\n"
 "                           --shard-stall-ms without a byte from it, other\n"
 "                           calls skip it at once (a read uses a replica;\n"
 "                           else the shard is failed, UNAVAILABLE)\n"
+"  --loops N                event loop threads (default 1, at most --workers):\n"
+"                           each owns its share of the client connections\n"
+"                           and of the workers, and runs a request from\n"
+"                           read to reply with no hand-off.  One loop uses\n"
+"                           one core; add loops when vsetd's own CPU is the\n"
+"                           limit (docs/operations.md, \"Threads\")\n"
 "  --deadline-ms N          deadline of calls that carry none (default 1000)\n"
 "  --shard-timeout-ms N     a shard connection that moves no byte (neither\n"
 "                           sends nor takes one) for N ms while replies are\n"
@@ -156,6 +165,8 @@ vsd_usage(FILE *f)
 "the Sentinels of sentinel:// shards, apart from the shards' own; the\n"
 "password is also accepted as sentinel-password in the config file, never\n"
 "as a flag.\n"
+"VSETD_LOOPS: --loops, lowered to --workers where that is smaller (a\n"
+"--loops flag wins).\n"
 "\n"
 "Collection C is the Redis key \"vsetd:C\" on every shard.  Logs go to\n"
 "stderr.  SIGINT or SIGTERM stops accepting, finishes the calls in flight,\n"
@@ -177,7 +188,7 @@ enum {
 	OPT_SHARDSTALL, OPT_FRAMETMO, OPT_CONNINFLIGHT, OPT_CONNPENDING,
 	OPT_MAXBUFFERED, OPT_RESPLISTEN, OPT_RESPPARTIAL, OPT_RESPUSER,
 	OPT_RESPPASS,
-	OPT_SUSER, OPT_SPASS,
+	OPT_SUSER, OPT_SPASS, OPT_LOOPS,
 };
 
 /* Defaults of the native listener's bounds */
@@ -191,6 +202,7 @@ static const struct option vsd_opts[] = {
 	{ "listen", required_argument, NULL, OPT_LISTEN },
 	{ "shard", required_argument, NULL, OPT_SHARD },
 	{ "workers", required_argument, NULL, OPT_WORKERS },
+	{ "loops", required_argument, NULL, OPT_LOOPS },
 	{ "deadline-ms", required_argument, NULL, OPT_DEADLINE },
 	{ "shard-timeout-ms", required_argument, NULL, OPT_SHARDTIMEOUT },
 	{ "shard-stall-ms", required_argument, NULL, OPT_SHARDSTALL },
@@ -412,6 +424,11 @@ vsd_apply(struct vsd_config *cfg, int opt, const char *val, int from_file)
 		if (vsd_parse_num("--workers", val, 1, 256, &v) != 0)
 			return 2;
 		cfg->workers = (int)v;
+		return 0;
+	case OPT_LOOPS:
+		if (vsd_parse_num("--loops", val, 1, VSD_MAX_LOOPS, &v) != 0)
+			return 2;
+		cfg->loops = (int)v;
 		return 0;
 	case OPT_DEADLINE:
 		if (vsd_parse_num("--deadline-ms", val, 1, 600000, &v) != 0)
@@ -702,6 +719,11 @@ vsd_check(struct vsd_config *cfg)
 		cfg->max_conn_pending = 2 * cfg->max_message_bytes;
 	if (cfg->max_conn_inflight > cfg->max_inflight)
 		cfg->max_conn_inflight = cfg->max_inflight;
+	if (cfg->loops > cfg->workers) {
+		fprintf(stderr, "vsetd: --loops %d is more than --workers %d: "
+		    "every loop needs a worker\n", cfg->loops, cfg->workers);
+		return 2;
+	}
 	return 0;
 }
 
@@ -709,11 +731,12 @@ int
 vsd_config_parse(struct vsd_config *cfg, int argc, char **argv)
 {
 	const char *env;
-	int c, rv, cmdline_shards = 0;
+	int c, rv, cmdline_shards = 0, loops_env = 0;
 
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->listen = VSD_DEFAULT_LISTEN;
 	cfg->workers = 4;
+	cfg->loops = 1;
 	cfg->deadline_ms = 1000;
 	cfg->shard_timeout_ms = VSD_DEFAULT_SHARD_TIMEOUT_MS;
 	cfg->shard_stall_ms = VSD_DEFAULT_SHARD_STALL_MS;
@@ -754,6 +777,11 @@ vsd_config_parse(struct vsd_config *cfg, int argc, char **argv)
 		cfg->sentinel_user = env;
 	if ((env = getenv("VSETD_SENTINEL_PASSWORD")) != NULL && *env != '\0')
 		cfg->sentinel_password = env;
+	if ((env = getenv("VSETD_LOOPS")) != NULL && *env != '\0') {
+		if ((rv = vsd_apply(cfg, OPT_LOOPS, env, 0)) != 0)
+			goto usage;
+		loops_env = 1;
+	}
 	if (cmdline_shards)
 		vsd_free_shards(cfg);   /* the command line's list replaces */
 	optind = 1;
@@ -774,8 +802,14 @@ vsd_config_parse(struct vsd_config *cfg, int argc, char **argv)
 		default:
 			if ((rv = vsd_apply(cfg, c, optarg, 0)) != 0)
 				goto usage;
+			if (c == OPT_LOOPS)
+				loops_env = 0;
 		}
 	}
+	/* $VSETD_LOOPS is a ceiling for every vsetd of a host; a flag is
+	 * exact (and refused above --workers, vsd_check) */
+	if (loops_env && cfg->loops > cfg->workers)
+		cfg->loops = cfg->workers;
 	if (optind < argc) {
 		fprintf(stderr, "vsetd: unexpected argument \"%s\"\n", argv[optind]);
 		rv = 2;

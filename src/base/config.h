@@ -12,6 +12,8 @@
 
 #define VSD_DEFAULT_LISTEN "tcp://127.0.0.1:5555"
 #define VSD_MAX_SHARDS 1024
+/* --loops: event loop threads at most */
+#define VSD_MAX_LOOPS 64
 #define VSD_MAX_ENDPOINTS 4      /* a primary and up to 3 replicas */
 #define VSD_MAX_SENTINELS 8      /* per sentinel:// shard */
 #define VSD_MAX_MASTER_NAME 128  /* bytes of a Sentinel master name */
@@ -52,7 +54,8 @@ struct vsd_config {
 	const char *listen;
 	struct vsd_shard_addr *shards;   /* owned; in --shard order */
 	uint32_t nshards;
-	int workers;
+	int workers;                 /* requests run at once (fibers) */
+	int loops;                   /* event loop threads, <= workers */
 	int deadline_ms;             /* default for calls that carry none */
 	size_t max_message_bytes;
 	uint32_t max_batch;

@@ -196,8 +196,7 @@ vsd_slot_cb(void *arg)
 		slot->msg = msg;
 		slot->state = VSD_SLOT_WORK;
 		vsd_slot_job(slot);
-		vsd_workers_submit(srv, &slot->job);
-		vsd_net_wake(srv);              /* a worker takes it */
+		vsd_net_submit(srv, &slot->job);        /* wakes a loop */
 		return;
 	case VSD_SLOT_SEND:
 		if (rv != 0) {

@@ -111,6 +111,8 @@
 #define VSD_NET_TAG_EVENT (UINT64_MAX - 1)
 #define VSD_NET_TAG_RESP (UINT64_MAX - 2)
 
+static void vsd_net_wake_loop(struct vsd_net *net);
+
 /* Set on the loop's thread: a reply queued there needs no wake-up. */
 static _Thread_local int vsd_net_on_loop;
 
@@ -129,7 +131,7 @@ vsd_frame_alloc(struct vsd_net *net, size_t n)
 	} else if ((p = malloc(n)) == NULL) {
 		return NULL;
 	}
-	atomic_fetch_add(&net->buffered, (long long)n);
+	atomic_fetch_add(net->buffered, (long long)n);
 	return p;
 }
 
@@ -142,7 +144,7 @@ vsd_frame_free(struct vsd_net *net, uint8_t *p, size_t n)
 		munmap(p, n);
 	else
 		free(p);
-	atomic_fetch_sub(&net->buffered, (long long)n);
+	atomic_fetch_sub(net->buffered, (long long)n);
 }
 
 /* Free an njob with whatever it still holds. */
@@ -151,13 +153,13 @@ vsd_njob_free(struct vsd_net *net, struct vsd_njob *nj)
 {
 	vsd_frame_free(net, nj->frame, nj->framelen);
 	if (nj->cmd.mem != NULL) {
-		atomic_fetch_sub(&net->buffered, (long long)nj->cmd.memlen);
+		atomic_fetch_sub(net->buffered, (long long)nj->cmd.memlen);
 		vsd_resp_cmd_free(&nj->cmd);
 	}
 	if (nj->reply != NULL) {
 		nng_msg_free(nj->reply);
 		if (nj->total != 0)
-			atomic_fetch_sub(&net->buffered, (long long)nj->total);
+			atomic_fetch_sub(net->buffered, (long long)nj->total);
 	}
 	free(nj);
 }
@@ -190,7 +192,7 @@ vsd_conn_close(struct vsd_net *net, struct vsd_conn *c, const char *why)
 		vsd_resp_conn_fini(net, c);
 	if (c->tls != NULL) {
 		vsd_tls_conn_free(c->tls);
-		atomic_fetch_sub(&net->buffered, VSD_TLS_CONN_BYTES);
+		atomic_fetch_sub(net->buffered, VSD_TLS_CONN_BYTES);
 	}
 	if (c->mem_wait)
 		net->nmemwait--;
@@ -351,7 +353,7 @@ vsd_net_shed(struct vsd_net *net, size_t need)
 	char why[160];
 	uint32_t i;
 
-	held = (size_t)atomic_load(&net->buffered) + need;
+	held = (size_t)atomic_load(net->buffered) + need;
 	if (held <= cfg->max_buffered)
 		return 0;
 	for (i = 0; i < net->cap; i++)
@@ -359,7 +361,7 @@ vsd_net_shed(struct vsd_net *net, size_t need)
 			out += net->conns[i]->out_bytes;
 	if (held - out > cfg->max_buffered)
 		return -1;
-	while ((size_t)atomic_load(&net->buffered) + need > cfg->max_buffered) {
+	while ((size_t)atomic_load(net->buffered) + need > cfg->max_buffered) {
 		worst = NULL;
 		for (i = 0; i < net->cap; i++)
 			if (net->conns[i] != NULL &&
@@ -393,7 +395,7 @@ vsd_conn_send(struct vsd_net *net, struct vsd_conn *c, struct vsd_njob *nj)
 	nj->total = nj->prefixlen + nng_msg_len(nj->reply);
 	nj->off = 0;
 	nj->next = NULL;
-	atomic_fetch_add(&net->buffered, (long long)nj->total);
+	atomic_fetch_add(net->buffered, (long long)nj->total);
 	if (c->ohead == NULL) {
 		c->ohead = nj;
 		c->out_since = vs_now_us();
@@ -481,7 +483,7 @@ vsd_conn_frame(struct vsd_net *net, struct vsd_conn *c)
 		return vsd_conn_find(net, id, gen) ? 0 : -1;
 	}
 	c->inflight++;
-	vsd_workers_submit(srv, &nj->job);
+	vsd_workers_submit(net, &nj->job);
 	return 0;
 }
 
@@ -654,18 +656,137 @@ out:
 		vsd_conn_watch(net, c);
 }
 
+/* Take a new connection on this loop: its state, and its place in the
+ * loop's epoll.  Takes fd (closed on failure). */
+static void
+vsd_net_adopt(struct vsd_net *net, int fd, int resp, const char *peer)
+{
+	struct epoll_event ev;
+	struct vsd_conn *c, **nc;
+	uint32_t *ng, id, ncap;
+
+	for (id = 0; id < net->cap && net->conns[id] != NULL; id++)
+		;
+	if (id == net->cap) {
+		ncap = net->cap ? 2 * net->cap : 64;
+		nc = realloc(net->conns, ncap * sizeof(*nc));
+		if (nc != NULL)
+			net->conns = nc;
+		ng = realloc(net->gens, ncap * sizeof(*ng));
+		if (ng != NULL)
+			net->gens = ng;
+		if (nc == NULL || ng == NULL)
+			goto fail;
+		memset(nc + net->cap, 0, (ncap - net->cap) * sizeof(*nc));
+		memset(ng + net->cap, 0, (ncap - net->cap) * sizeof(*ng));
+		net->cap = ncap;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		goto fail;
+	if (resp && net->rtls != NULL) {
+		/* its record buffers count like any request bytes; a
+		 * connection that does not fit is not taken (no other client
+		 * is cut to make room for it) */
+		if ((size_t)atomic_load(net->buffered) + VSD_TLS_CONN_BYTES >
+		    net->srv->cfg->max_buffered) {
+			vsd_warn("refusing a TLS connection: no room under "
+			    "--max-buffered-bytes %zu",
+			    net->srv->cfg->max_buffered);
+			free(c);
+			goto fail;
+		}
+		if ((c->tls = vsd_tls_conn_new(net->rtls, fd)) == NULL) {
+			vsd_warn("refusing a TLS connection: out of memory");
+			free(c);
+			goto fail;
+		}
+		atomic_fetch_add(net->buffered, VSD_TLS_CONN_BYTES);
+	}
+	c->fd = fd;
+	c->id = id;
+	c->gen = net->gens[id];
+	c->state = resp ? VSD_CONN_LEN : VSD_CONN_HS;
+	/* the SP or TLS handshake is timed from now */
+	c->partial_since = resp && c->tls == NULL ? 0 : vs_now_us();
+	c->resp = resp;
+	if (resp)
+		vsd_resp_session_init(&c->sess, net->srv->cfg,
+		    ((((uint64_t)c->gen << 32) | id) *
+		    (uint64_t)net->srv->nloops + (uint64_t)net->idx) + 1);
+	snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.u64 = id;
+	if (epoll_ctl(net->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
+		if (c->tls != NULL) {
+			vsd_tls_conn_free(c->tls);
+			atomic_fetch_sub(net->buffered, VSD_TLS_CONN_BYTES);
+		}
+		free(c);
+		goto fail;
+	}
+	c->events = EPOLLIN;
+	net->conns[id] = c;
+	net->nconns++;
+	return;
+fail:
+	close(fd);
+}
+
+/* Loop 0 accepted a connection for another loop: queue it there. */
+static void
+vsd_net_handoff(struct vsd_net *to, int fd, int resp, const char *peer)
+{
+	struct vsd_handoff *h, **tail;
+
+	if ((h = calloc(1, sizeof(*h))) == NULL) {
+		close(fd);
+		return;
+	}
+	h->fd = fd;
+	h->resp = resp;
+	snprintf(h->peer, sizeof(h->peer), "%s", peer);
+	pthread_mutex_lock(&to->mu);
+	for (tail = &to->hhead; *tail != NULL; tail = &(*tail)->next)
+		;
+	*tail = h;
+	pthread_mutex_unlock(&to->mu);
+	vsd_net_wake_loop(to);
+}
+
+/* The connections loop 0 handed to this loop. */
+static void
+vsd_net_handoffs(struct vsd_net *net)
+{
+	struct vsd_handoff *h, *next;
+
+	pthread_mutex_lock(&net->mu);
+	h = net->hhead;
+	net->hhead = NULL;
+	pthread_mutex_unlock(&net->mu);
+	for (; h != NULL; h = next) {
+		next = h->next;
+		if (atomic_load(&net->stop))
+			close(h->fd);
+		else
+			vsd_net_adopt(net, h->fd, h->resp, h->peer);
+		free(h);
+	}
+}
+
+/* Loop 0 only: accept every pending connection, and deal them out to the
+ * loops in turn (one wake-up per connection, none per request). */
 static void
 vsd_net_accept(struct vsd_net *net, int lfd)
 {
 	int resp = lfd == net->rfd;
 	static const uint8_t hs[VSD_SP_HS_LEN] = { 0, 'S', 'P', 0, 0,
 	    VSD_SP_PROTO_REP, 0, 0 };
+	struct vsd_server *srv = net->srv;
 	struct sockaddr_storage ss;
+	struct vsd_net *to;
 	socklen_t sl;
-	struct epoll_event ev;
-	struct vsd_conn *c, **nc;
-	uint32_t *ng, id, ncap;
-	char host[INET6_ADDRSTRLEN + 1], port[8];
+	char host[INET6_ADDRSTRLEN + 1], port[8], peer[64];
 	int fd, one = 1, sndbuf = VSD_NET_SNDBUF;
 
 	for (;;) {
@@ -692,82 +813,16 @@ vsd_net_accept(struct vsd_net *net, int lfd)
 			close(fd);
 			continue;
 		}
-		for (id = 0; id < net->cap && net->conns[id] != NULL; id++)
-			;
-		if (id == net->cap) {
-			ncap = net->cap ? 2 * net->cap : 64;
-			nc = realloc(net->conns, ncap * sizeof(*nc));
-			if (nc != NULL)
-				net->conns = nc;
-			ng = realloc(net->gens, ncap * sizeof(*ng));
-			if (ng != NULL)
-				net->gens = ng;
-			if (nc == NULL || ng == NULL) {
-				close(fd);
-				continue;
-			}
-			memset(nc + net->cap, 0, (ncap - net->cap) * sizeof(*nc));
-			memset(ng + net->cap, 0, (ncap - net->cap) * sizeof(*ng));
-			net->cap = ncap;
-		}
-		if ((c = calloc(1, sizeof(*c))) == NULL) {
-			close(fd);
-			continue;
-		}
-		if (resp && net->rtls != NULL) {
-			/* its record buffers count like any request bytes;
-			 * a connection that does not fit is not taken (no
-			 * other client is cut to make room for it) */
-			if ((size_t)atomic_load(&net->buffered) +
-			    VSD_TLS_CONN_BYTES > net->srv->cfg->max_buffered) {
-				vsd_warn("refusing a TLS connection: no room "
-				    "under --max-buffered-bytes %zu",
-				    net->srv->cfg->max_buffered);
-				close(fd);
-				free(c);
-				continue;
-			}
-			if ((c->tls = vsd_tls_conn_new(net->rtls, fd)) ==
-			    NULL) {
-				vsd_warn("refusing a TLS connection: out of "
-				    "memory");
-				close(fd);
-				free(c);
-				continue;
-			}
-			atomic_fetch_add(&net->buffered, VSD_TLS_CONN_BYTES);
-		}
-		c->fd = fd;
-		c->id = id;
-		c->gen = net->gens[id];
-		c->state = resp ? VSD_CONN_LEN : VSD_CONN_HS;
-		/* the SP or TLS handshake is timed from now */
-		c->partial_since = resp && c->tls == NULL ? 0 : vs_now_us();
-		c->resp = resp;
-		if (resp)
-			vsd_resp_session_init(&c->sess, net->srv->cfg,
-			    (((uint64_t)c->gen << 32) | id) + 1);
 		if (getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host),
 		    port, sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) == 0)
-			snprintf(c->peer, sizeof(c->peer), "%s:%s", host, port);
+			snprintf(peer, sizeof(peer), "%s:%s", host, port);
 		else
-			snprintf(c->peer, sizeof(c->peer), "?");
-		memset(&ev, 0, sizeof(ev));
-		ev.events = EPOLLIN;
-		ev.data.u64 = id;
-		if (epoll_ctl(net->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
-			if (c->tls != NULL) {
-				vsd_tls_conn_free(c->tls);
-				atomic_fetch_sub(&net->buffered,
-				    VSD_TLS_CONN_BYTES);
-			}
-			close(fd);
-			free(c);
-			continue;
-		}
-		c->events = EPOLLIN;
-		net->conns[id] = c;
-		net->nconns++;
+			snprintf(peer, sizeof(peer), "?");
+		to = srv->nets[net->next_conn++ % (uint32_t)srv->nloops];
+		if (to == net)
+			vsd_net_adopt(net, fd, resp, peer);
+		else
+			vsd_net_handoff(to, fd, resp, peer);
 	}
 }
 
@@ -776,7 +831,7 @@ vsd_net_accept(struct vsd_net *net, int lfd)
 void
 vsd_net_reply(struct vsd_server *srv, struct vsd_job *job, nng_msg *reply)
 {
-	struct vsd_net *net = srv->net;
+	struct vsd_net *net = job->loop;
 	struct vsd_njob *nj = (struct vsd_njob *)job;
 	uint64_t one = 1;
 	int wake;
@@ -801,13 +856,35 @@ vsd_net_reply(struct vsd_server *srv, struct vsd_job *job, nng_msg *reply)
 		vsd_debug("waking the net thread: %s", strerror(errno));
 }
 
-void
-vsd_net_wake(struct vsd_server *srv)
+static void
+vsd_net_wake_loop(struct vsd_net *net)
 {
 	uint64_t one = 1;
 
-	if (srv->net != NULL && write(srv->net->efd, &one, sizeof(one)) < 0)
-		vsd_debug("waking the net thread: %s", strerror(errno));
+	if (write(net->efd, &one, sizeof(one)) < 0)
+		vsd_debug("waking loop %d: %s", net->idx, strerror(errno));
+}
+
+void
+vsd_net_wake(struct vsd_server *srv)
+{
+	int i;
+
+	for (i = 0; i < srv->nloops; i++)
+		vsd_net_wake_loop(srv->nets[i]);
+}
+
+void
+vsd_net_submit(struct vsd_server *srv, struct vsd_job *job)
+{
+	struct vsd_net *net;
+
+	if (srv->nets == NULL)
+		return;         /* stopped: the slot's client times out */
+	net = srv->nets[atomic_fetch_add(&srv->next_loop, 1) %
+	    (unsigned)srv->nloops];
+	vsd_workers_submit(net, job);
+	vsd_net_wake_loop(net);
 }
 
 /* Replies handed back by workers: to their connections, if still open. */
@@ -849,7 +926,7 @@ vsd_net_reap(struct vsd_net *net, int64_t now)
 	int64_t next_due;
 	char why[128];
 
-	job = vsd_workers_expired(net->srv, now, &next_due);
+	job = vsd_workers_expired(net, now, &next_due);
 	for (; job != NULL; job = next) {
 		next = job->next;
 		snprintf(why, sizeof(why), "deadline passed while the request "
@@ -956,7 +1033,7 @@ vsd_net_main(void *arg)
 			if (stop_us == 0) {
 				stop_us = now;
 				/* nothing may stay unanswered in the queue */
-				for (job = vsd_workers_take_all(net->srv);
+				for (job = vsd_workers_take_all(net);
 				    job != NULL; job = jnext) {
 					jnext = job->next;
 					vsd_job_reply(net->srv, job,
@@ -999,7 +1076,7 @@ vsd_net_main(void *arg)
 		if (net->accept_paused_until != 0 && (wait_us < 0 ||
 		    net->accept_paused_until - now < wait_us))
 			wait_us = net->accept_paused_until - now;
-		if ((next_due = vsd_workers_next_wake(net->srv)) != 0) {
+		if ((next_due = vsd_workers_next_wake(net)) != 0) {
 			if (next_due < now)
 				next_due = now;
 			if (wait_us < 0 || next_due - now < wait_us)
@@ -1020,6 +1097,7 @@ vsd_net_main(void *arg)
 					vsd_debug("eventfd: %s",
 					    strerror(errno));
 				vsd_net_replies(net);
+				vsd_net_handoffs(net);
 				continue;
 			}
 			if (tag == VSD_NET_TAG_LISTEN) {
@@ -1033,8 +1111,7 @@ vsd_net_main(void *arg)
 				continue;
 			}
 			if (VSD_NET_IS_WORKER_TAG(tag)) {
-				vsd_workers_event(net->srv, tag,
-				    evs[i].events);
+				vsd_workers_event(net, tag, evs[i].events);
 				continue;
 			}
 			if ((c = net->conns[tag]) == NULL)
@@ -1069,7 +1146,7 @@ vsd_net_main(void *arg)
 		}
 		/* the requests read above, and the workers whose sockets
 		 * are ready or whose time is up; then their replies */
-		vsd_workers_run(net->srv);
+		vsd_workers_run(net);
 		vsd_net_replies(net);
 	}
 	return NULL;
@@ -1139,19 +1216,20 @@ out:
 	return rv;
 }
 
-int
-vsd_net_open(struct vsd_server *srv)
+/* One loop's epoll and eventfd (and, for loop 0, the listening
+ * sockets).  0 or -1; what was made is freed by vsd_net_free. */
+static int
+vsd_net_make(struct vsd_server *srv, int idx)
 {
-	const char *url = srv->cfg->listen;
 	struct epoll_event ev;
 	struct vsd_net *net;
 
-	srv->native = strncmp(url, "tcp://", 6) == 0 ||
-	    strncmp(url, "tcp4://", 7) == 0 || strncmp(url, "tcp6://", 7) == 0;
 	if ((net = calloc(1, sizeof(*net))) == NULL)
 		return -1;
-	srv->net = net;
+	srv->nets[idx] = net;
 	net->srv = srv;
+	net->idx = idx;
+	net->buffered = &srv->buffered;
 	net->lfd = net->ep = net->efd = net->rfd = -1;
 	pthread_mutex_init(&net->mu, NULL);
 	if ((net->ep = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
@@ -1164,6 +1242,8 @@ vsd_net_open(struct vsd_server *srv)
 	ev.data.u64 = VSD_NET_TAG_EVENT;
 	if (epoll_ctl(net->ep, EPOLL_CTL_ADD, net->efd, &ev) != 0)
 		return -1;
+	if (idx != 0)
+		return 0;
 	if (srv->cfg->resp_listen != NULL) {
 		if (vsd_resp_bind(net, srv->cfg->resp_listen) != 0)
 			return -1;
@@ -1173,21 +1253,41 @@ vsd_net_open(struct vsd_server *srv)
 	}
 	if (!srv->native)
 		return 0;
-	if (vsd_net_bind(url, &net->lfd) != 0)
+	if (vsd_net_bind(srv->cfg->listen, &net->lfd) != 0)
 		return -1;
 	ev.data.u64 = VSD_NET_TAG_LISTEN;
 	return epoll_ctl(net->ep, EPOLL_CTL_ADD, net->lfd, &ev);
 }
 
 int
+vsd_net_open(struct vsd_server *srv)
+{
+	const char *url = srv->cfg->listen;
+	int i;
+
+	srv->native = strncmp(url, "tcp://", 6) == 0 ||
+	    strncmp(url, "tcp4://", 7) == 0 || strncmp(url, "tcp6://", 7) == 0;
+	srv->nloops = srv->cfg->loops > 0 ? srv->cfg->loops : 1;
+	if ((srv->nets = calloc((size_t)srv->nloops, sizeof(*srv->nets))) ==
+	    NULL)
+		return -1;
+	for (i = 0; i < srv->nloops; i++) {
+		if (vsd_net_make(srv, i) != 0)
+			return -1;
+		srv->nets[i]->rtls = srv->nets[0]->rtls;
+	}
+	return 0;
+}
+
+int
 vsd_net_start(struct vsd_server *srv, char *bound, size_t boundlen)
 {
-	struct vsd_net *net = srv->net;
+	struct vsd_net *net = srv->nets[0];
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	const char *url = srv->cfg->listen;
 	size_t n = strlen(url);
-	int port = 0;
+	int i, port = 0;
 
 	if (srv->native) {
 		snprintf(bound, boundlen, "%s", url);
@@ -1199,32 +1299,30 @@ vsd_net_start(struct vsd_server *srv, char *bound, size_t boundlen)
 			snprintf(bound, boundlen, "%.*s:%d", (int)(n - 2), url,
 			    port);
 	}
-	if (pthread_create(&net->thread, NULL, vsd_net_main, net) != 0) {
-		vsd_err("starting the net thread failed");
-		return -1;
+	for (i = 0; i < srv->nloops; i++) {
+		net = srv->nets[i];
+		if (pthread_create(&net->thread, NULL, vsd_net_main, net) !=
+		    0) {
+			vsd_err("starting event loop %d failed", i);
+			return -1;
+		}
+		net->running = 1;
 	}
-	net->running = 1;
 	return 0;
 }
 
-void
-vsd_net_stop(struct vsd_server *srv)
+/* Close what a joined (or never started) loop still holds, and free it. */
+static void
+vsd_net_free(struct vsd_net *net)
 {
-	struct vsd_net *net = srv->net;
 	struct vsd_njob *nj, *next;
+	struct vsd_handoff *h, *hnext;
 	uint8_t sink[4096];
 	uint32_t i;
 
-	if (net == NULL)
-		return;
-	if (net->running) {
-		atomic_store(&net->stop, 1);
-		vsd_net_wake(srv);
-		pthread_join(net->thread, NULL);
-	}
-	/* Close what is left.  Unread requests are read and dropped first,
-	 * so the close is a FIN, not a reset that could destroy replies the
-	 * client has not read yet. */
+	/* Unread requests are read and dropped first, so the close is a
+	 * FIN, not a reset that could destroy replies the client has not
+	 * read yet. */
 	for (i = 0; i < net->cap; i++) {
 		if (net->conns[i] == NULL)
 			continue;
@@ -1236,11 +1334,17 @@ vsd_net_stop(struct vsd_server *srv)
 		next = nj->next;
 		vsd_njob_free(net, nj);
 	}
+	for (h = net->hhead; h != NULL; h = hnext) {
+		hnext = h->next;
+		close(h->fd);
+		free(h);
+	}
 	if (net->lfd >= 0)
 		close(net->lfd);
 	if (net->rfd >= 0)
 		close(net->rfd);
-	vsd_tls_free(net->rtls);
+	if (net->idx == 0)
+		vsd_tls_free(net->rtls);        /* the loops share it */
 	if (net->ep >= 0)
 		close(net->ep);
 	if (net->efd >= 0)
@@ -1249,5 +1353,29 @@ vsd_net_stop(struct vsd_server *srv)
 	free(net->conns);
 	free(net->gens);
 	free(net);
-	srv->net = NULL;
+}
+
+void
+vsd_net_stop(struct vsd_server *srv)
+{
+	int i;
+
+	if (srv->nets == NULL)
+		return;
+	for (i = 0; i < srv->nloops; i++)
+		if (srv->nets[i] != NULL && srv->nets[i]->running)
+			atomic_store(&srv->nets[i]->stop, 1);
+	for (i = 0; i < srv->nloops; i++)
+		if (srv->nets[i] != NULL && srv->nets[i]->running) {
+			vsd_net_wake_loop(srv->nets[i]);
+			pthread_join(srv->nets[i]->thread, NULL);
+			srv->nets[i]->running = 0;
+		}
+	/* loop 0 last: the others share its TLS context */
+	for (i = srv->nloops - 1; i >= 0; i--)
+		if (srv->nets[i] != NULL)
+			vsd_net_free(srv->nets[i]);
+	free(srv->nets);
+	srv->nets = NULL;
+	srv->nloops = 0;
 }

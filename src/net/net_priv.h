@@ -87,18 +87,43 @@ struct vsd_conn {
 	struct vsd_tls_conn *tls;
 };
 
+/* A connection loop 0 accepted for another loop (net.c). */
+struct vsd_handoff {
+	int fd;
+	int resp;                    /* a --resp-listen connection */
+	char peer[64];
+	struct vsd_handoff *next;
+};
+
+/* One event loop: its thread, epoll, connections, workers and queue. */
 struct vsd_net {
 	struct vsd_server *srv;
-	int ep, efd, lfd;
+	int idx;                     /* in srv->nets */
+	int ep, efd;
+	/* the listening sockets: loop 0 only (it accepts, and hands
+	 * connections out round robin); -1 elsewhere */
+	int lfd;
 	int rfd;                     /* --resp-listen socket, or -1 */
-	struct vsd_tls *rtls;        /* --resp-listen tls://, or NULL */
+	uint32_t next_conn;          /* loop 0: where the next one goes */
+	struct vsd_tls *rtls;        /* --resp-listen tls://, or NULL;
+	                              * loop 0's, shared (SSL_CTX is) */
 	pthread_t thread;
 	int running;
 	atomic_int stop;
-	atomic_llong buffered;       /* request and reply bytes held */
+	atomic_llong *buffered;      /* the server's: every loop's bytes */
 
-	pthread_mutex_t mu;          /* replies from workers */
+	/* Under mu: replies handed back from another thread (none today:
+	 * workers reply on their loop), the jobs queued for this loop's
+	 * workers, and connections handed over by loop 0. */
+	pthread_mutex_t mu;
 	struct vsd_njob *dhead, *dtail;
+	struct vsd_job *qhead, *qtail;
+	int64_t qdue_us;             /* earliest due_us queued, or 0 */
+	struct vsd_handoff *hhead;
+	int quiet;                   /* under srv->mu: stopping, and done */
+
+	struct vsd_worker *workers;  /* this loop's, in srv->workers */
+	int nworkers;
 
 	struct vsd_conn **conns;     /* by id; NULL = free */
 	uint32_t *gens;              /* generation of each id */

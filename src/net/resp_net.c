@@ -120,7 +120,7 @@ vsd_resp_conn_fini(struct vsd_net *net, struct vsd_conn *c)
 	c->phead = c->ptail = NULL;
 	if (c->rbuf != NULL) {
 		free(c->rbuf);
-		atomic_fetch_sub(&net->buffered, (long long)c->rcap);
+		atomic_fetch_sub(net->buffered, (long long)c->rcap);
 		c->rbuf = NULL;
 		c->rlen = c->rcap = 0;
 	}
@@ -207,7 +207,7 @@ vsd_resp_command(struct vsd_net *net, struct vsd_conn *c,
 	nj->conn = c->id;
 	nj->gen = c->gen;
 	nj->cmd = *cmd;
-	atomic_fetch_add(&net->buffered, (long long)cmd->memlen);
+	atomic_fetch_add(net->buffered, (long long)cmd->memlen);
 	nj->job.kind = VSD_JOB_NATIVE;
 	nj->job.reply = vsd_net_reply;
 	nj->job.proto = c->sess.proto;
@@ -216,7 +216,7 @@ vsd_resp_command(struct vsd_net *net, struct vsd_conn *c,
 	nj->job.due_us = vsd_request_due_us(srv->cfg, 0, nj->job.recv_us);
 	vsd_resp_pipe_add(c, nj);
 	c->inflight++;
-	vsd_workers_submit(srv, &nj->job);
+	vsd_workers_submit(net, &nj->job);
 	return 0;
 }
 
@@ -320,7 +320,7 @@ vsd_resp_room(struct vsd_net *net, struct vsd_conn *c)
 		vsd_conn_close(net, c, "out of memory for a request");
 		return -1;
 	}
-	atomic_fetch_add(&net->buffered, (long long)(ncap - c->rcap));
+	atomic_fetch_add(net->buffered, (long long)(ncap - c->rcap));
 	c->rbuf = nb;
 	c->rcap = ncap;
 	return 1;

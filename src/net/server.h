@@ -74,6 +74,8 @@ struct vsd_job {
 	                              * it): answered DEADLINE_EXCEEDED by
 	                              * net.c if still queued then */
 	uint64_t request_id;         /* the envelope's, peeked */
+	struct vsd_net *loop;        /* the event loop that runs it and,
+	                              * for net.c's own, answers it */
 	/* A RESP command (--resp-listen, resp_cmd.c) instead of an
 	 * envelope: proto is 2 or 3, rcmd the parsed command (body unused);
 	 * 0 for an RPC. */
@@ -100,7 +102,8 @@ struct vsd_slot {
 
 struct vsd_worker {
 	struct vsd_server *srv;
-	int idx;                         /* in srv->workers */
+	struct vsd_net *net;             /* the loop it runs on */
+	int idx;                         /* in net->workers */
 	struct vsd_lane lane;            /* links, arena, results, counters */
 	struct vsd_fiber fib;            /* the stack its requests run on */
 	int state;                       /* enum vsd_worker_state */
@@ -118,18 +121,14 @@ struct vsd_server {
 	struct vsd_limits limits;
 	struct vsd_health *health;       /* nshards, shared by workers */
 
-	/* Under mu: the queue (FIFO of jobs: slots in WORK state, native
-	 * and RESP requests), the idle slots; quiet (every worker idle and
-	 * the queue empty once stopping) is announced on qcv. */
+	/* Under mu: the idle slots; each loop's quiet flag (its workers
+	 * idle and its queue empty once stopping), announced on qcv. */
 	pthread_mutex_t mu;
 	pthread_cond_t qcv;
-	int quiet;
-	struct vsd_job *qhead, *qtail;
-	int64_t qdue_us;                 /* earliest due_us queued, or 0 */
 	struct vsd_slot *idle;           /* slots in IDLE state */
 	int narmed;                      /* slots in RECV state */
 	int stopping;                    /* no new work; quiet when done */
-	struct vsd_worker *workers;
+	struct vsd_worker *workers;      /* every loop's, loop by loop */
 	int nworkers;
 
 	atomic_int inflight;             /* accepted, not yet replied */
@@ -137,7 +136,12 @@ struct vsd_server {
 
 	int native;                      /* --listen is tcp://: net.c serves it,
 	                                  * no nng socket is opened */
-	struct vsd_net *net;             /* net.c (always running) */
+	/* net.c's event loops (always running; at least one) */
+	struct vsd_net **nets;
+	int nloops;
+	atomic_uint next_loop;           /* the nng bridge's round robin */
+	atomic_llong buffered;           /* request and reply bytes held by
+	                                  * every loop (--max-buffered-bytes) */
 	nng_socket sock;
 	nng_listener listener;
 	struct vsd_slot *slots;
@@ -160,23 +164,22 @@ int vsd_workers_start(struct vsd_server *srv);
  * until its reply is handed back (vsd_job_reply).  A caller other than
  * the loop's thread must then vsd_net_wake(), so a worker takes it.
  * Returns 1 when the job is now the one due first. */
-int vsd_workers_submit(struct vsd_server *srv, struct vsd_job *job);
+int vsd_workers_submit(struct vsd_net *net, struct vsd_job *job);
 /* On the loop's thread: give queued jobs to idle workers and resume
  * every worker that is ready (an event, or its wait timed out), until
  * none is. */
-void vsd_workers_run(struct vsd_server *srv);
+void vsd_workers_run(struct vsd_net *net);
 /* On the loop's thread: an epoll event tagged VSD_NET_TAG_WORKER. */
-void vsd_workers_event(struct vsd_server *srv, uint64_t tag,
-    uint32_t events);
+void vsd_workers_event(struct vsd_net *net, uint64_t tag, uint32_t events);
 /* When vsd_workers_run must run next (CLOCK_MONOTONIC us; 0 = only on
  * an event). */
-int64_t vsd_workers_next_wake(struct vsd_server *srv);
+int64_t vsd_workers_next_wake(struct vsd_net *net);
 /* Remove the queued jobs whose due_us <= now into a list (linked by next)
  * and return it; *next_due gets the earliest due_us left (0 if none). */
-struct vsd_job *vsd_workers_expired(struct vsd_server *srv, int64_t now,
+struct vsd_job *vsd_workers_expired(struct vsd_net *net, int64_t now,
     int64_t *next_due);
 /* Remove every queued job (stopping) into a list linked by next. */
-struct vsd_job *vsd_workers_take_all(struct vsd_server *srv);
+struct vsd_job *vsd_workers_take_all(struct vsd_net *net);
 /* Hand a job's reply back to where the job came from, job->reply (takes
  * reply, which may be NULL = out of memory, and ends the job's life as a
  * job). */
@@ -201,16 +204,19 @@ void vsd_listener_arm(struct vsd_server *srv);
 void vsd_listener_reply(struct vsd_slot *slot, nng_msg *reply);
 void vsd_listener_stop(struct vsd_server *srv);
 
-/* net.c: the epoll thread.  open binds a tcp:// --listen (srv->native);
- * start runs the thread (always: it also answers expired queued jobs) and
- * writes the bound URL for a native listener; stop flushes the replies,
- * closes every connection and joins. */
+/* net.c: the event loops (--loops threads).  open makes them and binds a
+ * tcp:// --listen (srv->native) and --resp-listen on loop 0; start runs
+ * the threads (always: they run the workers and answer expired queued
+ * jobs) and writes the bound URL for a native listener; stop flushes the
+ * replies, closes every connection and joins. */
 int vsd_net_open(struct vsd_server *srv);
 int vsd_net_start(struct vsd_server *srv, char *bound, size_t boundlen);
 void vsd_net_stop(struct vsd_server *srv);
-/* Wake the epoll thread (a job was queued with an earlier due time, or
- * draining started).  Never blocks. */
+/* Wake every loop (draining or stopping began).  Never blocks. */
 void vsd_net_wake(struct vsd_server *srv);
+/* From a thread that is not a loop (the nng bridge): give the job to a
+ * loop (round robin) and wake it. */
+void vsd_net_submit(struct vsd_server *srv, struct vsd_job *job);
 /* A native job's reply, from a worker or the reaper (takes reply). */
 void vsd_net_reply(struct vsd_server *srv, struct vsd_job *job,
     nng_msg *reply);

@@ -75,65 +75,67 @@
 #define VSD_WORKER_STACK (512u * 1024)
 #endif
 
-/* Under srv->mu: unlink a queued job. */
+/* Under net->mu: unlink a queued job. */
 static void
-vsd_queue_unlink_locked(struct vsd_server *srv, struct vsd_job *job)
+vsd_queue_unlink_locked(struct vsd_net *net, struct vsd_job *job)
 {
 	if (job->prev != NULL)
 		job->prev->next = job->next;
 	else
-		srv->qhead = job->next;
+		net->qhead = job->next;
 	if (job->next != NULL)
 		job->next->prev = job->prev;
 	else
-		srv->qtail = job->prev;
+		net->qtail = job->prev;
 	job->prev = job->next = NULL;
 }
 
-/* Under srv->mu: the first queued job, or NULL. */
+/* The first queued job, or NULL. */
 static struct vsd_job *
-vsd_queue_pop_locked(struct vsd_server *srv)
+vsd_queue_pop(struct vsd_net *net)
 {
-	struct vsd_job *job = srv->qhead;
+	struct vsd_job *job;
 
-	if (job != NULL)
-		vsd_queue_unlink_locked(srv, job);
+	pthread_mutex_lock(&net->mu);
+	if ((job = net->qhead) != NULL)
+		vsd_queue_unlink_locked(net, job);
+	pthread_mutex_unlock(&net->mu);
 	return job;
 }
 
 struct vsd_job *
-vsd_workers_expired(struct vsd_server *srv, int64_t now, int64_t *next_due)
+vsd_workers_expired(struct vsd_net *net, int64_t now, int64_t *next_due)
 {
 	struct vsd_job *job, *next, *out = NULL, **tail = &out;
 	int64_t due = 0;
 
-	pthread_mutex_lock(&srv->mu);
-	for (job = srv->qhead; job != NULL; job = next) {
+	pthread_mutex_lock(&net->mu);
+	for (job = net->qhead; job != NULL; job = next) {
 		next = job->next;
 		if (job->due_us <= now) {
-			vsd_queue_unlink_locked(srv, job);
+			vsd_queue_unlink_locked(net, job);
 			*tail = job;
 			tail = &job->next;
 		} else if (due == 0 || job->due_us < due) {
 			due = job->due_us;
 		}
 	}
-	srv->qdue_us = due;
-	pthread_mutex_unlock(&srv->mu);
+	net->qdue_us = due;
+	pthread_mutex_unlock(&net->mu);
 	*next_due = due;
 	return out;
 }
 
 struct vsd_job *
-vsd_workers_take_all(struct vsd_server *srv)
+vsd_workers_take_all(struct vsd_net *net)
 {
 	struct vsd_job *out;
 
-	pthread_mutex_lock(&srv->mu);
-	out = srv->qhead;
-	srv->qhead = srv->qtail = NULL;
-	srv->qdue_us = 0;
-	pthread_mutex_unlock(&srv->mu);
+	pthread_mutex_lock(&net->mu);
+	out = net->qhead;
+	net->qhead = net->qtail = NULL;
+	net->qdue_us = 0;
+	pthread_mutex_unlock(&net->mu);
 	return out;
 }
 
@@ -184,7 +186,7 @@ static int
 vsd_worker_wait(void *arg, struct pollfd *pfd, unsigned n, int64_t until_us)
 {
 	struct vsd_worker *w = arg;
-	int ep = w->srv->net->ep;
+	int ep = w->net->ep;
 	struct epoll_event ev;
 	unsigned i;
 
@@ -215,7 +217,7 @@ vsd_worker_wait(void *arg, struct pollfd *pfd, unsigned n, int64_t until_us)
 }
 
 void
-vsd_workers_event(struct vsd_server *srv, uint64_t tag, uint32_t events)
+vsd_workers_event(struct vsd_net *net, uint64_t tag, uint32_t events)
 {
 	uint32_t idx = (uint32_t)((tag & ~VSD_NET_TAG_WORKER) >>
 	    VSD_NET_TAG_WORKER_SHIFT);
@@ -223,9 +225,9 @@ vsd_workers_event(struct vsd_server *srv, uint64_t tag, uint32_t events)
 	struct vsd_worker *w;
 	unsigned i;
 
-	if (idx >= (uint32_t)srv->nworkers)
+	if (idx >= (uint32_t)net->nworkers)
 		return;
-	w = &srv->workers[idx];
+	w = &net->workers[idx];
 	if (w->state != VSD_WORKER_WAITING && w->state != VSD_WORKER_READY)
 		return;                 /* a stale one-shot: ignored */
 	for (i = 0; i < w->npfd; i++) {
@@ -248,28 +250,26 @@ vsd_worker_resume(struct vsd_worker *w)
 }
 
 void
-vsd_workers_run(struct vsd_server *srv)
+vsd_workers_run(struct vsd_net *net)
 {
+	struct vsd_server *srv = net->srv;
 	int64_t now = vs_now_us();
 	struct vsd_job *job;
-	int i, progress, quiet;
+	int i, progress, quiet, empty;
 
-	for (i = 0; i < srv->nworkers; i++) {
-		struct vsd_worker *w = &srv->workers[i];
+	for (i = 0; i < net->nworkers; i++) {
+		struct vsd_worker *w = &net->workers[i];
 
 		if (w->state == VSD_WORKER_WAITING && w->until_us <= now)
 			w->state = VSD_WORKER_READY;    /* its time is up */
 	}
 	do {
 		progress = 0;
-		for (i = 0; i < srv->nworkers; i++) {
-			struct vsd_worker *w = &srv->workers[i];
+		for (i = 0; i < net->nworkers; i++) {
+			struct vsd_worker *w = &net->workers[i];
 
 			if (w->state == VSD_WORKER_IDLE) {
-				pthread_mutex_lock(&srv->mu);
-				job = vsd_queue_pop_locked(srv);
-				pthread_mutex_unlock(&srv->mu);
-				if (job == NULL)
+				if ((job = vsd_queue_pop(net)) == NULL)
 					continue;
 				w->job = job;
 				w->state = VSD_WORKER_READY;
@@ -284,25 +284,28 @@ vsd_workers_run(struct vsd_server *srv)
 	if (!srv->stopping)
 		return;
 	quiet = 1;
-	for (i = 0; i < srv->nworkers; i++)
-		if (srv->workers[i].state != VSD_WORKER_IDLE)
+	for (i = 0; i < net->nworkers; i++)
+		if (net->workers[i].state != VSD_WORKER_IDLE)
 			quiet = 0;
+	pthread_mutex_lock(&net->mu);
+	empty = net->qhead == NULL;
+	pthread_mutex_unlock(&net->mu);
 	pthread_mutex_lock(&srv->mu);
-	if (quiet && srv->qhead == NULL) {
-		srv->quiet = 1;
+	if (quiet && empty && !net->quiet) {
+		net->quiet = 1;
 		pthread_cond_broadcast(&srv->qcv);
 	}
 	pthread_mutex_unlock(&srv->mu);
 }
 
 int64_t
-vsd_workers_next_wake(struct vsd_server *srv)
+vsd_workers_next_wake(struct vsd_net *net)
 {
 	int64_t due = 0;
 	int i;
 
-	for (i = 0; i < srv->nworkers; i++) {
-		struct vsd_worker *w = &srv->workers[i];
+	for (i = 0; i < net->nworkers; i++) {
+		struct vsd_worker *w = &net->workers[i];
 
 		if (w->state == VSD_WORKER_READY)
 			return vs_now_us();
@@ -320,22 +323,23 @@ vsd_job_reply(struct vsd_server *srv, struct vsd_job *job, nng_msg *reply)
 }
 
 int
-vsd_workers_submit(struct vsd_server *srv, struct vsd_job *job)
+vsd_workers_submit(struct vsd_net *net, struct vsd_job *job)
 {
 	int earlier;
 
+	job->loop = net;
 	job->next = NULL;
-	pthread_mutex_lock(&srv->mu);
-	job->prev = srv->qtail;
-	if (srv->qtail != NULL)
-		srv->qtail->next = job;
+	pthread_mutex_lock(&net->mu);
+	job->prev = net->qtail;
+	if (net->qtail != NULL)
+		net->qtail->next = job;
 	else
-		srv->qhead = job;
-	srv->qtail = job;
-	earlier = srv->qdue_us == 0 || job->due_us < srv->qdue_us;
+		net->qhead = job;
+	net->qtail = job;
+	earlier = net->qdue_us == 0 || job->due_us < net->qdue_us;
 	if (earlier)
-		srv->qdue_us = job->due_us;
-	pthread_mutex_unlock(&srv->mu);
+		net->qdue_us = job->due_us;
+	pthread_mutex_unlock(&net->mu);
 	return earlier;
 }
 
@@ -355,17 +359,29 @@ vsd_worker_fini(struct vsd_worker *w)
 int
 vsd_workers_start(struct vsd_server *srv)
 {
-	int i;
+	int i, n = srv->cfg->workers, loop;
 
 	srv->nworkers = 0;
-	srv->workers = calloc((size_t)srv->cfg->workers, sizeof(*srv->workers));
+	srv->workers = calloc((size_t)n, sizeof(*srv->workers));
 	if (srv->workers == NULL)
 		return -1;
-	for (i = 0; i < srv->cfg->workers; i++) {
+	/* loop by loop: loop L gets n / nloops, the first ones one more */
+	for (loop = 0; loop < srv->nloops; loop++) {
+		struct vsd_net *net = srv->nets[loop];
+
+		net->workers = &srv->workers[srv->nworkers];
+		net->nworkers = n / srv->nloops + (loop < n % srv->nloops);
+		for (i = 0; i < net->nworkers; i++)
+			net->workers[i].net = net;
+		srv->nworkers += net->nworkers;
+	}
+	assert(srv->nworkers == n);
+	srv->nworkers = 0;
+	for (i = 0; i < n; i++) {
 		struct vsd_worker *w = &srv->workers[i];
 
 		w->srv = srv;
-		w->idx = i;
+		w->idx = (int)(w - w->net->workers);
 		w->lane.cfg = srv->cfg;
 		w->lane.lim = &srv->limits;
 		w->lane.health = srv->health;
@@ -391,18 +407,28 @@ fail:
 	return -1;
 }
 
+/* Under srv->mu: every running loop is quiet. */
+static int
+vsd_workers_quiet_locked(struct vsd_server *srv)
+{
+	int i;
+
+	for (i = 0; i < srv->nloops; i++)
+		if (srv->nets[i]->running && !srv->nets[i]->quiet)
+			return 0;
+	return 1;
+}
+
 void
 vsd_workers_stop(struct vsd_server *srv)
 {
 	pthread_mutex_lock(&srv->mu);
 	srv->stopping = 1;
 	pthread_mutex_unlock(&srv->mu);
-	if (srv->net == NULL || !srv->net->running)
-		return;
 	vsd_net_wake(srv);
 	/* every request is bounded by its deadline: this ends */
 	pthread_mutex_lock(&srv->mu);
-	while (!srv->quiet)
+	while (!vsd_workers_quiet_locked(srv))
 		pthread_cond_wait(&srv->qcv, &srv->mu);
 	pthread_mutex_unlock(&srv->mu);
 }
