@@ -113,8 +113,9 @@ main(int argc, char **argv)
 	if (cfg.metrics_listen != NULL &&
 	    vsd_metrics_start(&srv, cfg.metrics_listen) != 0)
 		goto out;
-	vsd_info("vsetd %s listening on %s, %u shards, %d workers",
-	    VSETD_VERSION, bound, cfg.nshards, cfg.workers);
+	vsd_info("vsetd %s listening on %s, %u shards, %d workers on %d "
+	    "event loop%s", VSETD_VERSION, bound, cfg.nshards, cfg.workers,
+	    srv.nloops, srv.nloops == 1 ? "" : "s");
 	for (i = 0; i < cfg.nshards; i++) {
 		const struct vsd_shard_addr *a = &cfg.shards[i];
 
