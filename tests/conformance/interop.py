@@ -77,20 +77,25 @@ PY_CLIENT: Any = None           # the vsetd package, set by main()
 # ------------------------------------------------------------ certificates
 
 def make_certs(d: str) -> Dict[str, str]:
-    """A CA and a server certificate for localhost and 127.0.0.1."""
+    """A CA, a server certificate for localhost and 127.0.0.1, and a client
+    certificate."""
     def openssl(*args: str) -> None:
         subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60, cwd=d)
 
     p = {n: os.path.join(d, n) for n in ("ca.key", "ca.crt", "server.key", "server.csr",
-                                          "server.crt", "server.ext")}
+                                          "server.crt", "server.ext", "client.key", "client.csr",
+                                          "client.crt", "client.ext")}
     with open(p["server.ext"], "w") as f:
         f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+    with open(p["client.ext"], "w") as f:
+        f.write("extendedKeyUsage=clientAuth\n")
     openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
             "-subj", "/CN=vsetd interop CA", "-keyout", p["ca.key"], "-out", p["ca.crt"])
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
-            "-keyout", p["server.key"], "-out", p["server.csr"])
-    openssl("x509", "-req", "-in", p["server.csr"], "-CA", p["ca.crt"], "-CAkey", p["ca.key"],
-            "-CAcreateserial", "-days", "2", "-extfile", p["server.ext"], "-out", p["server.crt"])
+    for who, cn in (("server", "localhost"), ("client", "vsetd interop client")):
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={cn}",
+                "-keyout", p[f"{who}.key"], "-out", p[f"{who}.csr"])
+        openssl("x509", "-req", "-in", p[f"{who}.csr"], "-CA", p["ca.crt"], "-CAkey", p["ca.key"],
+                "-CAcreateserial", "-days", "2", "-extfile", p[f"{who}.ext"], "-out", p[f"{who}.crt"])
     return p
 
 
@@ -323,6 +328,23 @@ class StockReqToVsetd(InteropBase):
 
     def test_ws(self) -> None:
         self.run_transport("ws")
+
+    def test_tls_tcp_client_certificate(self) -> None:
+        # --tls-verify-clients: nngcat with a certificate from the CA is
+        # served; nngcat without one is refused in the handshake.
+        t = self.transport("tls+tcp")
+        args = t.vsetd_args() + ["--tls-ca", t.certs["ca.crt"], "--tls-verify-clients"]
+        search = envelope("Search", "vsetd.v1.SearchRequest", 'collection: "none" vector: [1, 0]', 5)
+        with Deployment(shards=1, listen=t.vsetd_listen(), vsetd_args=args) as dep:
+            mine = ["--cert", t.certs["client.crt"], "--key", t.certs["client.key"]]
+            env = parse_text(decode("vsetd.v1.ReplyEnvelope",
+                                    nngcat_req(dep.url, search, t.nngcat_client_tls() + mine)))
+            self.assertNotIn("status", env)
+            self.assertEqual(one(env, "request_id"), "5")
+            with self.assertRaises(AssertionError) as cm:
+                nngcat_req(dep.url, search, t.nngcat_client_tls(), timeout=3.0)
+            # refused while dialing (the TLS handshake), not by a timeout
+            self.assertIn("Unable to dial", str(cm.exception))
 
 
 # ------------------------------------------------------------ (b) client side
