@@ -16,7 +16,10 @@ Server side (a): stock nng REQ clients against vsetd.
   - nng_req_peer (libnng REQ, tests/conformance/nng_req_peer.c): four
     Searches with different k and request_id, all sent on their own
     contexts before any reply is read, on ONE connection; each context
-    must get the answer to its own request.
+    must get the answer to its own request.  Then, with one shard stopped,
+    a Search that waits for its deadline and an unknown method sent after
+    it on the same connection: the quick answer must overtake the slow
+    one (no head-of-line blocking), and each still gets its own.
 Client side (b): vsetd's libraries against nngcat --rep.
   - vset (the C library; on tcp:// both the thin transport and
     VS_TRANSPORT=nng) and, where it speaks the transport, the Python
@@ -67,6 +70,7 @@ CALL_TIMEOUT_MS = 1500          # the deadline the clients put on the wire
 PEER_TIMEOUT_MS = 10000         # nng_req_peer's wait for each reply
 LISTEN_WAIT_S = 10.0            # nngcat --rep starting to listen
 PEER_CONTEXTS = 4               # requests in flight at once on one connection
+SLOW_DEADLINE_MS = 1000         # a Search that waits for a stopped shard
 EXPECT_ERROR = "vector has dimension 2, collection has 3"
 INVALID_ARGUMENT = 3            # gRPC status code numbers (docs/protocol.md)
 
@@ -114,11 +118,12 @@ def nngcat_req(url: str, body: bytes, tls: Sequence[str] = (), timeout: float = 
     return out.stdout
 
 
-def envelope(method: str, req_type: str, req_text: str, request_id: int) -> bytes:
+def envelope(method: str, req_type: str, req_text: str, request_id: int,
+             deadline_ms: int = 5000) -> bytes:
     payload = encode(req_type, req_text)
     return encode("vsetd.v1.RequestEnvelope",
                   f'method: "{SERVICE}{method}"\npayload: {escape_bytes(payload)}\n'
-                  f"deadline_ms: 5000\nrequest_id: {request_id}\n")
+                  f"deadline_ms: {deadline_ms}\nrequest_id: {request_id}\n")
 
 
 def reply_envelope(payload_type: str = "", payload_text: str = "", code: int = 0,
@@ -256,30 +261,71 @@ class StockReqToVsetd(InteropBase):
         env = parse_text(decode("vsetd.v1.ReplyEnvelope", reply))
         return env, one(env, "payload", b"")
 
-    def contexts_on_one_connection(self, t: Transport, url: str) -> None:
+    def req_peer(self, t: Transport, url: str, requests: List[bytes]) -> Tuple[List[bytes], List[int]]:
+        """Every request on its own context of one libnng REQ socket, all
+        sent before any reply is read; the replies (in request order) and
+        the order they arrived in.  libnng must have used one connection."""
         d = tempfile.mkdtemp(prefix="peer-", dir=self.tmp)
         args: List[str] = []
-        for i in range(PEER_CONTEXTS):
+        for i, body in enumerate(requests):
             req = os.path.join(d, f"req{i}.bin")
             with open(req, "wb") as f:
-                f.write(envelope("Search", "vsetd.v1.SearchRequest",
-                                 f'collection: "io" vector: [1, 0, 0] k: {i + 1}', 100 + i))
+                f.write(body)
             args += [req, os.path.join(d, f"reply{i}.bin")]
         tls = ["--cacert", t.certs["ca.crt"], "--server-name", TLS_HOST] if t.tls else []
         out = subprocess.run([REQ_PEER, *tls, url, str(PEER_TIMEOUT_MS), *args],
                              capture_output=True, text=True, timeout=PEER_TIMEOUT_MS / 1000 + 10)
         self.assertEqual(out.returncode, 0, f"nng_req_peer failed: {out.stderr}")
-        self.assertEqual(out.stdout.split(), ["pipes", "1"],
-                         "libnng put the requests on one connection")
-        for i in range(PEER_CONTEXTS):
+        lines = out.stdout.splitlines()
+        self.assertEqual(lines[0], "pipes 1", "libnng put the requests on one connection")
+        order = [int(x) for x in lines[1].split()[1:]]
+        self.assertEqual(sorted(order), list(range(len(requests))), out.stdout)
+        replies = []
+        for i in range(len(requests)):
             with open(os.path.join(d, f"reply{i}.bin"), "rb") as f:
-                env = parse_text(decode("vsetd.v1.ReplyEnvelope", f.read()))
+                replies.append(f.read())
+        return replies, order
+
+    def contexts_on_one_connection(self, t: Transport, url: str) -> None:
+        replies, _ = self.req_peer(t, url, [
+            envelope("Search", "vsetd.v1.SearchRequest",
+                     f'collection: "io" vector: [1, 0, 0] k: {i + 1}', 100 + i)
+            for i in range(PEER_CONTEXTS)])
+        for i in range(PEER_CONTEXTS):
+            env = parse_text(decode("vsetd.v1.ReplyEnvelope", replies[i]))
             self.assertNotIn("status", env, f"context {i}: {env}")
             # Each context got the answer to its own request: its id, and
             # its k (the collection has 4 elements).
             self.assertEqual(one(env, "request_id"), str(100 + i))
             r = parse_text(decode("vsetd.v1.SearchResponse", one(env, "payload", b"")))
             self.assertEqual([one(h, "id") for h in r["results"]], [b"a", b"c", b"b", b"d"][:i + 1])
+
+    def reply_overtakes(self, t: Transport, dep: Deployment, owner: Dict[bytes, str]) -> None:
+        """A slow request does not hold up a quick one behind it on the
+        same connection: with one shard stopped, a Search waits for its
+        deadline, and an unknown method sent after it on another context
+        is answered first.  Each still gets its own answer."""
+        dep.stop_shard(1)
+        try:
+            replies, order = self.req_peer(t, dep.url, [
+                envelope("Search", "vsetd.v1.SearchRequest", 'collection: "io" vector: [1, 0, 0] k: 4',
+                         200, deadline_ms=SLOW_DEADLINE_MS),
+                envelope("Frobnicate", "vsetd.v1.SearchRequest", 'collection: "io"', 201)])
+        finally:
+            dep.cont_shard(1)
+        self.assertEqual(order, [1, 0], "the quick reply came first")
+        slow = parse_text(decode("vsetd.v1.ReplyEnvelope", replies[0]))
+        self.assertEqual(one(slow, "request_id"), "200")
+        self.assertNotIn("status", slow, f"partial search: {slow}")
+        r = parse_text(decode("vsetd.v1.SearchResponse", one(slow, "payload", b"")))
+        self.assertEqual(one(r, "partial"), "true")
+        self.assertEqual(one(one(r, "shards"), "ok"), "1")
+        # exactly the elements of the shard that answered
+        self.assertEqual(sorted(one(h, "id") for h in r["results"]),
+                         sorted(i for i, sh in owner.items() if sh == "0"))
+        quick = parse_text(decode("vsetd.v1.ReplyEnvelope", replies[1]))
+        self.assertEqual(one(quick, "request_id"), "201")
+        self.assertEqual(one(one(quick, "status"), "code"), "UNIMPLEMENTED")
 
     def run_transport(self, name: str) -> None:
         t = self.transport(name)
@@ -316,6 +362,9 @@ class StockReqToVsetd(InteropBase):
             self.assertEqual(one(env, "request_id"), "11")
 
             self.contexts_on_one_connection(t, url)
+            owner = {one(i, "id"): one(i, "shard", "0") for i in ins["results"]}
+            self.assertEqual(set(owner.values()), {"0", "1"}, "both shards hold some")
+            self.reply_overtakes(t, dep, owner)
 
     def test_tcp(self) -> None:
         self.run_transport("tcp")

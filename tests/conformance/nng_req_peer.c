@@ -15,15 +15,17 @@
  * It dials URL (synchronously: no server is an error), sends every
  * REQ_FILE's bytes as one request on its own context, all of them before
  * waiting for any reply, then writes the body of each context's reply to
- * the matching OUT_FILE.  It prints one line, "pipes N", the number of
+ * the matching OUT_FILE.  It prints two lines: "pipes N", the number of
  * distinct connections the replies came back on (1 when libnng kept them
- * on one connection), and exits 0; on any failure it prints the reason to
- * stderr and exits 1.  The Python side encodes the requests and decodes
+ * on one connection), and "order I J ...", the requests (numbered from 0
+ * in argument order) in the order their replies arrived; then exits 0.  On
+ * any failure it prints the reason to stderr and exits 1.  The Python side encodes the requests and decodes
  * the replies with protoc.
  *
  * Memory: every message and aio is this program's; all are freed before
  * exit, also on the error paths (goto out).
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +43,22 @@ struct call {
 	nng_aio *aio;
 	const char *in, *out;
 	int open;
+	atomic_int receiving;   /* set before the receive is posted */
+	int arrival;            /* rank of its reply among all replies */
 };
+
+static atomic_int arrivals;
+
+/* aio callback (an nng thread): rank the reply, nothing else.  The send
+ * completes through here too, before `receiving` is set. */
+static void
+on_done(void *arg)
+{
+	struct call *c = arg;
+
+	if (atomic_load(&c->receiving))
+		c->arrival = atomic_fetch_add(&arrivals, 1);
+}
 
 static int
 usage(void)
@@ -185,7 +202,7 @@ main(int argc, char **argv)
 		c->in = argv[PEER_FIRST_PAIR + 2 * i];
 		c->out = argv[PEER_FIRST_PAIR + 2 * i + 1];
 		if ((e = nng_ctx_open(&c->ctx, sock)) != 0 ||
-		    (e = nng_aio_alloc(&c->aio, NULL, NULL)) != 0) {
+		    (e = nng_aio_alloc(&c->aio, on_done, c)) != 0) {
 			fprintf(stderr, "context %d: %s\n", i, nng_strerror(e));
 			goto out;
 		}
@@ -204,6 +221,7 @@ main(int argc, char **argv)
 		nng_aio_set_msg(c->aio, NULL);  /* libnng owns it now */
 	}
 	for (i = 0; i < n; i++) {
+		atomic_store(&calls[i].receiving, 1);
 		nng_aio_set_timeout(calls[i].aio, timeout);
 		nng_ctx_recv(calls[i].ctx, calls[i].aio);
 	}
@@ -228,7 +246,12 @@ main(int argc, char **argv)
 		if (j == npipes)
 			pipes[npipes++] = p;
 	}
-	printf("pipes %d\n", npipes);
+	printf("pipes %d\norder", npipes);
+	for (j = 0; j < n; j++)
+		for (i = 0; i < n; i++)
+			if (calls[i].arrival == j)
+				printf(" %d", i);
+	printf("\n");
 	rv = 0;
 out:
 	for (i = 0; i < n && i < PEER_MAX_REQUESTS; i++) {
