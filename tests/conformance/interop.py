@@ -509,7 +509,7 @@ class LibraryToStockRep(InteropBase):
         # it must say so rather than dial something else.
         with self.assertRaises(ValueError) as cm:
             PY_CLIENT.Client("ws://127.0.0.1:1/vsetd", timeout=1.0)
-        self.assertIn("ws", str(cm.exception))
+        self.assertIn("unsupported transport 'ws'", str(cm.exception))
 
 
 # ------------------------------------------------------------ main
