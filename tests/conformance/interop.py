@@ -19,7 +19,10 @@ Server side (a): stock nng REQ clients against vsetd.
     must get the answer to its own request.  Then, with one shard stopped,
     a Search that waits for its deadline and an unknown method sent after
     it on the same connection: the quick answer must overtake the slow
-    one (no head-of-line blocking), and each still gets its own.
+    one (no head-of-line blocking), and each still gets its own.  Last, a
+    peer that resends every 100 ms (NNG_OPT_REQ_RESENDTIME, as any nng REQ
+    may) piles copies of one slow Search onto vsetd: it gets one answer to
+    its Search, and vsetd goes on serving.
 Client side (b): vsetd's libraries against nngcat --rep.
   - vset (the C library; on tcp:// both the thin transport and
     VS_TRANSPORT=nng) and, where it speaks the transport, the Python
@@ -71,6 +74,8 @@ PEER_TIMEOUT_MS = 10000         # nng_req_peer's wait for each reply
 LISTEN_WAIT_S = 10.0            # nngcat --rep starting to listen
 PEER_CONTEXTS = 4               # requests in flight at once on one connection
 SLOW_DEADLINE_MS = 1000         # a Search that waits for a stopped shard
+RESEND_MS = 100                 # NNG_OPT_REQ_RESENDTIME of the resending peer
+RECOVER_WAIT_S = 10.0           # a resumed shard back in searches
 EXPECT_ERROR = "vector has dimension 2, collection has 3"
 INVALID_ARGUMENT = 3            # gRPC status code numbers (docs/protocol.md)
 
@@ -261,10 +266,13 @@ class StockReqToVsetd(InteropBase):
         env = parse_text(decode("vsetd.v1.ReplyEnvelope", reply))
         return env, one(env, "payload", b"")
 
-    def req_peer(self, t: Transport, url: str, requests: List[bytes]) -> Tuple[List[bytes], List[int]]:
+    def req_peer(self, t: Transport, url: str, requests: List[bytes],
+                 resend_ms: int = 0) -> Tuple[List[bytes], List[int]]:
         """Every request on its own context of one libnng REQ socket, all
         sent before any reply is read; the replies (in request order) and
-        the order they arrived in.  libnng must have used one connection."""
+        the order they arrived in.  libnng must have used one connection.
+        resend_ms: libnng resends each request (same id, same connection)
+        every resend_ms until its reply comes."""
         d = tempfile.mkdtemp(prefix="peer-", dir=self.tmp)
         args: List[str] = []
         for i, body in enumerate(requests):
@@ -273,6 +281,8 @@ class StockReqToVsetd(InteropBase):
                 f.write(body)
             args += [req, os.path.join(d, f"reply{i}.bin")]
         tls = ["--cacert", t.certs["ca.crt"], "--server-name", TLS_HOST] if t.tls else []
+        if resend_ms:
+            tls += ["--resend-ms", str(resend_ms)]
         out = subprocess.run([REQ_PEER, *tls, url, str(PEER_TIMEOUT_MS), *args],
                              capture_output=True, text=True, timeout=PEER_TIMEOUT_MS / 1000 + 10)
         self.assertEqual(out.returncode, 0, f"nng_req_peer failed: {out.stderr}")
@@ -299,6 +309,40 @@ class StockReqToVsetd(InteropBase):
             self.assertEqual(one(env, "request_id"), str(100 + i))
             r = parse_text(decode("vsetd.v1.SearchResponse", one(env, "payload", b"")))
             self.assertEqual([one(h, "id") for h in r["results"]], [b"a", b"c", b"b", b"d"][:i + 1])
+
+    def resent_request(self, t: Transport, dep: Deployment, owner: Dict[bytes, str]) -> None:
+        """nng's REQ resends a request that has no reply yet (after
+        NNG_OPT_REQ_RESENDTIME; default 60 s), with the same id on the same
+        connection.  With a shard stopped, copies of one Search pile up on
+        vsetd: the client still gets one answer to its Search, and vsetd
+        goes on serving."""
+        dep.stop_shard(1)
+        try:
+            replies, _ = self.req_peer(t, dep.url, [
+                envelope("Search", "vsetd.v1.SearchRequest", 'collection: "io" vector: [1, 0, 0] k: 4',
+                         300, deadline_ms=SLOW_DEADLINE_MS)], resend_ms=RESEND_MS)
+        finally:
+            dep.cont_shard(1)
+        env = parse_text(decode("vsetd.v1.ReplyEnvelope", replies[0]))
+        self.assertEqual(one(env, "request_id"), "300")
+        self.assertNotIn("status", env, f"partial search: {env}")
+        r = parse_text(decode("vsetd.v1.SearchResponse", one(env, "payload", b"")))
+        self.assertEqual(one(r, "partial"), "true")
+        self.assertEqual(sorted(one(h, "id") for h in r["results"]),
+                         sorted(i for i, sh in owner.items() if sh == "0"))
+        # Still serving, all shards, on a new connection.
+        self.assertIsNone(dep.vsetd.poll(), "vsetd exited")
+        end = time.monotonic() + RECOVER_WAIT_S
+        while True:
+            env = parse_text(decode("vsetd.v1.ReplyEnvelope", nngcat_req(dep.url, envelope(
+                "Search", "vsetd.v1.SearchRequest", 'collection: "io" vector: [1, 0, 0] k: 4', 301),
+                t.nngcat_client_tls())))
+            self.assertEqual(one(env, "request_id"), "301")
+            r = parse_text(decode("vsetd.v1.SearchResponse", one(env, "payload", b"")))
+            if one(r, "partial", "false") == "false" or time.monotonic() > end:
+                break
+            time.sleep(0.1)     # the shard's breaker lets a probe through soon
+        self.assertEqual([one(h, "id") for h in r["results"]], [b"a", b"c", b"b", b"d"])
 
     def reply_overtakes(self, t: Transport, dep: Deployment, owner: Dict[bytes, str]) -> None:
         """A slow request does not hold up a quick one behind it on the
@@ -365,6 +409,7 @@ class StockReqToVsetd(InteropBase):
             owner = {one(i, "id"): one(i, "shard", "0") for i in ins["results"]}
             self.assertEqual(set(owner.values()), {"0", "1"}, "both shards hold some")
             self.reply_overtakes(t, dep, owner)
+            self.resent_request(t, dep, owner)
 
     def test_tcp(self) -> None:
         self.run_transport("tcp")

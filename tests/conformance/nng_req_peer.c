@@ -9,8 +9,8 @@
  * on its own context.  This program does exactly that over any transport
  * libnng speaks (tcp://, tls+tcp://, ipc://, ws://):
  *
- *   nng_req_peer [--cacert FILE] [--server-name NAME] URL TIMEOUT_MS
- *                REQ_FILE OUT_FILE [REQ_FILE OUT_FILE ...]
+ *   nng_req_peer [--cacert FILE] [--server-name NAME] [--resend-ms N]
+ *                URL TIMEOUT_MS REQ_FILE OUT_FILE [REQ_FILE OUT_FILE ...]
  *
  * It dials URL (synchronously: no server is an error), sends every
  * REQ_FILE's bytes as one request on its own context, all of them before
@@ -19,16 +19,27 @@
  * distinct connections the replies came back on (1 when libnng kept them
  * on one connection), and "order I J ...", the requests (numbered from 0
  * in argument order) in the order their replies arrived; then exits 0.  On
- * any failure it prints the reason to stderr and exits 1.  The Python side encodes the requests and decodes
- * the replies with protoc.
+ * any failure it prints the reason to stderr and exits 1.  The Python
+ * side encodes the requests and decodes the replies with protoc.
+ * --resend-ms sets NNG_OPT_REQ_RESENDTIME: libnng then sends a request
+ * again, with the same request id on the same connection, every N ms
+ * until its reply arrives (as any nng REQ client may).
  *
  * Memory: every message and aio is this program's; all are freed before
  * exit, also on the error paths (goto out).
+ *
+ * nng_close() of libnng 1.5.2 can hang for good after REQ resends (seen on
+ * ipc://, in libnng's own threads).  The results are printed and flushed
+ * before it, and it runs on a helper thread for at most
+ * PEER_CLOSE_WAIT_MS: a peer that cannot close still exits, and its
+ * answer stands.
  */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
@@ -37,6 +48,9 @@
 #define PEER_MAX_REQUESTS 16
 #define PEER_MAX_FILE_BYTES (1 << 20)
 #define PEER_FIRST_PAIR 3               /* argv index of REQ_FILE 1 */
+#define PEER_CLOSE_WAIT_MS 2000
+#define PEER_NS_PER_MS 1000000L
+#define PEER_NS_PER_S 1000000000L
 
 struct call {
 	nng_ctx ctx;
@@ -64,8 +78,8 @@ static int
 usage(void)
 {
 	fprintf(stderr, "usage: nng_req_peer [--cacert FILE] [--server-name "
-	    "NAME] URL TIMEOUT_MS REQ_FILE OUT_FILE [REQ_FILE OUT_FILE ...] "
-	    "(at most %d pairs)\n", PEER_MAX_REQUESTS);
+	    "NAME] [--resend-ms N] URL TIMEOUT_MS REQ_FILE OUT_FILE "
+	    "[REQ_FILE OUT_FILE ...] (at most %d pairs)\n", PEER_MAX_REQUESTS);
 	return 1;
 }
 
@@ -150,6 +164,61 @@ setup_tls(nng_dialer d, const char *cacert, const char *name)
 	return e == 0 ? 0 : -1;
 }
 
+struct closer {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	nng_socket sock;
+	int done;
+};
+
+static void *
+closer_main(void *arg)
+{
+	struct closer *c = arg;
+
+	nng_close(c->sock);
+	pthread_mutex_lock(&c->mu);
+	c->done = 1;
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+	return NULL;
+}
+
+/* nng_close(sock), waiting for it at most PEER_CLOSE_WAIT_MS. */
+static void
+close_bounded(nng_socket sock)
+{
+	static struct closer c = { PTHREAD_MUTEX_INITIALIZER,
+	    PTHREAD_COND_INITIALIZER, NNG_SOCKET_INITIALIZER, 0 };
+	struct timespec until;
+	pthread_t th;
+	int done;
+
+	c.sock = sock;
+	if (pthread_create(&th, NULL, closer_main, &c) != 0) {
+		nng_close(sock);
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += PEER_CLOSE_WAIT_MS / 1000;
+	until.tv_nsec += (long)(PEER_CLOSE_WAIT_MS % 1000) * PEER_NS_PER_MS;
+	if (until.tv_nsec >= PEER_NS_PER_S) {
+		until.tv_sec++;
+		until.tv_nsec -= PEER_NS_PER_S;
+	}
+	pthread_mutex_lock(&c.mu);
+	while (!c.done)
+		if (pthread_cond_timedwait(&c.cv, &c.mu, &until) != 0)
+			break;
+	done = c.done;
+	pthread_mutex_unlock(&c.mu);
+	if (done)
+		pthread_join(th, NULL);
+	else
+		fprintf(stderr, "nng_close did not return within %d ms "
+		    "(libnng); exiting anyway\n", PEER_CLOSE_WAIT_MS);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -159,7 +228,7 @@ main(int argc, char **argv)
 	nng_dialer d;
 	nng_msg *m;
 	uint32_t pipes[PEER_MAX_REQUESTS];
-	int a = 1, i, j, n = 0, e, timeout, npipes = 0, open = 0, rv = 1;
+	int a = 1, i, j, n = 0, e, timeout, resend = 0, npipes = 0, open = 0, rv = 1;
 
 	memset(calls, 0, sizeof(calls));
 	while (a + 1 < argc && strncmp(argv[a], "--", 2) == 0) {
@@ -167,6 +236,8 @@ main(int argc, char **argv)
 			cacert = argv[a + 1];
 		else if (strcmp(argv[a], "--server-name") == 0)
 			name = argv[a + 1];
+		else if (strcmp(argv[a], "--resend-ms") == 0)
+			resend = atoi(argv[a + 1]);
 		else
 			return usage();
 		a += 2;
@@ -185,6 +256,11 @@ main(int argc, char **argv)
 		goto out;
 	}
 	open = 1;
+	if (resend > 0 && (e = nng_socket_set_ms(sock, NNG_OPT_REQ_RESENDTIME,
+	    resend)) != 0) {
+		fprintf(stderr, "resend time: %s\n", nng_strerror(e));
+		goto out;
+	}
 	if ((e = nng_dialer_create(&d, sock, url)) != 0) {
 		fprintf(stderr, "%s: %s\n", url, nng_strerror(e));
 		goto out;
@@ -252,6 +328,7 @@ main(int argc, char **argv)
 			if (calls[i].arrival == j)
 				printf(" %d", i);
 	printf("\n");
+	fflush(stdout);
 	rv = 0;
 out:
 	for (i = 0; i < n && i < PEER_MAX_REQUESTS; i++) {
@@ -265,6 +342,6 @@ out:
 			nng_ctx_close(calls[i].ctx);
 	}
 	if (open)
-		nng_close(sock);
+		close_bounded(sock);
 	return rv;
 }
