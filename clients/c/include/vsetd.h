@@ -5,8 +5,8 @@
  * proto/vsetd/v1/vsetd.proto.  Every call is one request/reply round trip:
  * for tcp:// URLs on a plain socket in the calling thread, speaking nng's
  * REQ wire protocol (no nng threads; VS_TRANSPORT=nng in the environment
- * uses libnng instead), for tls+tcp://, ipc:// and ws:// on an nng REQ
- * socket.  Link with `pkg-config --libs vsetd-client`.
+ * uses libnng instead), for tls+tcp://, ipc://, ws:// and wss:// on an
+ * nng REQ socket.  Link with `pkg-config --libs vsetd-client`.
  *
  * Errors.  Every call that can fail returns an int status code: VS_OK (0) on
  * success, otherwise one of the gRPC codes below.  vs_errmsg() then gives a
@@ -82,9 +82,9 @@ void vs_close(vs_client *c);
 /* Options for vs_connect_opts(); zero-initialise and set what you need. */
 typedef struct vs_connect_options {
 	int timeout_ms;              /* as vs_connect's (0 = 5000) */
-	/* tls+tcp:// only.  The server is verified against tls_ca_file
-	 * (required for tls+tcp://); a client certificate is sent when the
-	 * server asks and tls_cert_file/tls_key_file are set. */
+	/* tls+tcp:// and wss:// only.  The server is verified against
+	 * tls_ca_file (required for both); a client certificate is sent when
+	 * the server asks and tls_cert_file/tls_key_file are set. */
 	const char *tls_ca_file;
 	const char *tls_cert_file;
 	const char *tls_key_file;

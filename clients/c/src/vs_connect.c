@@ -21,7 +21,8 @@
 
 #define VS_DEFAULT_TIMEOUT_MS 5000
 
-/* Host part of "tls+tcp://host:port" into buf. */
+/* Host part of "tls+tcp://host:port" (or "wss://host:port/path") into
+ * buf. */
 static void
 vs_url_host(const char *url, char *buf, size_t len)
 {
@@ -68,6 +69,15 @@ vs_url_is_ip(const char *url)
 	vs_url_host(url, host, sizeof(host));
 	return inet_pton(AF_INET, host, buf) == 1 ||
 	    inet_pton(AF_INET6, host, buf) == 1;
+}
+
+/* Is the URL's transport TLS: tls+tcp://, or wss:// (WebSocket over
+ * TLS)?  Both take the same TLS configuration on their dialer; without it
+ * nng's wss:// dialer verifies against no CA and every handshake fails. */
+static int
+vs_url_is_tls(const char *url)
+{
+	return strncmp(url, "tls+", 4) == 0 || strncmp(url, "wss://", 6) == 0;
 }
 
 static int
@@ -214,8 +224,7 @@ vs_connect_opts(vs_client **out, const char *url,
 		    "bad server URL \"%s\": %s", url, nng_strerror(rv));
 		goto fail;
 	}
-	if (strncmp(url, "tls+", 4) == 0 &&
-	    vs_dialer_tls(c, url, o) != VS_OK)
+	if (vs_url_is_tls(url) && vs_dialer_tls(c, url, o) != VS_OK)
 		goto fail;
 	if ((rv = nng_dialer_start(c->dialer, 0)) != 0) {
 		/* mbedTLS (nng's TLS engine on Debian 12) matches the expected
@@ -223,7 +232,7 @@ vs_connect_opts(vs_client **out, const char *url,
 		 * addresses: say so rather than leave just "Cryptographic
 		 * error". */
 		vs_set_error(VS_UNAVAILABLE, "cannot connect to %s: %s%s", url,
-		    nng_strerror(rv), strncmp(url, "tls+", 4) == 0 &&
+		    nng_strerror(rv), vs_url_is_tls(url) &&
 		    o->tls_server_name == NULL && vs_url_is_ip(url) ?
 		    " (the URL names an IP address, which the TLS library "
 		    "cannot match against the certificate: set "
