@@ -38,7 +38,8 @@ vsd_usage(FILE *f)
 "                           names as the long options below; flags win)\n"
 "  --listen URL             nng URL to serve on (default %s;\n"
 "                           port 0 binds an ephemeral port, logged at start;\n"
-"                           tls+tcp://HOST:PORT needs --tls-cert and --tls-key)\n"
+"                           tls+tcp://HOST:PORT and wss://HOST:PORT[/PATH]\n"
+"                           need --tls-cert and --tls-key)\n"
 "  --shard HOST:PORT[,HOST:PORT...]\n"
 "                           a Redis >= 8 server, optionally followed by its\n"
 "                           read replicas; repeat for each shard.  The order\n"
@@ -130,7 +131,8 @@ vsd_usage(FILE *f)
 "  --redis-user NAME        ACL user for Redis AUTH (password: see below)\n"
 "  --sentinel-user NAME     ACL user for AUTH to the Sentinels (password:\n"
 "                           see below)\n"
-"  --tls-cert FILE          PEM certificate (chain) for tls+tcp:// listeners\n"
+"  --tls-cert FILE          PEM certificate (chain) for tls+tcp:// and wss://\n"
+"                           listeners\n"
 "                           and --resp-listen tls://\n"
 "  --tls-key FILE           PEM private key for them\n"
 "  --tls-ca FILE            PEM CA certificates to verify clients with\n"
@@ -670,10 +672,16 @@ vsd_config_file(struct vsd_config *cfg, const char *path)
 	return rv;
 }
 
+int
+vsd_listen_is_tls(const char *url)
+{
+	return strncmp(url, "tls+", 4) == 0 || strncmp(url, "wss://", 6) == 0;
+}
+
 static int
 vsd_check(struct vsd_config *cfg)
 {
-	int tls = strncmp(cfg->listen, "tls+", 4) == 0;
+	int tls = vsd_listen_is_tls(cfg->listen);
 	int resp_tls = cfg->resp_listen != NULL &&
 	    strncmp(cfg->resp_listen, "tls://", 6) == 0;
 
@@ -695,7 +703,7 @@ vsd_check(struct vsd_config *cfg)
 	if (!tls && !resp_tls && (cfg->tls_cert != NULL ||
 	    cfg->tls_verify_clients)) {
 		fprintf(stderr, "vsetd: TLS settings given but neither --listen "
-		    "%s is a tls+ URL nor --resp-listen a tls:// one\n",
+		    "%s is a tls+ or wss:// URL nor --resp-listen a tls:// one\n",
 		    cfg->listen);
 		return 2;
 	}

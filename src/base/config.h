@@ -126,4 +126,8 @@ enum { VSD_CONFIG_RUN = -1 };
 int vsd_config_parse(struct vsd_config *cfg, int argc, char **argv);
 void vsd_config_fini(struct vsd_config *cfg);
 
+/* --listen URL is served over TLS (tls+tcp://, wss://): the --tls-*
+ * files apply to it. */
+int vsd_listen_is_tls(const char *url);
+
 #endif

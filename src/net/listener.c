@@ -222,7 +222,7 @@ vsd_listener_reply(struct vsd_slot *slot, nng_msg *reply)
 	vsd_slot_send(slot, reply);
 }
 
-/* tls+tcp:// listeners: our certificate and key, and optionally a CA to
+/* tls+tcp:// and wss:// listeners: our certificate and key, and optionally a CA to
  * verify (or require) client certificates. */
 static int
 vsd_listener_tls(struct vsd_server *srv)
@@ -267,21 +267,30 @@ out:
 	return rv;
 }
 
-/* "tcp://127.0.0.1:0" -> "tcp://127.0.0.1:41234" */
+/* "tls+tcp://127.0.0.1:0" -> "tls+tcp://127.0.0.1:41234", and
+ * "ws://127.0.0.1:0/vsetd" -> "ws://127.0.0.1:41234/vsetd" (the port
+ * ends the host part, before any path). */
 static void
 vsd_bound_url(struct vsd_server *srv, char *bound, size_t boundlen)
 {
-	const char *url = srv->cfg->listen;
-	size_t n = strlen(url);
+	const char *url = srv->cfg->listen, *host, *path;
+	size_t n;
 	int port = 0;
 
 	snprintf(bound, boundlen, "%s", url);
-	if (n < 2 || strcmp(url + n - 2, ":0") != 0)
+	if ((host = strstr(url, "://")) == NULL)
+		return;
+	host += 3;
+	path = strchr(host, '/');
+	n = path != NULL ? (size_t)(path - url) : strlen(url);
+	if (n < 2 || (size_t)(host - url) + 2 > n ||
+	    strncmp(url + n - 2, ":0", 2) != 0)
 		return;
 	if (nng_listener_get_int(srv->listener, NNG_OPT_TCP_BOUND_PORT,
 	    &port) != 0 || port == 0)
 		return;
-	snprintf(bound, boundlen, "%.*s:%d", (int)(n - 2), url, port);
+	snprintf(bound, boundlen, "%.*s:%d%s", (int)(n - 2), url, port,
+	    path != NULL ? path : "");
 }
 
 int
@@ -306,7 +315,7 @@ vsd_listener_open(struct vsd_server *srv)
 		vsd_err("setting the message size limit: %s", nng_strerror(rv));
 		return -1;
 	}
-	if (strncmp(cfg->listen, "tls+", 4) == 0 && vsd_listener_tls(srv) != 0)
+	if (vsd_listen_is_tls(cfg->listen) && vsd_listener_tls(srv) != 0)
 		return -1;
 	srv->nslots = cfg->max_inflight + VSD_EXTRA_SLOTS;
 	if ((srv->slots = calloc((size_t)srv->nslots, sizeof(*srv->slots))) == NULL)

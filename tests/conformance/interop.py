@@ -31,9 +31,10 @@ Client side (b): vsetd's libraries against nngcat --rep.
     canned error status), and the bytes nngcat received decode, with
     protoc, as the RequestEnvelope and SearchRequest the caller asked for.
     The C library also dials wss:// (WebSocket over TLS, verified with the
-    same CA option as tls+tcp://).  vsetd cannot serve wss:// yet (it
-    starts, but with no certificate: every handshake fails), so there is no
-    server-side wss test.
+    same CA option as tls+tcp://).
+vsetd serves wss:// too (the --tls-* files apply to it as to tls+tcp://),
+and ws:// and wss:// listeners carry a path with port 0: the bound URL
+vsetd logs names the real port before the path.
 
 TLS: a throwaway CA and a server certificate made by openssl(1).  nng
 1.5.2's TLS (mbedTLS) cannot match an IP address in the URL against a
@@ -210,7 +211,8 @@ class Transport:
         if self.name == "ipc":
             return f"ipc://{self.ipc_dir}/vsetd.sock"
         host = TLS_HOST if self.tls else "127.0.0.1"
-        return f"{self.name}://{host}:0"
+        path = "/vsetd" if self.name in ("ws", "wss") else ""
+        return f"{self.name}://{host}:0{path}"
 
     def vsetd_args(self) -> List[str]:
         return ["--tls-cert", self.certs["server.crt"], "--tls-key", self.certs["server.key"]] \
@@ -422,6 +424,9 @@ class StockReqToVsetd(InteropBase):
 
     def test_ws(self) -> None:
         self.run_transport("ws")
+
+    def test_wss(self) -> None:
+        self.run_transport("wss")
 
     def test_tls_tcp_client_certificate(self) -> None:
         # --tls-verify-clients: nngcat with a certificate from the CA is

@@ -25,7 +25,7 @@ from typing import List, Optional, Sequence
 
 __all__ = ["Deployment", "Shard", "free_port", "redis_cli", "HarnessError"]
 
-_LISTENING = re.compile(r"listening on ((?:tcp|ipc|tcp4|tcp6|tls\+tcp|ws)://[^\s,]+)")
+_LISTENING = re.compile(r"listening on ((?:tcp|ipc|tcp4|tcp6|tls\+tcp|ws|wss)://[^\s,]+)")
 _LIVE: "set[Deployment]" = set()
 
 
