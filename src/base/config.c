@@ -55,22 +55,22 @@ vsd_usage(FILE *f)
 "                           write or fails).  Writes during a failover fail\n"
 "                           UNAVAILABLE (\"failover in progress\"): retry.\n"
 "                           Both kinds of --shard mix.\n"
-"  --workers N              requests run at once, each on a worker with its\n"
-"                           own connection to every shard (default 4; more\n"
-"                           wait in a queue, up to --max-inflight).  Workers\n"
-"                           are fibers on the event loops, not threads.\n"
-"                           A shard that stops\n"
+"  --workers N              requests each event loop runs at once, each on a\n"
+"                           worker with its own connection to every shard\n"
+"                           (default 4; more wait in a queue, up to\n"
+"                           --max-inflight).  Workers are fibers on the\n"
+"                           event loops, not threads.  A shard that stops\n"
 "                           answering holds at most half of them: once that\n"
 "                           many calls have waited on it for over\n"
 "                           --shard-stall-ms without a byte from it, other\n"
 "                           calls skip it at once (a read uses a replica;\n"
 "                           else the shard is failed, UNAVAILABLE)\n"
-"  --loops N                event loop threads (default 1, at most --workers):\n"
-"                           each owns its share of the client connections\n"
-"                           and of the workers, and runs a request from\n"
-"                           read to reply with no hand-off.  One loop uses\n"
-"                           one core; add loops when vsetd's own CPU is the\n"
-"                           limit (docs/operations.md, \"Threads\")\n"
+"  --loops N                event loop threads (default 1, at most %d): each\n"
+"                           owns its share of the client connections and\n"
+"                           --workers workers of its own, and runs a request\n"
+"                           from read to reply with no hand-off.  One loop\n"
+"                           uses one core; add loops when vsetd's own CPU is\n"
+"                           the limit (docs/operations.md, \"Threads\")\n"
 "  --deadline-ms N          deadline of calls that carry none (default 1000)\n"
 "  --shard-timeout-ms N     a shard connection that moves no byte (neither\n"
 "                           sends nor takes one) for N ms while replies are\n"
@@ -132,8 +132,7 @@ vsd_usage(FILE *f)
 "  --sentinel-user NAME     ACL user for AUTH to the Sentinels (password:\n"
 "                           see below)\n"
 "  --tls-cert FILE          PEM certificate (chain) for tls+tcp:// and wss://\n"
-"                           listeners\n"
-"                           and --resp-listen tls://\n"
+"                           listeners and --resp-listen tls://\n"
 "  --tls-key FILE           PEM private key for them\n"
 "  --tls-ca FILE            PEM CA certificates to verify clients with\n"
 "  --tls-verify-clients     require a client certificate signed by --tls-ca\n"
@@ -167,8 +166,7 @@ vsd_usage(FILE *f)
 "the Sentinels of sentinel:// shards, apart from the shards' own; the\n"
 "password is also accepted as sentinel-password in the config file, never\n"
 "as a flag.\n"
-"VSETD_LOOPS: --loops, lowered to --workers where that is smaller (a\n"
-"--loops flag wins).\n"
+"VSETD_LOOPS: --loops (a --loops flag wins).\n"
 "\n"
 "Collection C is the Redis key \"vsetd:C\" on every shard.  Logs go to\n"
 "stderr.  SIGINT or SIGTERM stops accepting, finishes the calls in flight,\n"
@@ -176,7 +174,7 @@ vsd_usage(FILE *f)
 "(e.g. the listen address is taken), 2 on a usage error, 3 when the\n"
 "--shard list contradicts the topology record stored on the shards\n"
 "(vsetd:@topology; a shorter list is completed from it).\n",
-	    VSD_DEFAULT_LISTEN, VSD_DEFAULT_SHARD_TIMEOUT_MS,
+	    VSD_DEFAULT_LISTEN, VSD_MAX_LOOPS, VSD_DEFAULT_SHARD_TIMEOUT_MS,
 	    VSD_DEFAULT_SHARD_STALL_MS);
 }
 
@@ -727,11 +725,6 @@ vsd_check(struct vsd_config *cfg)
 		cfg->max_conn_pending = 2 * cfg->max_message_bytes;
 	if (cfg->max_conn_inflight > cfg->max_inflight)
 		cfg->max_conn_inflight = cfg->max_inflight;
-	if (cfg->loops > cfg->workers) {
-		fprintf(stderr, "vsetd: --loops %d is more than --workers %d: "
-		    "every loop needs a worker\n", cfg->loops, cfg->workers);
-		return 2;
-	}
 	return 0;
 }
 
@@ -739,7 +732,7 @@ int
 vsd_config_parse(struct vsd_config *cfg, int argc, char **argv)
 {
 	const char *env;
-	int c, rv, cmdline_shards = 0, loops_env = 0;
+	int c, rv, cmdline_shards = 0;
 
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->listen = VSD_DEFAULT_LISTEN;
@@ -788,7 +781,6 @@ vsd_config_parse(struct vsd_config *cfg, int argc, char **argv)
 	if ((env = getenv("VSETD_LOOPS")) != NULL && *env != '\0') {
 		if ((rv = vsd_apply(cfg, OPT_LOOPS, env, 0)) != 0)
 			goto usage;
-		loops_env = 1;
 	}
 	if (cmdline_shards)
 		vsd_free_shards(cfg);   /* the command line's list replaces */
@@ -810,14 +802,8 @@ vsd_config_parse(struct vsd_config *cfg, int argc, char **argv)
 		default:
 			if ((rv = vsd_apply(cfg, c, optarg, 0)) != 0)
 				goto usage;
-			if (c == OPT_LOOPS)
-				loops_env = 0;
 		}
 	}
-	/* $VSETD_LOOPS is a ceiling for every vsetd of a host; a flag is
-	 * exact (and refused above --workers, vsd_check) */
-	if (loops_env && cfg->loops > cfg->workers)
-		cfg->loops = cfg->workers;
 	if (optind < argc) {
 		fprintf(stderr, "vsetd: unexpected argument \"%s\"\n", argv[optind]);
 		rv = 2;

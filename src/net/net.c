@@ -113,8 +113,9 @@
 
 static void vsd_net_wake_loop(struct vsd_net *net);
 
-/* Set on the loop's thread: a reply queued there needs no wake-up. */
-static _Thread_local int vsd_net_on_loop;
+/* The loop this thread runs, or NULL: a reply queued on its own loop's
+ * thread needs no wake-up (the loop sends it in the same iteration). */
+static _Thread_local struct vsd_net *vsd_net_cur;
 
 /* ------------------------------------------------------------ memory */
 
@@ -845,7 +846,7 @@ vsd_net_reply(struct vsd_server *srv, struct vsd_job *job, nng_msg *reply)
 	pthread_mutex_lock(&net->mu);
 	/* on the loop (a worker's fiber, the reaper) the loop sends it
 	 * right after: no wake-up */
-	wake = net->dhead == NULL && !vsd_net_on_loop;
+	wake = net->dhead == NULL && vsd_net_cur != net;
 	if (net->dtail != NULL)
 		net->dtail->next = nj;
 	else
@@ -1025,7 +1026,7 @@ vsd_net_main(void *arg)
 	uint64_t cnt;
 	int i, n, timeout;
 
-	vsd_net_on_loop = 1;
+	vsd_net_cur = net;
 	for (;;) {
 		now = vs_now_us();
 		vsd_net_draining(net, now);

@@ -26,12 +26,15 @@
  * Why fibers rather than callbacks: the ops run several rounds one after
  * another; a fiber keeps them straight-line code.
  *
- * --workers is how many requests run at once, as before: each worker has
+ * --workers is how many requests each loop runs at once: each worker has
  * its own connections to every shard (Redis replies on a connection come
  * back in order, so a connection serves one request at a time), and the
- * stall rule's quorum (health.h) counts workers.  More requests wait in
- * the queue, up to --max-inflight; one whose deadline passes there is
- * answered DEADLINE_EXCEEDED by net.c (vsd_workers_expired).
+ * stall rule's quorum (health.h) is half of them.  More requests wait in
+ * their loop's queue, up to --max-inflight; one whose deadline passes
+ * there is answered DEADLINE_EXCEEDED by net.c (vsd_workers_expired).
+ * Each loop has the whole --workers: a connection lives on one loop, and
+ * a loop with fewer workers would let one slow caller hold up the others
+ * of its loop while another loop's workers sit idle.
  *
  * What may not happen on a fiber: blocking the thread.  Shard rounds
  * yield; locks (collection cache, view, health, stats) are held for a few
@@ -359,18 +362,19 @@ vsd_worker_fini(struct vsd_worker *w)
 int
 vsd_workers_start(struct vsd_server *srv)
 {
-	int i, n = srv->cfg->workers, loop;
+	int i, n = srv->cfg->workers * srv->nloops, loop;
 
 	srv->nworkers = 0;
 	srv->workers = calloc((size_t)n, sizeof(*srv->workers));
 	if (srv->workers == NULL)
 		return -1;
-	/* loop by loop: loop L gets n / nloops, the first ones one more */
+	/* loop by loop, --workers each: a connection lives on one loop, so
+	 * each loop needs the whole complement for its callers */
 	for (loop = 0; loop < srv->nloops; loop++) {
 		struct vsd_net *net = srv->nets[loop];
 
 		net->workers = &srv->workers[srv->nworkers];
-		net->nworkers = n / srv->nloops + (loop < n % srv->nloops);
+		net->nworkers = srv->cfg->workers;
 		for (i = 0; i < net->nworkers; i++)
 			net->workers[i].net = net;
 		srv->nworkers += net->nworkers;

@@ -350,7 +350,11 @@ class QueueDeadline(unittest.TestCase):
             dep.stop_shard(0)
             try:
                 holders = []
-                for _ in range(2):               # every worker waits on shard 0
+                # every worker waits on shard 0: --workers 2 on each event
+                # loop (VSETD_LOOPS, suite 'loops'), connections dealt out
+                # to the loops in turn
+                loops = int(os.environ.get("VSETD_LOOPS", "1"))
+                for _ in range(2 * loops):
                     hc = vsetd.Client(dep.url, timeout=2.0, grace=1.0)
                     t = threading.Thread(target=lambda hc=hc: self._ignore(hc.search, "qd", [1.0, 0.0]))
                     t.start()
