@@ -113,9 +113,10 @@ main(int argc, char **argv)
 	if (cfg.metrics_listen != NULL &&
 	    vsd_metrics_start(&srv, cfg.metrics_listen) != 0)
 		goto out;
-	vsd_info("vsetd %s listening on %s, %u shards, %d workers on %d "
+	vsd_info("vsetd %s listening on %s, %u shards, %d workers on %s%d "
 	    "event loop%s", VSETD_VERSION, bound, cfg.nshards, cfg.workers,
-	    srv.nloops, srv.nloops == 1 ? "" : "s");
+	    srv.nloops == 1 ? "" : "each of ", srv.nloops,
+	    srv.nloops == 1 ? "" : "s");
 	for (i = 0; i < cfg.nshards; i++) {
 		const struct vsd_shard_addr *a = &cfg.shards[i];
 
