@@ -52,7 +52,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -65,14 +64,14 @@ sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, HERE)
 import conformance as conf  # noqa: E402  (protoc helpers; it adds tests/python to sys.path)
 from conformance import decode, encode, escape_bytes, one, parse_text  # noqa: E402
-from vsetd_harness import Deployment, free_port  # noqa: E402
+from vsetd_harness import CannedRep, Deployment, free_port  # noqa: E402
+from vsetd_harness import make_certs as harness_make_certs  # noqa: E402
 
 NNGCAT = conf.NNGCAT
 SERVICE = conf.SERVICE
 TLS_HOST = "localhost"          # a DNS name in the server certificate
 CALL_TIMEOUT_MS = 1500          # the deadline the clients put on the wire
 PEER_TIMEOUT_MS = 10000         # nng_req_peer's wait for each reply
-LISTEN_WAIT_S = 10.0            # nngcat --rep starting to listen
 PEER_CONTEXTS = 4               # requests in flight at once on one connection
 SLOW_DEADLINE_MS = 1000         # a Search that waits for a stopped shard
 RESEND_MS = 100                 # NNG_OPT_REQ_RESENDTIME of the resending peer
@@ -89,24 +88,10 @@ PY_CLIENT: Any = None           # the vsetd package, set by main()
 def make_certs(d: str) -> Dict[str, str]:
     """A CA, a server certificate for localhost and 127.0.0.1, and a client
     certificate."""
-    def openssl(*args: str) -> None:
-        subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60, cwd=d)
-
-    p = {n: os.path.join(d, n) for n in ("ca.key", "ca.crt", "server.key", "server.csr",
-                                          "server.crt", "server.ext", "client.key", "client.csr",
-                                          "client.crt", "client.ext")}
-    with open(p["server.ext"], "w") as f:
-        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
-    with open(p["client.ext"], "w") as f:
-        f.write("extendedKeyUsage=clientAuth\n")
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-            "-subj", "/CN=vsetd interop CA", "-keyout", p["ca.key"], "-out", p["ca.crt"])
-    for who, cn in (("server", "localhost"), ("client", "vsetd interop client")):
-        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={cn}",
-                "-keyout", p[f"{who}.key"], "-out", p[f"{who}.csr"])
-        openssl("x509", "-req", "-in", p[f"{who}.csr"], "-CA", p["ca.crt"], "-CAkey", p["ca.key"],
-                "-CAcreateserial", "-days", "2", "-extfile", p[f"{who}.ext"], "-out", p[f"{who}.crt"])
-    return p
+    return harness_make_certs(d, cas=[("ca", "vsetd interop CA")],
+                              leaves=[("server", "localhost", "ca"),
+                                      ("client", "vsetd interop client", "ca")],
+                              server_san="DNS:localhost,IP:127.0.0.1")
 
 
 # ------------------------------------------------------------ stock nng peers
@@ -140,60 +125,6 @@ def reply_envelope(payload_type: str = "", payload_text: str = "", code: int = 0
     if code:
         text += f'status {{ code: {code} message: "{message}" }}\n'
     return encode("vsetd.v1.ReplyEnvelope", text)
-
-
-def wait_listening(url: str, proc: subprocess.Popen) -> None:
-    """Until something accepts on url's address (a TCP port, or the ipc
-    socket file), so the client's synchronous dial cannot race the peer."""
-    deadline = time.monotonic() + LISTEN_WAIT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"nngcat --rep {url} exited at once: {proc.stderr.read().decode()}")
-        if url.startswith("ipc://"):
-            if os.path.exists(url[len("ipc://"):]):
-                return
-        else:
-            hostport = url.split("://", 1)[1].split("/", 1)[0]
-            host, port = hostport.rsplit(":", 1)
-            try:
-                socket.create_connection((host, int(port)), timeout=0.5).close()
-                return
-            except OSError:
-                pass
-        time.sleep(0.02)
-    raise AssertionError(f"nngcat --rep never listened on {url}")
-
-
-class CannedRep:
-    """nngcat --rep on url answering ONE request with a canned reply body;
-    request() is the raw request it received (--raw on stdout)."""
-
-    def __init__(self, url: str, reply: bytes, tls: Sequence[str] = ()) -> None:
-        self.tmp = tempfile.mkdtemp(prefix="vsetd-interop-rep-")
-        body = os.path.join(self.tmp, "reply.bin")
-        with open(body, "wb") as f:
-            f.write(reply)
-        self.url = url
-        self.proc = subprocess.Popen(
-            [NNGCAT, "--rep", "--listen", url, *tls, "--file", body, "--raw", "--count", "1"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
-        try:
-            wait_listening(url, self.proc)
-        except BaseException:
-            self.close()
-            raise
-
-    def request(self, timeout: float = 10.0) -> bytes:
-        out, err = self.proc.communicate(timeout=timeout)
-        if not out:
-            raise AssertionError(f"nngcat --rep {self.url} received nothing: {err.decode()}")
-        return out
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.communicate(timeout=10)
-        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 # ------------------------------------------------------------ the transports

@@ -11,12 +11,10 @@ from __future__ import annotations
 import functools
 import json
 import math
-import os
 import random
 import shutil
 import signal
 import re
-import subprocess
 import tempfile
 import threading
 import time
@@ -27,6 +25,7 @@ import vsetd
 from vsetd import vsetd_pb2 as pb
 
 from vsetd_harness import Deployment, free_port, redis_cli
+from vsetd_harness import make_certs as harness_make_certs
 
 DIM = 8
 
@@ -514,24 +513,10 @@ class IpcListener(unittest.TestCase):
 def make_certs(d: str) -> Dict[str, str]:
     """A throwaway CA, a server certificate for 127.0.0.1 and a client
     certificate, made with the openssl command line."""
-    def openssl(*args: str) -> None:
-        subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
-
-    p = {n: os.path.join(d, n) for n in ("ca.key", "ca.crt", "server.key", "server.csr",
-                                          "server.crt", "client.key", "client.csr", "client.crt",
-                                          "server.ext", "client.ext")}
-    with open(p["server.ext"], "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n")
-    with open(p["client.ext"], "w") as f:
-        f.write("extendedKeyUsage=clientAuth\n")
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=vsetd test CA",
-            "-keyout", p["ca.key"], "-out", p["ca.crt"])
-    for who in ("server", "client"):
-        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN=vsetd test {who}",
-                "-keyout", p[f"{who}.key"], "-out", p[f"{who}.csr"])
-        openssl("x509", "-req", "-in", p[f"{who}.csr"], "-CA", p["ca.crt"], "-CAkey", p["ca.key"],
-                "-CAcreateserial", "-days", "2", "-extfile", p[f"{who}.ext"], "-out", p[f"{who}.crt"])
-    return p
+    return harness_make_certs(d, cas=[("ca", "vsetd test CA")],
+                              leaves=[("server", "vsetd test server", "ca"),
+                                      ("client", "vsetd test client", "ca")],
+                              server_san="IP:127.0.0.1,DNS:localhost")
 
 
 @unittest.skipUnless(shutil.which("openssl"), "openssl not installed")

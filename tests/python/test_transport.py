@@ -9,11 +9,9 @@ connection.
 """
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import struct
-import subprocess
 import tempfile
 import threading
 import time
@@ -23,46 +21,10 @@ from typing import Callable, List
 import vsetd
 from vsetd import vsetd_pb2 as pb
 
-from vsetd_harness import free_port
+from vsetd_harness import CannedRep, free_port
 
 NNGCAT = shutil.which("nngcat")
-
-
-class CannedRep:
-    """nngcat --rep answering one request with a fixed reply body; .request()
-    returns the raw request body nngcat received (stdout in --raw format)."""
-
-    def __init__(self, url: str, reply: bytes) -> None:
-        self.tmp = tempfile.mkdtemp(prefix="vsetd-nngcat-")
-        body = os.path.join(self.tmp, "reply.bin")
-        with open(body, "wb") as f:
-            f.write(reply)
-        self.proc = subprocess.Popen(
-            [NNGCAT, "--rep", "--listen", url, "--file", body, "--raw", "--count", "1"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
-
-    def request(self, timeout: float = 10.0) -> bytes:
-        out, _ = self.proc.communicate(timeout=timeout)
-        return out
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.communicate(timeout=10)
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-
-def connect_with_retry(url: str, timeout: float = 1.5, wait: float = 5.0) -> vsetd.Client:
-    """nngcat needs a moment to listen; a refused connect sends nothing, so
-    retrying it is safe."""
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            return vsetd.Client(url, timeout=timeout)
-        except vsetd.Unavailable:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
+CALL_TIMEOUT_S = 1.5             # the deadline the client puts on the wire (1500 ms)
 
 
 def reply_bytes(payload: bytes = b"", code: int = 0, message: str = "",
@@ -83,7 +45,7 @@ class AgainstNngcat(unittest.TestCase):
         resp.shards.total, resp.shards.ok, resp.shards.failed = 3, 2, 1
         rep = CannedRep(url, reply_bytes(resp.SerializeToString()))
         try:
-            with connect_with_retry(url, timeout=1.5) as c:
+            with vsetd.Client(url, timeout=CALL_TIMEOUT_S) as c:
                 got = c.search("coll", [1.0, 0.5, -2.0], k=7, ef=50, require_all=False)
             sent = pb.RequestEnvelope()
             sent.ParseFromString(rep.request())
@@ -112,7 +74,7 @@ class AgainstNngcat(unittest.TestCase):
         url = f"tcp://127.0.0.1:{free_port()}"
         rep = CannedRep(url, reply_bytes(code=3, message="vector has dimension 2, collection has 3"))
         try:
-            with connect_with_retry(url) as c:
+            with vsetd.Client(url, timeout=CALL_TIMEOUT_S) as c:
                 with self.assertRaises(vsetd.InvalidArgument) as cm:
                     c.search("coll", [1.0, 2.0])
         finally:
@@ -125,7 +87,7 @@ class AgainstNngcat(unittest.TestCase):
         url = f"tcp://127.0.0.1:{free_port()}"
         rep = CannedRep(url, reply_bytes(request_id=0x7777777777))
         try:
-            with connect_with_retry(url) as c:
+            with vsetd.Client(url, timeout=CALL_TIMEOUT_S) as c:
                 with self.assertRaises(vsetd.Internal):
                     c.search("coll", [1.0])
         finally:

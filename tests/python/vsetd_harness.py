@@ -1,9 +1,14 @@
 """A real deployment for Python-driven tests: N Redis 8 shards + one vsetd,
 all on loopback ephemeral ports, all killed on exit.
 
-Used by tests/python, tests/conformance and tests/install.  Binaries come
-from the environment meson's test_env sets: REDIS_SERVER, VSETD_BIN (or a
-vsetd path given explicitly, e.g. an installed one).
+Used by tests/python, tests/conformance, tests/resp and tests/install.
+Binaries come from the environment meson's test_env sets: REDIS_SERVER,
+VSETD_BIN (or a vsetd path given explicitly, e.g. an installed one).
+
+Also here, because several test files need the same thing: make_certs (a
+throwaway CA and certificates made by openssl(1), for the TLS tests) and
+CannedRep (nngcat --rep answering one canned reply, a stock nng peer for
+the client libraries).
 
 Every wait is bounded.  Every process started is registered at once for
 cleanup: Deployment.close() (also via `with` and an atexit hook) sends
@@ -21,12 +26,20 @@ import socket
 import subprocess
 import tempfile
 import time
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
-__all__ = ["Deployment", "Shard", "free_port", "redis_cli", "HarnessError"]
+__all__ = ["Deployment", "Shard", "free_port", "redis_cli", "HarnessError",
+           "make_certs", "CannedRep"]
 
 _LISTENING = re.compile(r"listening on ((?:tcp|ipc|tcp4|tcp6|tls\+tcp|ws|wss)://[^\s,]+)")
 _LIVE: "set[Deployment]" = set()
+NNGCAT = shutil.which("nngcat") or "nngcat"  # nng's own command line peer
+OPENSSL_TIMEOUT_S = 60          # one openssl(1) command (an RSA key or a signature)
+CERT_DAYS = "2"                 # the certificates outlive any test run
+LISTEN_WAIT_S = 10.0            # nngcat --rep starting to listen
+LISTEN_POLL_S = 0.02            # how often that is checked
+PROBE_TIMEOUT_S = 0.5           # one connect to see whether it listens yet
+REP_EXIT_WAIT_S = 10            # a killed nngcat --rep going away
 
 
 class HarnessError(Exception):
@@ -197,6 +210,99 @@ class Deployment:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def make_certs(d: str, cas: Sequence[Tuple[str, str]], leaves: Sequence[Tuple[str, str, str]],
+               server_san: str) -> Dict[str, str]:
+    """Throwaway certificates in directory d, made with the openssl command
+    line: for each (name, CN) in cas a self-signed CA, name.key and
+    name.crt; for each (who, CN, CA name) in leaves a key, request and
+    certificate who.key, who.csr, who.crt signed by that CA.  The leaf
+    "server" is for serverAuth with subjectAltName server_san (e.g.
+    "DNS:localhost,IP:127.0.0.1"); every other leaf is for clientAuth.
+    Returns {file name: path} of every file made (the caller removes d)."""
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True,
+                       timeout=OPENSSL_TIMEOUT_S, cwd=d)
+
+    p: Dict[str, str] = {}
+
+    def path(name: str) -> str:
+        p[name] = os.path.join(d, name)
+        return p[name]
+
+    with open(path("server.ext"), "w") as f:
+        f.write(f"subjectAltName={server_san}\nextendedKeyUsage=serverAuth\n")
+    with open(path("client.ext"), "w") as f:
+        f.write("extendedKeyUsage=clientAuth\n")
+    for ca, cn in cas:
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", CERT_DAYS,
+                "-subj", f"/CN={cn}", "-keyout", path(f"{ca}.key"), "-out", path(f"{ca}.crt"))
+    for who, cn, ca in leaves:
+        ext = p["server.ext"] if who == "server" else p["client.ext"]
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={cn}",
+                "-keyout", path(f"{who}.key"), "-out", path(f"{who}.csr"))
+        openssl("x509", "-req", "-in", p[f"{who}.csr"], "-CA", p[f"{ca}.crt"],
+                "-CAkey", p[f"{ca}.key"], "-CAcreateserial", "-days", CERT_DAYS,
+                "-extfile", ext, "-out", path(f"{who}.crt"))
+    return p
+
+
+def _wait_listening(url: str, proc: subprocess.Popen) -> None:
+    """Until something accepts on url's address (a TCP port, or the ipc
+    socket file), so a client's synchronous dial cannot race the peer."""
+    deadline = time.monotonic() + LISTEN_WAIT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"nngcat --rep {url} exited at once: {proc.stderr.read().decode()}")
+        if url.startswith("ipc://"):
+            if os.path.exists(url[len("ipc://"):]):
+                return
+        else:
+            hostport = url.split("://", 1)[1].split("/", 1)[0]
+            host, port = hostport.rsplit(":", 1)
+            try:
+                socket.create_connection((host, int(port)), timeout=PROBE_TIMEOUT_S).close()
+                return
+            except OSError:
+                pass
+        time.sleep(LISTEN_POLL_S)
+    raise AssertionError(f"nngcat --rep never listened on {url}")
+
+
+class CannedRep:
+    """nngcat --rep on url answering ONE request with a canned reply body
+    (tls: nngcat's --cert/--key options, for tls+tcp:// and wss://); the
+    constructor returns once it listens.  request() is the raw request it
+    received (--raw on stdout); close() kills it if still running and
+    removes its temp dir: call it in a finally."""
+
+    def __init__(self, url: str, reply: bytes, tls: Sequence[str] = ()) -> None:
+        self.tmp = tempfile.mkdtemp(prefix="vsetd-nngcat-rep-")
+        body = os.path.join(self.tmp, "reply.bin")
+        with open(body, "wb") as f:
+            f.write(reply)
+        self.url = url
+        self.proc = subprocess.Popen(
+            [NNGCAT, "--rep", "--listen", url, *tls, "--file", body, "--raw", "--count", "1"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        try:
+            _wait_listening(url, self.proc)
+        except BaseException:
+            self.close()
+            raise
+
+    def request(self, timeout: float = 10.0) -> bytes:
+        out, err = self.proc.communicate(timeout=timeout)
+        if not out:
+            raise AssertionError(f"nngcat --rep {self.url} received nothing: {err.decode()}")
+        return out
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.communicate(timeout=REP_EXIT_WAIT_S)
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def _kill(proc: subprocess.Popen) -> None:

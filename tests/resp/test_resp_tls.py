@@ -26,6 +26,7 @@ from typing import Dict
 sys.path.insert(0, os.environ.get("VSETD_HARNESS_DIR",
                                   os.path.join(os.path.dirname(__file__), "..", "python")))
 from vsetd_harness import Deployment, free_port  # noqa: E402
+from vsetd_harness import make_certs as harness_make_certs  # noqa: E402
 
 import redis  # noqa: E402  (Debian's python3-redis)
 
@@ -42,24 +43,13 @@ TLS_TRIES = 40
 
 
 def make_certs(d: str) -> Dict[str, str]:
-    def openssl(*args: str) -> None:
-        subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60,
-                       cwd=d)
-
-    with open(os.path.join(d, "server.ext"), "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n")
-    with open(os.path.join(d, "client.ext"), "w") as f:
-        f.write("extendedKeyUsage=clientAuth\n")
-    for ca in ("ca", "ca2"):
-        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                "-subj", f"/CN=vsetd test {ca}", "-keyout", f"{ca}.key", "-out", f"{ca}.crt")
-    for who, ca, ext in (("server", "ca", "server.ext"), ("client", "ca", "client.ext"),
-                         ("stranger", "ca2", "client.ext")):
-        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN=vsetd test {who}",
-                "-keyout", f"{who}.key", "-out", f"{who}.csr")
-        openssl("x509", "-req", "-in", f"{who}.csr", "-CA", f"{ca}.crt", "-CAkey", f"{ca}.key",
-                "-CAcreateserial", "-days", "2", "-extfile", ext, "-out", f"{who}.crt")
-    return {n: os.path.join(d, n) for n in os.listdir(d)}
+    """A CA with a server and a client certificate, and a second CA with a
+    "stranger" client certificate."""
+    return harness_make_certs(d, cas=[("ca", "vsetd test ca"), ("ca2", "vsetd test ca2")],
+                              leaves=[("server", "vsetd test server", "ca"),
+                                      ("client", "vsetd test client", "ca"),
+                                      ("stranger", "vsetd test stranger", "ca2")],
+                              server_san="IP:127.0.0.1,DNS:localhost")
 
 
 def tls_client(port: int, certs: Dict[str, str], who: str = "", **kw) -> redis.Redis:
