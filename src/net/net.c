@@ -1,6 +1,7 @@
 /*
- * net.c - the epoll thread: vsetd's own SP-over-TCP server for tcp://
- * listeners, and the timer that answers queued requests on time.
+ * net.c - the event loops: vsetd's own SP-over-TCP server for tcp://
+ * listeners and the --resp-listen door, the thread its workers (worker.c)
+ * run on, and the timer that answers queued requests on time.
  *
  * Why not libnng for tcp://: nng 1.5.2 gives an application no say over
  * what a connection may buffer.  A half-sent frame holds its whole buffer
@@ -8,8 +9,8 @@
  * them pile up without bound, so any client could pin vsetd's memory
  * (GitHub issue 12, findings 7 and 8).  Serving the wire protocol here
  * costs about 300 lines and puts every byte a connection holds under a
- * configured bound.  It is also the first step of the event-driven core
- * (issue 13): one epoll thread, no nng threads on the request path.
+ * configured bound.  It also keeps nng's threads off the request path:
+ * a tcp:// request is served by one loop thread from read to reply.
  *
  * The wire protocol (nng's SP over TCP, byte-compatible with any nng REQ
  * peer; docs/protocol.md):
@@ -40,18 +41,27 @@
  *     slowest reader) is closed; a request is read only when its bytes
  *     fit, so healthy clients are slowed, never cut.
  *
- * Threads: this thread owns every connection.  Workers (worker.c) take
- * requests from the shared queue and hand replies back through a list
- * under `mu` plus an eventfd; a reply names its connection by id and
- * generation, so a reply to a connection closed meanwhile is just freed.
+ * Threads: --loops event loops (one by default), each an epoll thread
+ * that owns its connections, its workers and its queue.  Loop 0 accepts
+ * every connection and deals them out in turn (vsd_net_handoff: one
+ * wake-up per connection, none per request).  A whole request goes to
+ * the loop's queue (vsd_workers_submit); after each batch of events the
+ * loop runs its workers (vsd_workers_run: fibers, worker.c), whose shard
+ * sockets are in this same epoll (tags VSD_NET_TAG_WORKER), and writes
+ * the replies they produced (vsd_net_replies) in the same iteration.  A
+ * reply names its connection by id and generation, so a reply to a
+ * connection closed meanwhile is just freed.  Replies from another thread
+ * (none on the tcp:// path today) come through the list under `mu` and
+ * the loop's eventfd, as do the nng bridge's requests (vsd_net_submit).
  * The --resp-listen connections (resp_net.c) live here too; over TLS
  * (tls://, resp_tls.c) their reads and writes go through OpenSSL
  * (vsd_conn_recv, vsd_conn_flush), their handshake is timed like an
  * incomplete request, and each counts VSD_TLS_CONN_BYTES against
  * --max-buffered-bytes from accept to close.
- * The thread also runs for nng listeners: it answers queued requests
- * whose deadline passed before a worker took them (vsd_workers_expired),
- * so a request never waits past its deadline for a worker.
+ * The loops also run for nng listeners: they run the workers, and answer
+ * queued requests whose deadline passed before a worker took them
+ * (vsd_workers_expired), so a request never waits past its deadline for a
+ * worker.
  *
  * Shutdown: while draining, the listening socket is closed and each
  * request read gets UNAVAILABLE "server is shutting down"; at stop, every
@@ -888,7 +898,7 @@ vsd_net_submit(struct vsd_server *srv, struct vsd_job *job)
 	vsd_net_wake_loop(net);
 }
 
-/* Replies handed back by workers: to their connections, if still open. */
+/* Replies the workers produced: to their connections, if still open. */
 static void
 vsd_net_replies(struct vsd_net *net)
 {

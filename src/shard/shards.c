@@ -3,9 +3,10 @@
  * details that matter:
  *
  * - Contexts are non-blocking (redisConnectNonBlock), so neither connect
- *   nor write nor read can ever block the worker past its deadline; ppoll()
- *   is the only place we wait, and its timeout is the time left (or the
- *   time until a hedge is due).
+ *   nor write nor read can ever block the worker past its deadline; the
+ *   wait (ppoll(), or the lane's hook that yields to its event loop:
+ *   vsd_links_set_wait) is the only place we wait, and its timeout is the
+ *   time left (or the time until a hedge is due).
  * - hiredis's redisGetReply would flush and block on one context at a time;
  *   instead every context's output buffer is written as soon as its socket
  *   is writable, and replies are parsed from whatever each socket has.
@@ -424,10 +425,10 @@ vsd_link_start(struct vsd_links *l, uint32_t s, int e)
 	k->want_write = 1;
 	k->progress_us = vs_now_us();
 	vsd_health_wait_begin(k->health, &k->wait, k->progress_us);
-	/* Write now rather than after a ppoll() for POLLOUT: the socket is
+	/* Write now rather than after a wait for POLLOUT: the socket is
 	 * almost always writable, and the shard starts a syscall sooner.
 	 * Whatever does not fit (or a connect still in progress: EAGAIN)
-	 * is written when ppoll() says so. */
+	 * is written when the wait says so. */
 	if (redisBufferWrite(k->ctx, &done) != REDIS_OK) {
 		snprintf(msg, sizeof(msg), "%s:%d: %s", k->ep->host,
 		    k->ep->port, k->ctx->errstr);
@@ -635,7 +636,7 @@ vsd_link_collect(struct vsd_links *l, uint32_t s, int e)
 	}
 }
 
-/* Bytes moved on k (a successful read or write after ppoll said so). */
+/* Bytes moved on k (a successful read or write after the wait said so). */
 static void
 vsd_link_progress(struct vsd_link *k)
 {
