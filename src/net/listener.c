@@ -1,6 +1,6 @@
 /*
- * listener.c - the nng bridge: one REP socket for tls+tcp://, ipc:// and
- * ws:// listeners, and its slots.
+ * listener.c - the nng bridge: one REP socket for tls+tcp://, ipc://,
+ * ws:// and wss:// listeners, and its slots.
  *
  * nng delivers each request to a slot, an nng_ctx with its own nng_aio
  * and a small state machine, modeled on nng's demo/async:
@@ -222,8 +222,8 @@ vsd_listener_reply(struct vsd_slot *slot, nng_msg *reply)
 	vsd_slot_send(slot, reply);
 }
 
-/* tls+tcp:// and wss:// listeners: our certificate and key, and optionally a CA to
- * verify (or require) client certificates. */
+/* tls+tcp:// and wss:// listeners: our certificate and key, and
+ * optionally a CA to verify (or require) client certificates. */
 static int
 vsd_listener_tls(struct vsd_server *srv)
 {
