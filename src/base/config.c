@@ -670,6 +670,24 @@ vsd_config_file(struct vsd_config *cfg, const char *path)
 	return rv;
 }
 
+void
+vsd_url_bound(const char *url, int port, char *out, size_t outlen)
+{
+	const char *host, *path;
+	size_t n;
+
+	snprintf(out, outlen, "%s", url);
+	if (port == 0 || (host = strstr(url, "://")) == NULL)
+		return;
+	host += 3;
+	path = strchr(host, '/');
+	n = path != NULL ? (size_t)(path - url) : strlen(url);
+	if ((size_t)(host - url) + 2 > n || strncmp(url + n - 2, ":0", 2) != 0)
+		return;
+	snprintf(out, outlen, "%.*s:%d%s", (int)(n - 2), url, port,
+	    path != NULL ? path : "");
+}
+
 int
 vsd_listen_is_tls(const char *url)
 {

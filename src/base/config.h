@@ -129,5 +129,10 @@ void vsd_config_fini(struct vsd_config *cfg);
 /* --listen URL is served over TLS (tls+tcp://, wss://): the --tls-*
  * files apply to it. */
 int vsd_listen_is_tls(const char *url);
+/* url into out with a port of 0 replaced by the port actually bound:
+ * "tcp://127.0.0.1:0" -> "tcp://127.0.0.1:41234", "ws://h:0/p" ->
+ * "ws://h:41234/p" (the port ends the host part, before any path).  Any
+ * other url (or port 0) is copied as it is. */
+void vsd_url_bound(const char *url, int port, char *out, size_t outlen);
 
 #endif

@@ -267,30 +267,16 @@ out:
 	return rv;
 }
 
-/* "tls+tcp://127.0.0.1:0" -> "tls+tcp://127.0.0.1:41234", and
- * "ws://127.0.0.1:0/vsetd" -> "ws://127.0.0.1:41234/vsetd" (the port
- * ends the host part, before any path). */
+/* The URL actually bound (vsd_url_bound). */
 static void
 vsd_bound_url(struct vsd_server *srv, char *bound, size_t boundlen)
 {
-	const char *url = srv->cfg->listen, *host, *path;
-	size_t n;
 	int port = 0;
 
-	snprintf(bound, boundlen, "%s", url);
-	if ((host = strstr(url, "://")) == NULL)
-		return;
-	host += 3;
-	path = strchr(host, '/');
-	n = path != NULL ? (size_t)(path - url) : strlen(url);
-	if (n < 2 || (size_t)(host - url) + 2 > n ||
-	    strncmp(url + n - 2, ":0", 2) != 0)
-		return;
 	if (nng_listener_get_int(srv->listener, NNG_OPT_TCP_BOUND_PORT,
-	    &port) != 0 || port == 0)
-		return;
-	snprintf(bound, boundlen, "%.*s:%d%s", (int)(n - 2), url, port,
-	    path != NULL ? path : "");
+	    &port) != 0)
+		port = 0;               /* ipc://: no port */
+	vsd_url_bound(srv->cfg->listen, port, bound, boundlen);
 }
 
 int

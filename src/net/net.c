@@ -748,7 +748,7 @@ fail:
 static void
 vsd_net_handoff(struct vsd_net *to, int fd, int resp, const char *peer)
 {
-	struct vsd_handoff *h, **tail;
+	struct vsd_handoff *h;
 
 	if ((h = calloc(1, sizeof(*h))) == NULL) {
 		close(fd);
@@ -758,9 +758,8 @@ vsd_net_handoff(struct vsd_net *to, int fd, int resp, const char *peer)
 	h->resp = resp;
 	snprintf(h->peer, sizeof(h->peer), "%s", peer);
 	pthread_mutex_lock(&to->mu);
-	for (tail = &to->hhead; *tail != NULL; tail = &(*tail)->next)
-		;
-	*tail = h;
+	h->next = to->hhead;    /* order does not matter: each is its own */
+	to->hhead = h;
 	pthread_mutex_unlock(&to->mu);
 	vsd_net_wake_loop(to);
 }
@@ -1296,19 +1295,14 @@ vsd_net_start(struct vsd_server *srv, char *bound, size_t boundlen)
 	struct vsd_net *net = srv->nets[0];
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
-	const char *url = srv->cfg->listen;
-	size_t n = strlen(url);
 	int i, port = 0;
 
 	if (srv->native) {
-		snprintf(bound, boundlen, "%s", url);
 		if (getsockname(net->lfd, (struct sockaddr *)&ss, &sl) == 0)
 			port = ntohs(ss.ss_family == AF_INET6 ?
 			    ((struct sockaddr_in6 *)&ss)->sin6_port :
 			    ((struct sockaddr_in *)&ss)->sin_port);
-		if (n >= 2 && strcmp(url + n - 2, ":0") == 0 && port != 0)
-			snprintf(bound, boundlen, "%.*s:%d", (int)(n - 2), url,
-			    port);
+		vsd_url_bound(srv->cfg->listen, port, bound, boundlen);
 	}
 	for (i = 0; i < srv->nloops; i++) {
 		net = srv->nets[i];
